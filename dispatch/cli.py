@@ -1,0 +1,118 @@
+"""Commands: ``flask --app dispatch seed|db|serve ...``."""
+
+from __future__ import annotations
+
+import os
+import signal
+import sys
+from pathlib import Path
+
+import click
+from flask import Flask, current_app
+from flask.cli import AppGroup, with_appcontext
+
+from dispatch import migrate
+from dispatch.db import db
+
+db_cli = AppGroup("db", help="Schema migrations (Alembic).")
+
+
+@db_cli.command("upgrade")
+@click.argument("revision", default="head")
+def db_upgrade(revision: str) -> None:
+    """Apply migrations up to REVISION (default: head)."""
+    migrate.upgrade(current_app.config["DATABASE_URL"], revision)
+
+
+@db_cli.command("downgrade")
+@click.argument("revision")
+def db_downgrade(revision: str) -> None:
+    """Revert migrations down to REVISION (e.g. base, or -1)."""
+    migrate.downgrade(current_app.config["DATABASE_URL"], revision)
+
+
+def seed_dataset(app: Flask, name: str) -> dict[str, int]:
+    """Validate the dataset ``name`` and load it; raises on bad data or a second load."""
+    from dispatch.seed import load_dataset_into
+    from gis.reference import load_dataset
+
+    folder = Path(name)
+    if not folder.is_dir():
+        folder = Path(app.config["REFERENCE_DATA_DIR"]) / name
+    dataset = load_dataset(folder)
+    with app.app_context():
+        session = db.session
+        try:
+            counts = load_dataset_into(session, dataset)
+            session.commit()
+        except Exception:
+            session.rollback()
+            raise
+    return counts
+
+
+@click.command("seed")
+@with_appcontext
+@click.argument("name", default="shengsi")
+def seed_command(name: str) -> None:
+    """Load the reference dataset NAME (a folder of gis/data, or a path)."""
+    from dispatch.seed import AlreadyLoaded
+    from gis.reference import ReferenceDataError
+
+    try:
+        counts = seed_dataset(current_app, name)
+    except ReferenceDataError as exc:
+        click.echo(f"refused: {exc}", err=True)
+        sys.exit(1)
+    except AlreadyLoaded as exc:
+        click.echo(f"nothing to do: {exc}")
+        return
+    click.echo(f"loaded {name}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+
+
+@click.command("serve")
+@with_appcontext
+@click.option("--host", default=None, envvar="HOST", help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", default=None, type=int, envvar="PORT", help="Port (default 5000).")
+@click.option("--seed/--no-seed", default=True, help="Load the Shengsi data when the database is empty.")
+def serve_command(host: str | None, port: int | None, seed: bool) -> None:
+    """Migrate, load the demo data if the database is empty, and serve HTTP + Socket.IO."""
+    from dispatch.realtime import socketio
+    from dispatch.seed import database_is_empty
+
+    app = current_app._get_current_object()
+    migrate.upgrade(app.config["DATABASE_URL"])
+    if seed:
+        with app.app_context():
+            empty = database_is_empty(db.session)
+            db.session.remove()
+        if empty:
+            counts = seed_dataset(app, "shengsi")
+            click.echo("loaded the Shengsi demo data: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+
+    def _stop(signum, frame):  # noqa: ARG001
+        raise KeyboardInterrupt
+
+    # SIGTERM ends the server the way Ctrl-C does, so the cluster is stopped on exit.
+    signal.signal(signal.SIGTERM, _stop)
+    host = host or "127.0.0.1"
+    port = port or 5000
+    click.echo(f"dispatch serving on http://{host}:{port}")
+    # Flask refuses app.run() inside a CLI command; this command is the server itself.
+    os.environ.pop("FLASK_RUN_FROM_CLI", None)
+    try:
+        socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False, log_output=False)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        db.dispose()
+        cluster = app.extensions.get("embedded_pg")
+        if cluster is not None and cluster.started_here:
+            cluster.stop()
+            click.echo("stopped the embedded PostGIS cluster")
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(db_cli)
+    app.cli.add_command(seed_command)
+    app.cli.add_command(serve_command)

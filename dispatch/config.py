@@ -1,0 +1,33 @@
+"""Configuration from the environment; ``create_app(test_config)`` overrides it."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def _float(name: str, default: float) -> float:
+    value = os.environ.get(name)
+    return float(value) if value not in (None, "") else default
+
+
+def from_environment() -> dict:
+    """Settings read from environment variables, with the documented defaults."""
+    return {
+        # No DATABASE_URL: the server starts its own PostGIS under DISPATCH_DATA_DIR.
+        "DATABASE_URL": os.environ.get("DATABASE_URL") or None,
+        "DATA_DIR": Path(os.environ.get("DISPATCH_DATA_DIR", PROJECT_ROOT / "var")),
+        "SECRET_KEY": os.environ.get("SECRET_KEY") or None,
+        "SOCKETIO_MESSAGE_QUEUE": os.environ.get("SOCKETIO_MESSAGE_QUEUE") or None,
+        "DB_POOL_SIZE": int(os.environ.get("DB_POOL_SIZE", "10")),
+        # Possible duplicates: open incidents of the same matter this close, this recent.
+        "DUPLICATE_RADIUS_M": _float("DUPLICATE_RADIUS_M", 300.0),
+        "DUPLICATE_WINDOW_HOURS": _float("DUPLICATE_WINDOW_HOURS", 24.0),
+        # Joint inspections: pending requests of one target this close, within this window.
+        "JOINT_RADIUS_M": _float("JOINT_RADIUS_M", 100.0),
+        "JOINT_WINDOW_DAYS": _float("JOINT_WINDOW_DAYS", 14.0),
+        "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", str(1024 * 1024))),
+        "REFERENCE_DATA_DIR": Path(os.environ.get("REFERENCE_DATA_DIR", PROJECT_ROOT / "gis" / "data")),
+    }

@@ -1,0 +1,43 @@
+"""The SQLAlchemy engine and session, bound to the app in ``create_app``."""
+
+from __future__ import annotations
+
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session, scoped_session, sessionmaker
+
+
+class Database:
+    """Engine plus a request-scoped session, created unbound like a Flask extension."""
+
+    def __init__(self) -> None:
+        self.engine: Engine | None = None
+        self._factory = sessionmaker(expire_on_commit=False)
+        self.session: scoped_session[Session] = scoped_session(self._factory)
+
+    def init_app(self, app) -> None:
+        url = app.config["DATABASE_URL"]
+        self.engine = create_engine(
+            url,
+            pool_size=app.config["DB_POOL_SIZE"],
+            max_overflow=20,
+            pool_pre_ping=True,  # survive a PostgreSQL restart without a failed request
+            pool_recycle=1800,
+        )
+        self._factory.configure(bind=self.engine)
+        app.extensions["dispatch_db"] = self
+
+        @app.teardown_appcontext
+        def _remove_session(exc):  # noqa: ARG001 - Flask passes the exception
+            self.session.remove()
+
+    def postgis_version(self) -> str:
+        with self.engine.connect() as conn:
+            return conn.execute(text("SELECT postgis_lib_version()")).scalar_one()
+
+    def dispose(self) -> None:
+        if self.engine is not None:
+            self.engine.dispose()
+
+
+db = Database()

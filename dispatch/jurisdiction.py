@@ -1,0 +1,209 @@
+"""Whose place is this? Township, "1+X" zone, competent authority and covering squads.
+
+Seed 001 §3.2.4: an empowered township (Yangshan) enforces the matters of its
+catalogue in its own name, and everything else in the name of the county
+comprehensive enforcement bureau; the other townships are served by squads
+stationed there in the bureau's name; the Ma'an Islands zone is "1+X", its hub
+Shengshan covering Gouqi and Huaniao. A matter of a professional domain belongs
+to that domain's department.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from sqlalchemy import func, or_, select, text
+from sqlalchemy.orm import Session, selectinload
+
+from dispatch.errors import ApiError, NotFound
+from dispatch.models import Authority, CoveragePlan, Matter, Region, Squad, Zone, ZoneMember
+from dispatch.serializers import authority_json, matter_json, region_ref, squad_json, zone_json
+
+# Which authority kinds may act for a matter whose catalogue entry names ``kind``.
+_ACCEPTED_KINDS = {
+    "county_bureau": ("county_bureau", "municipal_bureau"),
+    "municipal_bureau": ("municipal_bureau",),
+    "department": ("department",),
+    "township_government": ("township_government",),
+}
+
+
+@dataclass
+class Jurisdiction:
+    """The answer for one place (and optionally one matter)."""
+
+    region: Region
+    ancestors: list[Region]  # nearest first: the county, then the city...
+    zone: Zone | None
+    authority: Authority
+    basis: str
+    matter: Matter | None
+    squads: list[Squad]
+
+    def to_json(self) -> dict:
+        return {
+            "region": {**region_ref(self.region), "level": self.region.level, "empowered": self.region.empowered},
+            "ancestors": [region_ref(a) for a in self.ancestors],
+            "zone": zone_json(self.zone) if self.zone else None,
+            "authority": authority_json(self.authority),
+            "basis": self.basis,
+            "matter": matter_json(self.matter) if self.matter else None,
+            "squads": [squad_json(s) for s in self.squads],
+        }
+
+
+def find_matter(session: Session, code: str, field: str = "matter") -> Matter:
+    matter = session.scalar(select(Matter).where(Matter.code == code))
+    if matter is None:
+        raise ApiError(f"unknown matter code {code!r}", field=field, code="unknown_matter")
+    return matter
+
+
+def region_at(session: Session, lon: float, lat: float) -> Region | None:
+    """The smallest township or street whose boundary covers the point (GiST index)."""
+    point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
+    return session.scalar(
+        select(Region)
+        .where(Region.level.in_(("township", "street")), func.ST_Covers(Region.boundary, point))
+        .order_by(func.ST_Area(Region.boundary))
+        .limit(1)
+    )
+
+
+def ancestors_of(session: Session, region: Region) -> list[Region]:
+    """The region's ancestors, nearest first, in one recursive query."""
+    rows = (
+        session.execute(
+            text("""
+        WITH RECURSIVE up(id, parent_id, depth) AS (
+            SELECT id, parent_id, 0 FROM region WHERE id = :id
+            UNION ALL
+            SELECT r.id, r.parent_id, up.depth + 1 FROM region r JOIN up ON r.id = up.parent_id
+        ) SELECT id FROM up WHERE depth > 0 ORDER BY depth
+    """),
+            {"id": region.id},
+        )
+        .scalars()
+        .all()
+    )
+    by_id = {r.id: r for r in session.scalars(select(Region).where(Region.id.in_(rows)))}
+    return [by_id[i] for i in rows]
+
+
+def effective_plan(session: Session, root: Region, at: dt.datetime | None = None) -> CoveragePlan | None:
+    """The published plan of ``root`` with the latest effective time not after ``at``."""
+    at = at or dt.datetime.now(dt.UTC)
+    return session.scalar(
+        select(CoveragePlan)
+        .where(CoveragePlan.region_id == root.id, CoveragePlan.status == "published", CoveragePlan.effective_at <= at)
+        .order_by(CoveragePlan.effective_at.desc())
+        .limit(1)
+    )
+
+
+def zone_of(session: Session, region: Region, plan: CoveragePlan | None) -> Zone | None:
+    if plan is None:
+        return None
+    return session.scalar(
+        select(Zone)
+        .join(ZoneMember, ZoneMember.zone_id == Zone.id)
+        .where(ZoneMember.plan_id == plan.id, ZoneMember.region_id == region.id)
+        .options(selectinload(Zone.members).selectinload(ZoneMember.region), selectinload(Zone.hub_region))
+    )
+
+
+def competent_authority(
+    session: Session, region: Region, ancestors: list[Region], matter: Matter | None
+) -> tuple[Authority, str]:
+    """The authority in whose name an act at ``region`` on ``matter`` is done, and why."""
+    if region.empowered and (matter is None or (matter.authority_kind == "county_bureau" and matter.township_held)):
+        own = session.scalar(
+            select(Authority).where(Authority.region_id == region.id, Authority.kind == "township_government")
+        )
+        if own is not None:
+            why = (
+                f"{region.name_zh} is empowered"
+                + (f" and holds matter {matter.code}" if matter else "")
+                + ": it enforces in its own name (seed 001 §3.2.4)"
+            )
+            return own, why
+    kind = matter.authority_kind if matter else "county_bureau"
+    accepted = _ACCEPTED_KINDS[kind]
+    chain = [region, *ancestors]
+    candidates = session.scalars(
+        select(Authority).where(
+            Authority.region_id.in_([r.id for r in chain]),
+            Authority.kind.in_(accepted),
+            *([Authority.domain == matter.domain] if kind == "department" else []),
+        )
+    ).all()
+    rank = {r.id: i for i, r in enumerate(chain)}
+    candidates = sorted(candidates, key=lambda a: rank[a.region_id])
+    if candidates:
+        authority = candidates[0]
+        if matter is None:
+            why = f"{region.name_zh} is served in the name of {authority.name_zh} (seed 001 §3.2.4)"
+        elif kind == "department":
+            why = f"matter {matter.code} is in the {matter.domain} domain of {authority.name_zh}"
+        elif region.empowered:
+            why = (
+                f"matter {matter.code} is outside {region.name_zh}'s empowered catalogue: "
+                f"enforced in the name of {authority.name_zh} (seed 001 §3.2.4)"
+            )
+        else:
+            why = f"matter {matter.code} is enforced in the name of {authority.name_zh}"
+        return authority, why
+    raise NotFound(
+        f"no competent authority is configured for {region.name_zh}" + (f" and matter {matter.code}" if matter else ""),
+        code="no_authority",
+    )
+
+
+def covering_squads(
+    session: Session,
+    region: Region,
+    ancestors: list[Region],
+    zone: Zone | None,
+    matter: Matter | None,
+    lon: float,
+    lat: float,
+) -> list[Squad]:
+    """Squads that cover the place: stationed in its zone, or serving their authority's whole area.
+
+    With a matter, only squads competent for its domain; nearest station first.
+    """
+    zone_regions = [m.region_id for m in zone.members] if zone else [region.id]
+    chain_ids = [region.id, *(a.id for a in ancestors)]
+    point = func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)
+    query = (
+        select(Squad)
+        .join(Authority, Authority.id == Squad.authority_id)
+        .where(
+            or_(
+                (Squad.scope == "zone") & Squad.station_region_id.in_(zone_regions),
+                (Squad.scope == "authority") & Authority.region_id.in_(chain_ids),
+            )
+        )
+        .options(selectinload(Squad.authority), selectinload(Squad.station_region), selectinload(Squad.officers))
+        .order_by((Squad.scope != "zone"), func.ST_Distance(Squad.station, func.Geography(point)))
+    )
+    if matter is not None:
+        query = query.where(Squad.domains.contains([matter.domain]))
+    return list(session.scalars(query))
+
+
+def jurisdiction_at(session: Session, lon: float, lat: float, matter_code: str | None = None) -> Jurisdiction:
+    """Who covers the place ``(lon, lat)`` and in whose name they act."""
+    matter = find_matter(session, matter_code) if matter_code else None
+    region = region_at(session, lon, lat)
+    if region is None:
+        raise NotFound(
+            f"({lon}, {lat}) lies in no township: open sea or outside every loaded county", code="outside_jurisdiction"
+        )
+    ancestors = ancestors_of(session, region)
+    root = ancestors[-1] if ancestors else region
+    zone = zone_of(session, region, effective_plan(session, root))
+    authority, basis = competent_authority(session, region, ancestors, matter)
+    squads = covering_squads(session, region, ancestors, zone, matter, lon, lat)
+    return Jurisdiction(region, ancestors, zone, authority, basis, matter, squads)

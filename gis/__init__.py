@@ -1,0 +1,1 @@
+"""Geometry without Flask: GeoJSON in and out, validation, reference data, travel times."""

@@ -1,0 +1,192 @@
+"""Fixtures: one throwaway PostGIS cluster per test run, a fresh database per test.
+
+The cluster runs with fsync off. A template database is migrated and loaded
+with the Shengsi data once; each test gets its own copy (CREATE DATABASE ...
+TEMPLATE takes about 0.1 s), so tests never see each other's rows.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psycopg
+import pytest
+import requests
+from sqlalchemy import create_engine, pool
+from sqlalchemy.orm import Session
+
+from dispatch import create_app, migrate
+from dispatch.config import PROJECT_ROOT
+from dispatch.db import db
+from dispatch.embedded_pg import EmbeddedPostgres
+from dispatch.seed import load_dataset_into
+from gis.reference import load_dataset
+
+TEMPLATE = "dispatch_template"
+SHENGSI = PROJECT_ROOT / "gis" / "data" / "shengsi"
+_counter = itertools.count()
+
+
+@pytest.fixture(scope="session")
+def pg_cluster():
+    cluster = EmbeddedPostgres(PROJECT_ROOT / "var" / f"test-{os.getpid()}", fsync=False, database=TEMPLATE)
+    cluster.start()
+    yield cluster
+    cluster.destroy()
+
+
+def _admin(cluster: EmbeddedPostgres) -> psycopg.Connection:
+    return psycopg.connect(cluster.url("postgres", "postgresql"), autocommit=True)
+
+
+@pytest.fixture(scope="session")
+def template_url(pg_cluster):
+    """The migrated template database holding the Shengsi reference data."""
+    url = pg_cluster.url(TEMPLATE)
+    migrate.upgrade(url)
+    engine = create_engine(url, poolclass=pool.NullPool)
+    with Session(engine) as session:
+        load_dataset_into(session, load_dataset(SHENGSI))
+        session.commit()
+    engine.dispose()
+    return url
+
+
+def _new_database(cluster: EmbeddedPostgres, template: str):
+    name = f"test_{os.getpid()}_{next(_counter)}"
+    with _admin(cluster) as conn:
+        conn.execute(f'CREATE DATABASE "{name}" TEMPLATE "{template}"')
+    return name
+
+
+def _drop_database(cluster: EmbeddedPostgres, name: str) -> None:
+    with _admin(cluster) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture
+def database_url(pg_cluster, template_url):
+    """A private copy of the Shengsi template for one test."""
+    name = _new_database(pg_cluster, TEMPLATE)
+    yield pg_cluster.url(name)
+    _drop_database(pg_cluster, name)
+
+
+@pytest.fixture
+def empty_database_url(pg_cluster):
+    """A database with PostGIS and nothing else (no migrations)."""
+    name = f"empty_{os.getpid()}_{next(_counter)}"
+    with _admin(pg_cluster) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    with psycopg.connect(pg_cluster.url(name, "postgresql"), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION postgis")
+    yield pg_cluster.url(name)
+    _drop_database(pg_cluster, name)
+
+
+@pytest.fixture
+def app(database_url, tmp_path):
+    application = create_app({"TESTING": True, "DATABASE_URL": database_url, "DATA_DIR": tmp_path})
+    yield application
+    db.session.remove()
+    db.dispose()
+
+
+@pytest.fixture
+def client(app):
+    return app.test_client()
+
+
+@pytest.fixture
+def runner(app):
+    return app.test_cli_runner()
+
+
+@pytest.fixture
+def session(app):
+    """An ORM session on the test's database (outside any request)."""
+    with app.app_context():
+        yield db.session
+
+
+def process_alive(pid: int) -> bool:
+    """Whether ``pid`` runs; a zombie (exited, not yet reaped by init) does not count."""
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except (FileNotFoundError, ProcessLookupError):
+        return False
+    return state not in ("Z", "X")
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class LiveServer:
+    """A real ``flask --app dispatch serve`` process, for tests over real HTTP."""
+
+    def __init__(self, env: dict[str, str], tmp_path: Path, *, seed: bool = False):
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.log_path = tmp_path / f"server-{self.port}.log"
+        self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
+        args = [
+            str(Path(sys.executable).with_name("flask")),
+            "--app",
+            "dispatch",
+            "serve",
+            "--port",
+            str(self.port),
+            "--seed" if seed else "--no-seed",
+        ]
+        self.process = subprocess.Popen(
+            args, cwd=PROJECT_ROOT, env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT
+        )
+
+    def wait_ready(self, timeout: float = 60) -> LiveServer:
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"server exited early:\n{self.log()}")
+            try:
+                if requests.get(f"{self.url}/api/v1/health", timeout=1).status_code == 200:
+                    return self
+            except requests.ConnectionError:
+                pass
+            time.sleep(0.1)
+        raise RuntimeError(f"server not ready after {timeout}s:\n{self.log()}")
+
+    def log(self) -> str:
+        if not self._log.closed:
+            self._log.flush()
+        return self.log_path.read_text()
+
+    def stop(self, sig: int = signal.SIGTERM, timeout: float = 30) -> int:
+        if self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self._log.close()
+        return self.process.returncode
+
+
+@pytest.fixture
+def live_server(database_url, tmp_path):
+    """A server process on the test's own database."""
+    server = LiveServer({"DATABASE_URL": database_url, "DISPATCH_DATA_DIR": str(tmp_path)}, tmp_path)
+    try:
+        yield server.wait_ready()
+    finally:
+        server.stop()
