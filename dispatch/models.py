@@ -12,8 +12,10 @@ import enum
 
 from geoalchemy2 import Geography, Geometry
 from sqlalchemy import (
+    BigInteger,
     Boolean,
     CheckConstraint,
+    Column,
     Date,
     DateTime,
     Float,
@@ -21,10 +23,13 @@ from sqlalchemy import (
     Index,
     Integer,
     String,
+    Table,
+    Text,
     UniqueConstraint,
     func,
+    text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
@@ -298,6 +303,8 @@ class Squad(Base):
     station = mapped_column(Geography("POINT", srid=4326), nullable=False)
     last_position = mapped_column(Geography("POINT", srid=4326), nullable=True)
     last_position_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # The island the squad is on, kept by a trigger from its position (NULL: at sea).
+    island_id: Mapped[int | None] = mapped_column(ForeignKey("island.id"), index=True)
 
     authority: Mapped[Authority] = relationship()
     station_region: Mapped[Region] = relationship()
@@ -336,3 +343,188 @@ class Officer(Base):
             and self.certificate_expires is not None
             and self.certificate_expires >= day
         )
+
+
+# -- dispatch: incidents, tasks, joint inspections, the record ---------------------------------
+
+INCIDENT_SOURCES = ("hotline_12345", "police_110", "patrol", "grid", "complaint", "supervision")
+INCIDENT_STATUSES = ("open", "dispatched", "resolved", "duplicate", "cancelled")
+TASK_STATES = ("scheduled", "dispatched", "acknowledged", "en_route", "on_scene", "completed", "declined", "cancelled")
+TASK_KINDS = ("response", "inspection")
+# States in which a task holds its squad (a scheduled inspection does not until it starts).
+BLOCKING_SQL = (
+    "(kind = 'response' AND state IN ('dispatched', 'acknowledged', 'en_route', 'on_scene')) "
+    "OR (kind = 'inspection' AND state IN ('en_route', 'on_scene'))"
+)
+
+
+def _in_check(column: str, values: tuple[str, ...], name: str | None = None) -> CheckConstraint:
+    allowed = ", ".join(f"'{v}'" for v in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=name or f"{column}_valid")
+
+
+incident_matter = Table(
+    "incident_matter",
+    Base.metadata,
+    Column("incident_id", ForeignKey("incident.id", ondelete="CASCADE"), primary_key=True),
+    Column("matter_id", ForeignKey("matter.id"), primary_key=True),
+)
+
+
+class Incident(Base):
+    """Something reported at a place: a 12345 call, a 110 linkage, a patrol finding..."""
+
+    __tablename__ = "incident"
+    __table_args__ = (
+        _in_check("source", INCIDENT_SOURCES),
+        _in_check("status", INCIDENT_STATUSES),
+        UniqueConstraint("source", "external_id", name="incident_source_external_id_key"),
+        CheckConstraint("priority BETWEEN 1 AND 3", name="priority_range"),
+        Index(
+            "ix_incident_open",
+            "status",
+            "priority",
+            "sla_deadline",
+            postgresql_where=text("status IN ('open', 'dispatched')"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text)
+    location = mapped_column(Geography("POINT", srid=4326), nullable=False)
+    address: Mapped[str | None] = mapped_column(String(200))
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"), index=True)
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zone.id"))
+    authority_id: Mapped[int | None] = mapped_column(ForeignKey("authority.id"))
+    priority: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
+    reported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[dt.datetime] = _timestamp()
+    sla_deadline: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    on_scene_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"))
+    created_by: Mapped[str] = mapped_column(String(100))
+
+    matters: Mapped[list[Matter]] = relationship(secondary=incident_matter, order_by="Matter.code")
+    region: Mapped[Region | None] = relationship()
+    zone: Mapped[Zone | None] = relationship()
+    authority: Mapped[Authority | None] = relationship()
+    tasks: Mapped[list[Task]] = relationship(back_populates="incident", order_by="Task.id")
+
+
+class JointInspection(Base):
+    """ "Inspect once": several forces visit one target together (seed 001 §3.2, seed 003 art. 7)."""
+
+    __tablename__ = "joint_inspection"
+    __table_args__ = (
+        _in_check("status", ("planned", "completed", "cancelled")),
+        CheckConstraint("slot_end > slot_start", name="slot_ordered"),
+        CheckConstraint("visits_replaced >= 1", name="visits_replaced_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_name: Mapped[str] = mapped_column(String(200))
+    # Unified social credit code of the registered business, when known.
+    target_business_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    location = mapped_column(Geography("POINT", srid=4326), nullable=False)
+    domains: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
+    lead_squad_id: Mapped[int] = mapped_column(ForeignKey("squad.id"))
+    slot_start: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    slot_end: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), default="planned", server_default="planned")
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"), index=True)
+    # Separate visits this one replaces; visits avoided = visits_replaced - 1.
+    visits_replaced: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = _timestamp()
+
+    lead_squad: Mapped[Squad] = relationship()
+    tasks: Mapped[list[Task]] = relationship(back_populates="joint_inspection", order_by="Task.id")
+    requests: Mapped[list[InspectionRequest]] = relationship(back_populates="joint_inspection")
+
+
+class InspectionRequest(Base):
+    """A department's pending inspection of a target, candidate for a joint inspection."""
+
+    __tablename__ = "inspection_request"
+    __table_args__ = (
+        _in_check("status", ("pending", "merged", "done", "cancelled")),
+        CheckConstraint("window_end > window_start", name="window_ordered"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    authority_id: Mapped[int] = mapped_column(ForeignKey("authority.id"))
+    domain: Mapped[str] = mapped_column(String(40))
+    target_name: Mapped[str] = mapped_column(String(200))
+    target_business_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    location = mapped_column(Geography("POINT", srid=4326), nullable=False)
+    window_start: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    window_end: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    purpose: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    joint_inspection_id: Mapped[int | None] = mapped_column(ForeignKey("joint_inspection.id"), index=True)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = _timestamp()
+
+    authority: Mapped[Authority] = relationship()
+    joint_inspection: Mapped[JointInspection | None] = relationship(back_populates="requests")
+
+
+class Task(Base):
+    """One squad's part of a dispatch or of a joint inspection, pushed to its tablet."""
+
+    __tablename__ = "task"
+    __table_args__ = (
+        _in_check("state", TASK_STATES),
+        _in_check("kind", TASK_KINDS),
+        CheckConstraint("incident_id IS NOT NULL OR joint_inspection_id IS NOT NULL", name="task_has_subject"),
+        # The database's own guard against double-booking a squad.
+        Index("uq_task_blocking_squad", "squad_id", unique=True, postgresql_where=text(BLOCKING_SQL)),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default="response", server_default="response")
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"), index=True)
+    joint_inspection_id: Mapped[int | None] = mapped_column(ForeignKey("joint_inspection.id"), index=True)
+    squad_id: Mapped[int] = mapped_column(ForeignKey("squad.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = _timestamp()
+    updated_at: Mapped[dt.datetime] = _timestamp()
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    en_route_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    on_scene_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    incident: Mapped[Incident | None] = relationship(back_populates="tasks")
+    joint_inspection: Mapped[JointInspection | None] = relationship(back_populates="tasks")
+    squad: Mapped[Squad] = relationship()
+
+
+class Event(Base):
+    """The full-process record (全过程记录, seed 001 §4.2, seed 002): append-only.
+
+    The database refuses UPDATE, DELETE and TRUNCATE on this table (migration 0002).
+    """
+
+    __tablename__ = "event"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=text("clock_timestamp()"), nullable=False
+    )
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(60))
+    entity_type: Mapped[str] = mapped_column(String(30))
+    entity_id: Mapped[int] = mapped_column(BigInteger)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"), index=True)
+    joint_inspection_id: Mapped[int | None] = mapped_column(ForeignKey("joint_inspection.id"), index=True)
+    squad_id: Mapped[int | None] = mapped_column(ForeignKey("squad.id"), index=True)
+    location = mapped_column(Geography("POINT", srid=4326), nullable=True)
+    data: Mapped[dict] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))

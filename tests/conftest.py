@@ -183,6 +183,40 @@ class LiveServer:
 
 
 @pytest.fixture
+def store(database_url):
+    """A session on the test's database for factories next to a live server."""
+    engine = create_engine(database_url, poolclass=pool.NullPool)
+    with Session(engine) as session:
+        yield session
+    engine.dispose()
+
+
+class Api:
+    """JSON over real HTTP to a live server; every call names its actor."""
+
+    def __init__(self, base: str, actor: str = "dispatcher-test"):
+        self.base = base
+        self.http = requests.Session()
+        self.http.headers["X-Actor"] = actor
+
+    def get(self, path: str, **params):
+        return self.http.get(f"{self.base}/api/v1{path}", params=params, timeout=30)
+
+    def post(self, path: str, body=None, **kwargs):
+        return self.http.post(f"{self.base}/api/v1{path}", json=body, timeout=30, **kwargs)
+
+    def close(self):
+        self.http.close()
+
+
+@pytest.fixture
+def api(live_server):
+    client = Api(live_server.url)
+    yield client
+    client.close()
+
+
+@pytest.fixture
 def live_server(database_url, tmp_path):
     """A server process on the test's own database."""
     server = LiveServer({"DATABASE_URL": database_url, "DISPATCH_DATA_DIR": str(tmp_path)}, tmp_path)

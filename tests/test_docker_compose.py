@@ -22,8 +22,12 @@ def _compose_command():
 def test_compose_file_is_accepted_and_wires_the_services():
     command = _compose_command()
     if command is not None:
-        result = subprocess.run([*command, "-f", str(COMPOSE), "config"], capture_output=True, text=True,
-                                env={**os.environ, "SECRET_KEY": "test-secret"})
+        result = subprocess.run(
+            [*command, "-f", str(COMPOSE), "config"],
+            capture_output=True,
+            text=True,
+            env={**os.environ, "SECRET_KEY": "test-secret"},
+        )
         assert result.returncode == 0, result.stderr
         config = yaml.safe_load(result.stdout)
     else:  # no compose client on this machine: check the structure ourselves

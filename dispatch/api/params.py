@@ -55,3 +55,11 @@ def json_body() -> dict:
     if not isinstance(body, dict):
         raise ApiError("the body must be a JSON object", code="invalid_body")
     return body
+
+
+def actor() -> str:
+    """Who acts: the ``X-Actor`` header until accounts exist (recorded on every event)."""
+    value = (request.headers.get("X-Actor") or "api").strip()
+    if not value or len(value) > 100:
+        raise ApiError("X-Actor must be 1 to 100 characters", field="X-Actor", code="invalid_header")
+    return value

@@ -1,0 +1,351 @@
+"""Incident intake: validation, jurisdiction, priority and SLA, idempotence, possible duplicates."""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+from geoalchemy2.shape import from_shape, to_shape
+from sqlalchemy import func, select, text
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from dispatch.errors import ApiError, Conflict, NotFound
+from dispatch.jurisdiction import (
+    ancestors_of,
+    competent_authority,
+    effective_plan,
+    find_matter,
+    jurisdiction_at,
+    region_at,
+    zone_of,
+)
+from dispatch.models import INCIDENT_SOURCES, Incident, Matter, Region, Task
+from dispatch.record import publish_after_commit, record
+from dispatch.serializers import authority_json, iso, point_json, region_ref
+from dispatch.validation import (
+    check_fields,
+    optional_text,
+    parse_time,
+    required_point,
+    required_text,
+)
+
+OPEN_STATUSES = ("open", "dispatched")
+ASSIGNED_STATES = ("scheduled", "dispatched", "acknowledged", "en_route", "on_scene")
+MAX_MATTERS = 10
+
+
+@dataclass
+class Intake:
+    incident: Incident
+    created: bool
+    possible_duplicates: list[dict]
+
+
+def priority_for(matters: list[Matter], source: str) -> int:
+    """The most urgent matter decides; a 110 police linkage is one level more urgent."""
+    priority = min(m.priority for m in matters)
+    if source == "police_110":
+        priority = max(1, priority - 1)
+    return priority
+
+
+def sla_deadline_for(matters: list[Matter], reported_at: dt.datetime) -> dt.datetime:
+    """Arrival on scene is due within the shortest SLA of the incident's matters."""
+    return reported_at + dt.timedelta(minutes=min(m.sla_minutes for m in matters))
+
+
+def _parse_matters(session: Session, value) -> list[Matter]:
+    if not isinstance(value, list) or not value:
+        raise ApiError("must be a non-empty list of matter codes", field="matters")
+    if len(value) > MAX_MATTERS:
+        raise ApiError(f"at most {MAX_MATTERS} matters", field="matters")
+    matters: list[Matter] = []
+    for index, code in enumerate(value):
+        if not isinstance(code, str) or not code.strip():
+            raise ApiError("must be a matter code", field=f"matters[{index}]")
+        matter = find_matter(session, code.strip(), field=f"matters[{index}]")
+        if matter not in matters:
+            matters.append(matter)
+    return matters
+
+
+def _place(session: Session, lon: float, lat: float, matters: list[Matter], sea_reach_m: float):
+    """Region, zone and authority of a new incident.
+
+    At sea (no township), a purely maritime incident belongs to the nearest
+    county within ``sea_reach_m``; anything else there is refused.
+    """
+    region = region_at(session, lon, lat)
+    if region is None:
+        if all(m.domain == "maritime" for m in matters):
+            region = session.scalar(
+                select(Region)
+                .where(
+                    Region.parent_id.is_(None),
+                    func.ST_DWithin(
+                        func.Geography(Region.boundary),
+                        func.Geography(func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)),
+                        sea_reach_m,
+                    ),
+                )
+                .order_by(func.ST_Distance(Region.boundary, func.ST_SetSRID(func.ST_MakePoint(lon, lat), 4326)))
+                .limit(1)
+            )
+        if region is None:
+            raise ApiError(
+                f"({lon}, {lat}) lies in no township of a loaded county (open sea is accepted "
+                "only for maritime matters near a county)",
+                field="location",
+                status=422,
+                code="outside_jurisdiction",
+            )
+        ancestors = ancestors_of(session, region)
+        authority, _ = competent_authority(session, region, ancestors, matters[0])
+        return region, None, authority
+    ancestors = ancestors_of(session, region)
+    zone = zone_of(session, region, effective_plan(session, ancestors[-1] if ancestors else region))
+    authority, _ = competent_authority(session, region, ancestors, matters[0])
+    return region, zone, authority
+
+
+INTAKE_FIELDS = {"source", "external_id", "matters", "location", "description", "reported_at", "address"}
+
+
+def intake(session: Session, body: dict, *, actor: str, config: dict) -> Intake:
+    """Create an incident, or return the stored one for a repeated (source, external_id)."""
+    check_fields(body, INTAKE_FIELDS)
+    source = body.get("source")
+    if source not in INCIDENT_SOURCES:
+        raise ApiError(f"must be one of {', '.join(INCIDENT_SOURCES)}", field="source")
+    external_id = optional_text(body, "external_id", 64)
+    if external_id is not None:
+        existing = _by_external_id(session, source, external_id)
+        if existing is not None:
+            return Intake(existing, False, [])
+    matters = _parse_matters(session, body.get("matters"))
+    point = required_point(body, "location")
+    description = required_text(body, "description", 4000)
+    address = optional_text(body, "address", 200)
+    reported_at = parse_time(body.get("reported_at"), "reported_at", required=True)
+    now = dt.datetime.now(dt.UTC)
+    if reported_at > now + dt.timedelta(minutes=5):
+        raise ApiError("lies in the future", field="reported_at")
+    region, zone, authority = _place(session, point.x, point.y, matters, config["SEA_REACH_M"])
+
+    incident = Incident(
+        source=source,
+        external_id=external_id,
+        description=description,
+        address=address,
+        location=from_shape(point, srid=4326),
+        region=region,
+        zone=zone,
+        authority=authority,
+        priority=priority_for(matters, source),
+        status="open",
+        reported_at=reported_at,
+        sla_deadline=sla_deadline_for(matters, reported_at),
+        created_by=actor,
+        matters=matters,
+    )
+    try:
+        with session.begin_nested():
+            session.add(incident)
+            session.flush()
+    except IntegrityError:
+        # The same ticket arrived twice at the same moment: the other request stored it.
+        existing = _by_external_id(session, source, external_id)
+        if existing is None:
+            raise
+        return Intake(existing, False, [])
+    record(
+        session,
+        actor=actor,
+        action="incident.created",
+        entity_type="incident",
+        entity_id=incident.id,
+        incident_id=incident.id,
+        location=point,
+        data={
+            "source": source,
+            "external_id": external_id,
+            "matters": [m.code for m in matters],
+            "priority": incident.priority,
+            "sla_deadline": incident.sla_deadline.isoformat(),
+            "region": region.code,
+            "zone": zone.code if zone else None,
+            "authority": authority.code,
+        },
+    )
+    duplicates = possible_duplicates(session, incident, config)
+    publish_after_commit(session, "incident", {"action": "created", "incident": incident_summary(incident)})
+    return Intake(incident, True, duplicates)
+
+
+def _by_external_id(session: Session, source: str, external_id: str) -> Incident | None:
+    return session.scalar(select(Incident).where(Incident.source == source, Incident.external_id == external_id))
+
+
+def possible_duplicates(session: Session, incident: Incident, config: dict) -> list[dict]:
+    """Open incidents sharing a matter, within the radius and the time window of this one."""
+    rows = session.execute(
+        text("""
+        SELECT i.id, ST_Distance(i.location, me.location) AS distance, i.reported_at, i.status,
+               array_agg(m.code ORDER BY m.code) AS shared
+        FROM incident me
+        JOIN incident i ON i.id <> me.id AND i.status IN ('open', 'dispatched')
+             AND ST_DWithin(i.location, me.location, :radius)
+             AND i.reported_at BETWEEN me.reported_at - make_interval(secs => :window)
+                                   AND me.reported_at + make_interval(secs => :window)
+        JOIN incident_matter im ON im.incident_id = i.id
+        JOIN incident_matter mine ON mine.incident_id = me.id AND mine.matter_id = im.matter_id
+        JOIN matter m ON m.id = im.matter_id
+        WHERE me.id = :id
+        GROUP BY i.id, distance, i.reported_at, i.status
+        ORDER BY distance, i.id
+    """),
+        {"id": incident.id, "radius": config["DUPLICATE_RADIUS_M"], "window": config["DUPLICATE_WINDOW_HOURS"] * 3600},
+    ).all()
+    return [
+        {
+            "id": r.id,
+            "distance_m": round(r.distance),
+            "reported_at": r.reported_at.isoformat(),
+            "status": r.status,
+            "shared_matters": list(r.shared),
+        }
+        for r in rows
+    ]
+
+
+def get_incident(session: Session, incident_id: int, *, lock: bool = False) -> Incident:
+    query = (
+        select(Incident)
+        .where(Incident.id == incident_id)
+        .options(selectinload(Incident.matters), selectinload(Incident.tasks).selectinload(Task.squad))
+    )
+    if lock:
+        query = query.with_for_update(of=Incident)
+    incident = session.scalar(query)
+    if incident is None:
+        raise NotFound(f"no incident {incident_id}", field="incident_id")
+    return incident
+
+
+def mark_duplicate(session: Session, incident_id: int, original_id: int, *, actor: str) -> Incident:
+    """Mark ``incident_id`` a duplicate of ``original_id``; both stay on the record.
+
+    Its assigned tasks are cancelled (the original carries the work).
+    """
+    from dispatch.tasks import cancel_for_incident
+
+    if incident_id == original_id:
+        raise ApiError("an incident cannot duplicate itself", field="of")
+    first, second = sorted((incident_id, original_id))
+    locked = {i: get_incident(session, i, lock=True) for i in (first, second)}  # one lock order
+    incident, original = locked[incident_id], locked[original_id]
+    if original.status == "duplicate":
+        raise Conflict(
+            f"incident {original_id} is itself a duplicate of {original.duplicate_of_id}; "
+            f"mark it a duplicate of that one",
+            field="of",
+            code="duplicate_chain",
+        )
+    if incident.status == "duplicate":
+        if incident.duplicate_of_id == original_id:
+            return incident
+        raise Conflict(
+            f"incident {incident_id} is already a duplicate of {incident.duplicate_of_id}", code="already_duplicate"
+        )
+    if incident.status in ("resolved", "cancelled"):
+        raise Conflict(f"incident {incident_id} is {incident.status}", code="incident_closed")
+    previous = incident.status
+    cancel_for_incident(session, incident, actor=actor, reason=f"duplicate of incident {original_id}")
+    incident.status = "duplicate"
+    incident.duplicate_of_id = original_id
+    for subject, data in (
+        (incident, {"duplicate_of": original_id, "from": previous}),
+        (original, {"duplicate": incident_id}),
+    ):
+        record(
+            session,
+            actor=actor,
+            action="incident.marked_duplicate",
+            entity_type="incident",
+            entity_id=subject.id,
+            incident_id=subject.id,
+            data=data,
+        )
+    publish_after_commit(session, "incident", {"action": "duplicate", "incident": incident_summary(incident)})
+    return incident
+
+
+def incident_summary(incident: Incident) -> dict:
+    """The small shape pushed to the command centre."""
+    return {
+        "id": incident.id,
+        "status": incident.status,
+        "priority": incident.priority,
+        "location": point_json(incident.location),
+        "sla_deadline": iso(incident.sla_deadline),
+        "matters": [m.code for m in incident.matters],
+    }
+
+
+def incident_json(incident: Incident) -> dict:
+    from dispatch.tasks import task_json
+
+    return {
+        "id": incident.id,
+        "source": incident.source,
+        "external_id": incident.external_id,
+        "description": incident.description,
+        "address": incident.address,
+        "location": point_json(incident.location),
+        "matters": [{"code": m.code, "name": m.name_zh, "domain": m.domain} for m in incident.matters],
+        "region": region_ref(incident.region) if incident.region else None,
+        "zone": {"code": incident.zone.code, "name": incident.zone.name_zh} if incident.zone else None,
+        "authority": authority_json(incident.authority) if incident.authority else None,
+        "priority": incident.priority,
+        "status": incident.status,
+        "reported_at": iso(incident.reported_at),
+        "received_at": iso(incident.received_at),
+        "sla_deadline": iso(incident.sla_deadline),
+        "dispatched_at": iso(incident.dispatched_at),
+        "on_scene_at": iso(incident.on_scene_at),
+        "resolved_at": iso(incident.resolved_at),
+        "duplicate_of": incident.duplicate_of_id,
+        "created_by": incident.created_by,
+        "tasks": [task_json(t) for t in incident.tasks],
+    }
+
+
+def incident_jurisdiction(session: Session, incident: Incident) -> dict | None:
+    """The jurisdiction of the incident's place, as GET /jurisdiction answers it."""
+    point = to_shape(incident.location)
+    try:
+        return jurisdiction_at(session, point.x, point.y, incident.matters[0].code).to_json()
+    except NotFound:
+        return None  # at sea: the incident belongs to the county, no township answers
+
+
+def open_queue(session: Session, *, status: list[str] | None = None, limit: int = 200) -> list[Incident]:
+    """Open incidents, most urgent first, then by SLA deadline."""
+    statuses = status or list(OPEN_STATUSES)
+    return list(
+        session.scalars(
+            select(Incident)
+            .where(Incident.status.in_(statuses))
+            .options(
+                selectinload(Incident.matters),
+                selectinload(Incident.region),
+                selectinload(Incident.zone),
+                selectinload(Incident.authority),
+                selectinload(Incident.tasks).selectinload(Task.squad),
+            )
+            .order_by(Incident.priority, Incident.sla_deadline, Incident.id)
+            .limit(limit)
+        )
+    )

@@ -1,0 +1,360 @@
+"""Tasks: dispatching squads, the lifecycle, and the squad and incident states that follow.
+
+Lifecycle: dispatched -> acknowledged -> en_route -> on_scene -> completed;
+declined (with a reason) returns the incident to the queue; cancelled by a
+dispatcher. A joint-inspection task starts ``scheduled`` and holds its squad
+only once it is under way.
+
+Locks are always taken in one order: incident, squads (by id), task. Two
+dispatchers sending the same squad at the same moment therefore queue on the
+squad's row, and the second sees it busy (409). A partial unique index on
+``task`` is the database's own guard behind that.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from geoalchemy2.shape import from_shape
+from shapely import Point
+from sqlalchemy import and_, or_, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session, selectinload
+
+from dispatch.errors import ApiError, Conflict, NotFound
+from dispatch.models import Incident, InspectionRequest, JointInspection, Squad, Task
+from dispatch.record import publish_after_commit, record
+from dispatch.serializers import iso
+
+TRANSITIONS: dict[str, tuple[str, ...]] = {
+    "scheduled": ("acknowledged", "en_route", "declined", "cancelled"),
+    "dispatched": ("acknowledged", "declined", "cancelled"),
+    "acknowledged": ("en_route", "declined", "cancelled"),
+    "en_route": ("on_scene", "cancelled"),
+    "on_scene": ("completed", "cancelled"),
+    "completed": (),
+    "declined": (),
+    "cancelled": (),
+}
+ASSIGNED = ("scheduled", "dispatched", "acknowledged", "en_route", "on_scene")
+TERMINAL = ("completed", "declined", "cancelled")
+_TIMESTAMP = {
+    "acknowledged": "acknowledged_at",
+    "en_route": "en_route_at",
+    "on_scene": "on_scene_at",
+    "completed": "completed_at",
+}
+
+
+def blocks_squad(task: Task) -> bool:
+    """Whether the task holds its squad (mirrors the unique index in the schema)."""
+    if task.kind == "response":
+        return task.state in ("dispatched", "acknowledged", "en_route", "on_scene")
+    return task.state in ("en_route", "on_scene")
+
+
+def has_certified_officer(squad: Squad, day: dt.date) -> bool:
+    """Seed 002 task 5: only certified officers enforce; auxiliaries are never sent alone."""
+    return any(o.on_duty and o.certified_on(day) for o in squad.officers)
+
+
+def lock_squads(session: Session, squad_ids: list[int], field: str = "squad_ids") -> list[Squad]:
+    squads = list(
+        session.scalars(
+            select(Squad)
+            .where(Squad.id.in_(squad_ids))
+            .order_by(Squad.id)
+            .options(selectinload(Squad.officers))
+            .with_for_update(of=Squad)
+        )
+    )
+    missing = sorted(set(squad_ids) - {s.id for s in squads})
+    if missing:
+        raise NotFound(f"no squad {', '.join(map(str, missing))}", field=field)
+    return squads
+
+
+def dispatch(
+    session: Session, incident: Incident, squad_ids: list[int], *, actor: str, note: str | None = None
+) -> list[Task]:
+    """One task per squad, all or nothing. ``incident`` must be locked by the caller."""
+    if incident.status not in ("open", "dispatched"):
+        raise Conflict(
+            f"incident {incident.id} is {incident.status}; only open incidents are dispatched", code="incident_closed"
+        )
+    today = dt.date.today()
+    domains = {m.domain for m in incident.matters}
+    squads = lock_squads(session, squad_ids)
+    already = {t.squad_id for t in incident.tasks if t.state in ASSIGNED}
+    for squad in squads:
+        if squad.id in already:
+            raise Conflict(
+                f"squad {squad.id} already has a task for incident {incident.id}",
+                field="squad_ids",
+                code="already_assigned",
+            )
+        if squad.status != "available":
+            raise Conflict(
+                f"squad {squad.id} ({squad.name_zh}) is {squad.status}",
+                field="squad_ids",
+                code="squad_unavailable",
+                details={"squad_id": squad.id},
+            )
+        if not domains & set(squad.domains):
+            raise Conflict(
+                f"squad {squad.id} ({squad.name_zh}) is not competent for {', '.join(sorted(domains))}",
+                field="squad_ids",
+                code="squad_not_competent",
+                details={"squad_id": squad.id},
+            )
+        if not has_certified_officer(squad, today):
+            raise Conflict(
+                f"squad {squad.id} ({squad.name_zh}) has no certified officer on duty "
+                "(auxiliaries are never sent alone)",
+                field="squad_ids",
+                code="no_certified_officer",
+                details={"squad_id": squad.id},
+            )
+    tasks = []
+    for squad in squads:
+        task = Task(kind="response", incident=incident, squad=squad, state="dispatched", created_by=actor, reason=note)
+        session.add(task)
+        tasks.append(task)
+    try:
+        with session.begin_nested():
+            session.flush()
+    except IntegrityError:
+        raise Conflict(
+            "a squad was booked by another dispatch at the same moment", field="squad_ids", code="squad_unavailable"
+        ) from None
+    now = dt.datetime.now(dt.UTC)
+    for task in tasks:
+        record(
+            session,
+            actor=actor,
+            action="task.dispatched",
+            entity_type="task",
+            entity_id=task.id,
+            incident_id=incident.id,
+            squad_id=task.squad_id,
+            data={"state": "dispatched", "note": note},
+        )
+        _follow_squad(session, task.squad, actor=actor, incident_id=incident.id)
+    if incident.dispatched_at is None:
+        incident.dispatched_at = now
+    follow_incident(session, incident, actor=actor)
+    for task in tasks:
+        publish_after_commit(session, "task", {"action": "dispatched", "task": task_json(task)})
+    return tasks
+
+
+def get_task(session: Session, task_id: int) -> Task:
+    task = session.get(Task, task_id)
+    if task is None:
+        raise NotFound(f"no task {task_id}", field="task_id")
+    return task
+
+
+def transition(
+    session: Session,
+    task_id: int,
+    to: str,
+    *,
+    actor: str,
+    reason: str | None = None,
+    note: str | None = None,
+    location: Point | None = None,
+) -> Task:
+    """Move a task to state ``to``; 409 naming the allowed states when it may not."""
+    if to not in TRANSITIONS:
+        raise ApiError(f"unknown state {to!r}; states are {', '.join(TRANSITIONS)}", field="to")
+    snapshot = get_task(session, task_id)
+    incident = _lock_incident(session, snapshot.incident_id)
+    joint = _lock_joint(session, snapshot.joint_inspection_id)
+    squad = lock_squads(session, [snapshot.squad_id], field="task_id")[0]
+    task = session.scalar(
+        select(Task).where(Task.id == task_id).with_for_update().execution_options(populate_existing=True)
+    )
+    allowed = TRANSITIONS[task.state]
+    if to not in allowed:
+        raise Conflict(
+            f"a {task.state} task cannot become {to}",
+            field="to",
+            code="illegal_transition",
+            details={"state": task.state, "allowed": list(allowed)},
+        )
+    if to == "declined" and not reason:
+        raise ApiError("a reason is required to decline", field="reason")
+    if to == "cancelled" and not reason:
+        reason = "cancelled by the dispatcher"
+    previous = task.state
+    task.state = to
+    if blocks_squad(task):
+        others = session.scalar(
+            select(Task.id)
+            .where(Task.squad_id == squad.id, Task.id != task.id, Task.state.in_(ASSIGNED))
+            .limit(1)
+            .where(_blocking_clause())
+        )
+        if others is not None:
+            task.state = previous
+            raise Conflict(
+                f"squad {squad.id} is busy with task {others}", code="squad_busy", details={"task_id": others}
+            )
+    now = dt.datetime.now(dt.UTC)
+    task.updated_at = now
+    if to in _TIMESTAMP:
+        setattr(task, _TIMESTAMP[to], now)
+    if to in TERMINAL:
+        task.closed_at = now
+    if reason:
+        task.reason = reason
+    record(
+        session,
+        actor=actor,
+        action="task.transition",
+        entity_type="task",
+        entity_id=task.id,
+        incident_id=task.incident_id,
+        joint_inspection_id=task.joint_inspection_id,
+        squad_id=squad.id,
+        location=location,
+        data={"from": previous, "to": to, "reason": reason, "note": note},
+    )
+    if location is not None:
+        squad.last_position = from_shape(location, srid=4326)
+        squad.last_position_at = now
+    _follow_squad(session, squad, actor=actor, incident_id=task.incident_id)
+    if incident is not None:
+        if to == "on_scene" and incident.on_scene_at is None:
+            incident.on_scene_at = now
+        follow_incident(session, incident, actor=actor)
+    if joint is not None:
+        _follow_joint(session, joint, actor=actor)
+    publish_after_commit(session, "task", {"action": to, "task": task_json(task)})
+    return task
+
+
+def cancel_for_incident(session: Session, incident: Incident, *, actor: str, reason: str) -> None:
+    """Cancel every assigned task of an incident (it became a duplicate, or was withdrawn)."""
+    for task in incident.tasks:
+        if task.state in ASSIGNED:
+            transition(session, task.id, "cancelled", actor=actor, reason=reason)
+
+
+def _blocking_clause():
+    return or_(
+        and_(Task.kind == "response", Task.state.in_(("dispatched", "acknowledged", "en_route", "on_scene"))),
+        and_(Task.kind == "inspection", Task.state.in_(("en_route", "on_scene"))),
+    )
+
+
+def _lock_incident(session: Session, incident_id: int | None) -> Incident | None:
+    if incident_id is None:
+        return None
+    return session.scalar(
+        select(Incident).where(Incident.id == incident_id).with_for_update().execution_options(populate_existing=True)
+    )
+
+
+def _lock_joint(session: Session, joint_id: int | None) -> JointInspection | None:
+    if joint_id is None:
+        return None
+    return session.scalar(
+        select(JointInspection)
+        .where(JointInspection.id == joint_id)
+        .with_for_update()
+        .execution_options(populate_existing=True)
+    )
+
+
+def _follow_squad(session: Session, squad: Squad, *, actor: str, incident_id: int | None) -> None:
+    """The squad's status follows its tasks: busy while one holds it, available after."""
+    session.flush()
+    busy = session.scalar(select(Task.id).where(Task.squad_id == squad.id, _blocking_clause()).limit(1))
+    new = "busy" if busy is not None else ("available" if squad.status == "busy" else squad.status)
+    if new != squad.status:
+        old, squad.status = squad.status, new
+        record(
+            session,
+            actor=actor,
+            action="squad.status",
+            entity_type="squad",
+            entity_id=squad.id,
+            incident_id=incident_id,
+            squad_id=squad.id,
+            data={"from": old, "to": new},
+        )
+        publish_after_commit(session, "squad", {"action": "status", "squad_id": squad.id, "status": new})
+
+
+def follow_incident(session: Session, incident: Incident, *, actor: str) -> None:
+    """Open -> dispatched while a task is assigned; resolved once one completed and none is left."""
+    if incident.status in ("duplicate", "cancelled"):
+        return
+    session.flush()
+    states = set(session.scalars(select(Task.state).where(Task.incident_id == incident.id)))
+    if states & set(ASSIGNED):
+        new = "dispatched"
+    elif "completed" in states:
+        new = "resolved"
+    else:
+        new = "open"  # declined or cancelled: back to the queue
+    if new != incident.status:
+        old, incident.status = incident.status, new
+        if new == "resolved":
+            incident.resolved_at = dt.datetime.now(dt.UTC)
+        record(
+            session,
+            actor=actor,
+            action="incident.status",
+            entity_type="incident",
+            entity_id=incident.id,
+            incident_id=incident.id,
+            data={"from": old, "to": new},
+        )
+        publish_after_commit(session, "incident", {"action": "status", "incident_id": incident.id, "status": new})
+
+
+def _follow_joint(session: Session, joint: JointInspection, *, actor: str) -> None:
+    """A joint inspection completes when its tasks are done; its merged requests with it."""
+    session.flush()
+    states = set(session.scalars(select(Task.state).where(Task.joint_inspection_id == joint.id)))
+    if states & set(ASSIGNED) or joint.status != "planned":
+        return
+    new = "completed" if "completed" in states else "cancelled"
+    joint.status = new
+    for request in session.scalars(select(InspectionRequest).where(InspectionRequest.joint_inspection_id == joint.id)):
+        request.status = "done" if new == "completed" else "pending"
+        if new == "cancelled":
+            request.joint_inspection_id = None
+    record(
+        session,
+        actor=actor,
+        action=f"joint_inspection.{new}",
+        entity_type="joint_inspection",
+        entity_id=joint.id,
+        joint_inspection_id=joint.id,
+        incident_id=joint.incident_id,
+        data={"status": new},
+    )
+
+
+def task_json(task: Task) -> dict:
+    return {
+        "id": task.id,
+        "kind": task.kind,
+        "incident_id": task.incident_id,
+        "joint_inspection_id": task.joint_inspection_id,
+        "squad": {"id": task.squad.id, "code": task.squad.code, "name": task.squad.name_zh} if task.squad else None,
+        "state": task.state,
+        "allowed": list(TRANSITIONS[task.state]),
+        "reason": task.reason,
+        "created_by": task.created_by,
+        "created_at": iso(task.created_at),
+        "acknowledged_at": iso(task.acknowledged_at),
+        "en_route_at": iso(task.en_route_at),
+        "on_scene_at": iso(task.on_scene_at),
+        "completed_at": iso(task.completed_at),
+        "closed_at": iso(task.closed_at),
+    }

@@ -1,0 +1,165 @@
+"""Travel times on an archipelago: roads on an island, ferries between ports, boats at sea.
+
+Pure computations (no database): the recommendation asks PostGIS for the few
+squads nearest to the incident and to each port, then ranks them here. The
+ferry graph is small (a county has about ten ports), so a time-dependent
+Dijkstra per candidate costs microseconds.
+
+Model (the figures are data, see transport.yaml):
+- on land: straight distance x detour factor at the land speed;
+- by ferry: boarding (transfer minutes), the wait for the next departure when
+  the link has a timetable (local time), then the crossing;
+- a maritime squad goes by boat straight to the place, after the transfer time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import heapq
+import itertools
+from dataclasses import dataclass, field
+
+import networkx as nx
+
+LOCAL_TZ = dt.timezone(dt.timedelta(hours=8))  # China Standard Time: timetables are local
+
+
+@dataclass(frozen=True)
+class Profile:
+    land_speed_kmh: float
+    detour_factor: float
+    boat_speed_kmh: float
+    transfer_minutes: float
+
+    def land_seconds(self, metres: float) -> float:
+        return metres * self.detour_factor / (self.land_speed_kmh / 3.6)
+
+    def boat_seconds(self, metres: float) -> float:
+        return self.transfer_minutes * 60 + metres / (self.boat_speed_kmh / 3.6)
+
+
+@dataclass(frozen=True)
+class Port:
+    id: int
+    code: str
+    name: str
+    island_id: int
+    lon: float
+    lat: float
+
+    def ref(self) -> dict:
+        return {"code": self.code, "name": self.name, "coordinates": [self.lon, self.lat]}
+
+
+@dataclass(frozen=True)
+class Link:
+    from_id: int
+    to_id: int
+    minutes: float
+    timetable: tuple[str, ...] = ()
+
+
+def next_departure(ready: dt.datetime, timetable: tuple[str, ...]) -> dt.datetime:
+    """The first departure at or after ``ready`` (timetable in local time); on demand if empty."""
+    if not timetable:
+        return ready
+    local = ready.astimezone(LOCAL_TZ)
+    for day in range(2):
+        date = local.date() + dt.timedelta(days=day)
+        for hhmm in sorted(timetable):
+            hour, minute = map(int, hhmm.split(":"))
+            departure = dt.datetime.combine(date, dt.time(hour, minute), LOCAL_TZ)
+            if departure >= local:
+                return departure
+    raise AssertionError("unreachable: a non-empty timetable departs within two days")
+
+
+@dataclass
+class FerryNetwork:
+    """Ports and two-way links of one county, with static lower bounds precomputed."""
+
+    profile: Profile
+    ports: dict[int, Port]
+    links: list[Link]
+    _adjacent: dict[int, list[Link]] = field(init=False)
+    _lower_bound: dict[int, dict[int, float]] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self._adjacent = {port_id: [] for port_id in self.ports}
+        graph = nx.Graph()
+        graph.add_nodes_from(self.ports)
+        for link in self.links:
+            self._adjacent[link.from_id].append(link)
+            self._adjacent[link.to_id].append(Link(link.to_id, link.from_id, link.minutes, link.timetable))
+            # A lower bound of a crossing: boarding plus sailing, no waiting.
+            seconds = (self.profile.transfer_minutes + link.minutes) * 60
+            if not graph.has_edge(link.from_id, link.to_id) or graph[link.from_id][link.to_id]["weight"] > seconds:
+                graph.add_edge(link.from_id, link.to_id, weight=seconds)
+        self._lower_bound = {
+            source: dict(lengths) for source, lengths in nx.all_pairs_dijkstra_path_length(graph, weight="weight")
+        }
+
+    def lower_bound(self, source: int, target: int) -> float:
+        return self._lower_bound.get(source, {}).get(target, float("inf"))
+
+    def sail(self, source: int, ready: dt.datetime) -> dict[int, tuple[dt.datetime, list[dict]]]:
+        """Earliest arrival at every reachable port leaving ``source`` no earlier than ``ready``.
+
+        Time-dependent Dijkstra: waits follow the timetables (FIFO, so it is exact).
+        """
+        best: dict[int, dt.datetime] = {source: ready}
+        legs: dict[int, list[dict]] = {source: []}
+        counter = itertools.count()
+        queue = [(ready, next(counter), source)]
+        transfer = dt.timedelta(minutes=self.profile.transfer_minutes)
+        while queue:
+            at, _, port_id = heapq.heappop(queue)
+            if at > best[port_id]:
+                continue
+            for link in self._adjacent[port_id]:
+                boarded = at + transfer
+                departs = next_departure(boarded, link.timetable)
+                arrives = departs + dt.timedelta(minutes=link.minutes)
+                if link.to_id not in best or arrives < best[link.to_id]:
+                    best[link.to_id] = arrives
+                    legs[link.to_id] = [
+                        *legs[port_id],
+                        {
+                            "mode": "ferry",
+                            "from": self.ports[port_id].ref(),
+                            "to": self.ports[link.to_id].ref(),
+                            "depart_at": departs.isoformat(),
+                            "arrive_at": arrives.isoformat(),
+                            "wait_seconds": round((departs - at).total_seconds()),
+                            "seconds": round((arrives - at).total_seconds()),
+                        },
+                    ]
+                    heapq.heappush(queue, (arrives, next(counter), link.to_id))
+        return {port_id: (best[port_id], legs[port_id]) for port_id in best}
+
+
+def land_leg(
+    profile: Profile,
+    origin: tuple[float, float],
+    destination: tuple[float, float],
+    metres: float,
+    origin_name: str | None = None,
+    destination_name: str | None = None,
+) -> dict:
+    return {
+        "mode": "land",
+        "from": {"name": origin_name, "coordinates": list(origin)},
+        "to": {"name": destination_name, "coordinates": list(destination)},
+        "distance_m": round(metres),
+        "seconds": round(profile.land_seconds(metres)),
+    }
+
+
+def boat_leg(profile: Profile, origin: tuple[float, float], destination: tuple[float, float], metres: float) -> dict:
+    return {
+        "mode": "boat",
+        "from": {"name": None, "coordinates": list(origin)},
+        "to": {"name": None, "coordinates": list(destination)},
+        "distance_m": round(metres),
+        "seconds": round(profile.boat_seconds(metres)),
+    }

@@ -1,0 +1,146 @@
+"""POST /api/v1/incidents: validation, jurisdiction, priority and SLA, idempotence, duplicates."""
+
+import datetime as dt
+import threading
+
+import pytest
+
+from tests.factories import incident_body
+
+pytestmark = pytest.mark.live
+CST = dt.timezone(dt.timedelta(hours=8))
+
+
+def test_created_incident_carries_jurisdiction_priority_and_sla(api):
+    matters = {m["code"]: m for m in api.get("/matters").json()["matters"]}
+    held = next(m for m in matters.values() if m["township_held"])
+    reported = dt.datetime(2026, 11, 23, 9, 0, tzinfo=CST)
+    response = api.post(
+        "/incidents",
+        incident_body(at=(122.07, 30.62), matters=[held["code"]], reported_at=reported, external_id="12345-0001"),
+    )
+    assert response.status_code == 201
+    body = response.json()
+    assert body["status"] == "open"
+    assert body["jurisdiction"]["authority"]["name"] == "洋山镇人民政府"
+    assert body["authority"]["name"] == "洋山镇人民政府"
+    assert body["region"]["name"] == "洋山镇"
+    assert body["priority"] == held["priority"]
+    deadline = dt.datetime.fromisoformat(body["sla_deadline"])
+    assert deadline == reported + dt.timedelta(minutes=held["sla_minutes"])
+    assert body["possible_duplicates"] == []
+    assert body["created_by"] == "dispatcher-test"
+
+
+def test_police_110_linkage_is_one_level_more_urgent(api):
+    normal = api.post("/incidents", incident_body(matters=["CM-001"])).json()
+    linked = api.post("/incidents", incident_body(matters=["CM-001"], source="police_110", at=(122.45, 30.73))).json()
+    assert linked["priority"] == max(1, normal["priority"] - 1)
+
+
+def test_intake_is_idempotent_on_source_and_external_id(api):
+    body = incident_body(external_id="HOT-20261123-0042")
+    first = api.post("/incidents", body)
+    again = api.post("/incidents", {**body, "description": "再次来电"})
+    assert first.status_code == 201 and again.status_code == 200
+    assert again.json()["id"] == first.json()["id"]
+    assert again.json()["description"] == first.json()["description"], "the stored incident, untouched"
+    other_source = api.post("/incidents", {**body, "source": "police_110"})
+    assert other_source.status_code == 201 and other_source.json()["id"] != first.json()["id"]
+    open_ids = [i["id"] for i in api.get("/incidents").json()["incidents"]]
+    assert open_ids.count(first.json()["id"]) == 1
+
+
+def test_the_same_ticket_posted_concurrently_is_stored_once(api, live_server):
+    body = incident_body(external_id="HOT-RACE-1")
+    barrier = threading.Barrier(6)
+    results = []
+
+    def post():
+        from tests.conftest import Api
+
+        client = Api(live_server.url)
+        barrier.wait()
+        response = client.post("/incidents", body)
+        results.append((response.status_code, response.json()["id"]))
+        client.close()
+
+    threads = [threading.Thread(target=post) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(code for code, _ in results).count(201) == 1
+    assert {code for code, _ in results} <= {200, 201}
+    assert len({incident_id for _, incident_id in results}) == 1
+
+
+def test_possible_duplicates_then_marked_as_one(api):
+    first = api.post("/incidents", incident_body(at=(122.45, 30.73), matters=["CM-001"])).json()
+    near = api.post("/incidents", incident_body(at=(122.451, 30.7305), matters=["CM-001", "CM-002"])).json()
+    assert [d["id"] for d in near["possible_duplicates"]] == [first["id"]]
+    assert near["possible_duplicates"][0]["shared_matters"] == ["CM-001"]
+    assert 0 < near["possible_duplicates"][0]["distance_m"] < 300
+    far = api.post("/incidents", incident_body(at=(122.47, 30.73), matters=["CM-001"])).json()
+    assert first["id"] not in [d["id"] for d in far["possible_duplicates"]]
+    other_matter = api.post("/incidents", incident_body(at=(122.4505, 30.73), matters=["CM-003"])).json()
+    assert other_matter["possible_duplicates"] == []
+    old = api.post(
+        "/incidents",
+        incident_body(at=(122.45, 30.73), matters=["CM-001"], reported_at=dt.datetime.now(CST) - dt.timedelta(days=3)),
+    ).json()
+    assert first["id"] not in [d["id"] for d in old["possible_duplicates"]]
+
+    marked = api.post(f"/incidents/{near['id']}/duplicate", {"of": first["id"]})
+    assert marked.status_code == 200
+    assert marked.json()["status"] == "duplicate" and marked.json()["duplicate_of"] == first["id"]
+    assert api.get(f"/incidents/{first['id']}").json()["status"] == "open"
+    for incident_id in (first["id"], near["id"]):
+        actions = [e["action"] for e in api.get(f"/incidents/{incident_id}/events").json()["events"]]
+        assert "incident.marked_duplicate" in actions
+    # Nothing points at a duplicate: the chain is refused; marking twice is harmless.
+    chained = api.post(f"/incidents/{far['id']}/duplicate", {"of": near["id"]})
+    assert chained.status_code == 409 and chained.json()["error"]["code"] == "duplicate_chain"
+    assert api.post(f"/incidents/{near['id']}/duplicate", {"of": first["id"]}).status_code == 200
+    assert api.post(f"/incidents/{first['id']}/duplicate", {"of": first["id"]}).status_code == 400
+
+
+@pytest.mark.parametrize(
+    ("change", "field"),
+    [
+        ({"source": None}, "source"),
+        ({"source": "fax"}, "source"),
+        ({"matters": []}, "matters"),
+        ({"matters": "CM-001"}, "matters"),
+        ({"matters": ["NOPE-1"]}, "matters[0]"),
+        ({"matters": ["CM-001", 7]}, "matters[1]"),
+        ({"location": {"type": "Point", "coordinates": [122.77]}}, "location.coordinates"),
+        ({"location": {"type": "Polygon", "coordinates": []}}, "location"),
+        ({"location": {"type": "Point", "coordinates": [122.77, 95]}}, "location.coordinates"),
+        ({"location": {"type": "Point", "coordinates": ["122.77", 30.72]}}, "location.coordinates"),
+        ({"description": ""}, "description"),
+        ({"description": "x" * 5000}, "description"),
+        ({"reported_at": "2026-11-23T09:00:00"}, "reported_at"),
+        ({"reported_at": "yesterday"}, "reported_at"),
+        ({"reported_at": "2099-01-01T00:00:00+08:00"}, "reported_at"),
+        ({"external_id": 42}, "external_id"),
+        ({"priority": 1}, "priority"),
+    ],
+)
+def test_bad_intake_is_400_naming_the_field(client, change, field):
+    body = {**incident_body(), **change}
+    body = {k: v for k, v in body.items() if v is not None}
+    response = client.post("/api/v1/incidents", json=body)
+    assert response.status_code == 400, response.text
+    assert response.get_json()["error"]["field"] == field
+    assert client.get("/api/v1/incidents").get_json()["incidents"] == [], "nothing stored"
+
+
+def test_not_json_and_open_sea(api):
+    response = api.post("/incidents", data="source=patrol", headers={"Content-Type": "text/plain"})
+    assert response.status_code == 400 and response.json()["error"]["code"] == "invalid_body"
+    response = api.post("/incidents", data="{broken", headers={"Content-Type": "application/json"})
+    assert response.status_code == 400
+    sea = api.post("/incidents", incident_body(at=(122.70, 30.75), matters=["CM-001"]))
+    assert sea.status_code == 422
+    assert sea.json()["error"] == {**sea.json()["error"], "code": "outside_jurisdiction", "field": "location"}

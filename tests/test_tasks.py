@@ -1,0 +1,143 @@
+"""The task lifecycle, the squad and incident states that follow it, and no double booking."""
+
+import itertools
+import threading
+
+import pytest
+from sqlalchemy import select
+
+from dispatch.models import Squad
+from dispatch.tasks import TRANSITIONS
+from tests.factories import incident_body, make_squad
+
+GOUQI = (122.77, 30.72)
+PATHS = {  # how to bring a dispatched task into each state
+    "dispatched": [],
+    "acknowledged": ["acknowledged"],
+    "en_route": ["acknowledged", "en_route"],
+    "on_scene": ["acknowledged", "en_route", "on_scene"],
+    "completed": ["acknowledged", "en_route", "on_scene", "completed"],
+    "declined": ["declined"],
+    "cancelled": ["cancelled"],
+}
+
+
+def _dispatched_task(client, session, *, at=GOUQI):
+    squad = make_squad(session, at=at, region="330922202")
+    incident = client.post("/api/v1/incidents", json=incident_body(at=at)).get_json()
+    response = client.post(f"/api/v1/incidents/{incident['id']}/dispatch", json={"squad_ids": [squad.id]})
+    assert response.status_code == 201, response.get_json()
+    return incident, squad, response.get_json()["tasks"][0]
+
+
+def _move(client, task_id, to, **extra):
+    body = {"to": to, **extra}
+    if to == "declined":
+        body.setdefault("reason", "vehicle broken down")
+    return client.post(f"/api/v1/tasks/{task_id}/transition", json=body)
+
+
+ILLEGAL = [(state, to) for state, to in itertools.product(PATHS, TRANSITIONS) if to not in TRANSITIONS[state]]
+
+
+@pytest.mark.parametrize(("state", "to"), ILLEGAL, ids=[f"{s}->{t}" for s, t in ILLEGAL])
+def test_every_illegal_transition_is_409_naming_the_allowed_ones(client, session, state, to):
+    _, _, task = _dispatched_task(client, session)
+    for step in PATHS[state]:
+        assert _move(client, task["id"], step).status_code == 200
+    response = _move(client, task["id"], to)
+    assert response.status_code == 409
+    error = response.get_json()["error"]
+    assert error["code"] == "illegal_transition"
+    assert error["state"] == state and error["allowed"] == list(TRANSITIONS[state])
+
+
+def test_full_lifecycle_moves_squad_and_incident_and_is_recorded(client, session):
+    incident, squad, task = _dispatched_task(client, session)
+    assert session.get(Squad, squad.id, populate_existing=True).status == "busy"
+    assert client.get(f"/api/v1/incidents/{incident['id']}").get_json()["status"] == "dispatched"
+    on_scene_at = {"type": "Point", "coordinates": [122.7701, 30.7201]}
+    for step in ("acknowledged", "en_route"):
+        assert _move(client, task["id"], step).status_code == 200
+    done = _move(client, task["id"], "on_scene", location=on_scene_at, note="到达现场")
+    assert done.get_json()["on_scene_at"] is not None
+    final = _move(client, task["id"], "completed", note="已责令整改").get_json()
+    assert final["state"] == "completed" and final["allowed"] == [] and final["closed_at"]
+    assert session.get(Squad, squad.id, populate_existing=True).status == "available"
+    shown = client.get(f"/api/v1/incidents/{incident['id']}").get_json()
+    assert shown["status"] == "resolved" and shown["on_scene_at"] and shown["resolved_at"]
+    events = client.get(f"/api/v1/incidents/{incident['id']}/events").get_json()["events"]
+    transitions = [(e["data"]["from"], e["data"]["to"]) for e in events if e["action"] == "task.transition"]
+    assert transitions == [
+        ("dispatched", "acknowledged"),
+        ("acknowledged", "en_route"),
+        ("en_route", "on_scene"),
+        ("on_scene", "completed"),
+    ]
+    on_scene = next(e for e in events if e["action"] == "task.transition" and e["data"]["to"] == "on_scene")
+    assert on_scene["location"]["coordinates"] == [122.7701, 30.7201]
+    assert on_scene["actor"] == "api" and on_scene["squad_id"] == squad.id
+    assert [e["id"] for e in events] == sorted(e["id"] for e in events)
+
+
+def test_decline_needs_a_reason_and_returns_the_incident_to_the_queue(client, session):
+    incident, squad, task = _dispatched_task(client, session)
+    refused = client.post(f"/api/v1/tasks/{task['id']}/transition", json={"to": "declined"})
+    assert refused.status_code == 400 and refused.get_json()["error"]["field"] == "reason"
+    assert _move(client, task["id"], "declined", reason="船只故障").status_code == 200
+    assert client.get(f"/api/v1/incidents/{incident['id']}").get_json()["status"] == "open"
+    assert session.get(Squad, squad.id, populate_existing=True).status == "available"
+    queue = [i["id"] for i in client.get("/api/v1/incidents?status=open").get_json()["incidents"]]
+    assert incident["id"] in queue
+
+
+def test_dispatch_refusals(client, session):
+    incident, squad, _ = _dispatched_task(client, session)
+    other = client.post("/api/v1/incidents", json=incident_body(at=GOUQI, matters=["CM-002"])).get_json()
+    busy = client.post(f"/api/v1/incidents/{other['id']}/dispatch", json={"squad_ids": [squad.id]})
+    assert busy.status_code == 409 and busy.get_json()["error"]["code"] == "squad_unavailable"
+    transport = make_squad(session, at=GOUQI, region="330922202", domains=["transport"])
+    wrong = client.post(f"/api/v1/incidents/{other['id']}/dispatch", json={"squad_ids": [transport.id]})
+    assert wrong.status_code == 409 and wrong.get_json()["error"]["code"] == "squad_not_competent"
+    from tests.factories import auxiliary
+
+    alone = make_squad(session, at=GOUQI, region="330922202", officers=[auxiliary()])
+    aux = client.post(f"/api/v1/incidents/{other['id']}/dispatch", json={"squad_ids": [alone.id]})
+    assert aux.status_code == 409 and aux.get_json()["error"]["code"] == "no_certified_officer"
+    assert client.post(f"/api/v1/incidents/{other['id']}/dispatch", json={"squad_ids": [987654]}).status_code == 404
+    for body in ({}, {"squad_ids": []}, {"squad_ids": ["1"]}, {"squad_ids": [1, 1]}, {"squad_ids": [1], "x": 1}):
+        assert client.post(f"/api/v1/incidents/{other['id']}/dispatch", json=body).status_code == 400, body
+    # All or nothing: nothing was created by the refused dispatches.
+    assert client.get(f"/api/v1/incidents/{other['id']}").get_json()["tasks"] == []
+    assert client.post("/api/v1/tasks/987654/transition", json={"to": "acknowledged"}).status_code == 404
+
+
+@pytest.mark.live
+def test_two_dispatchers_racing_for_one_squad_exactly_one_wins(api, store, live_server):
+    from tests.conftest import Api
+
+    for _round in range(5):
+        squad_id = make_squad(store, at=GOUQI, region="330922202").id
+        incidents = [api.post("/incidents", incident_body(at=GOUQI)).json()["id"] for _ in range(2)]
+        barrier = threading.Barrier(2)
+        results = {}
+
+        def send(incident_id, barrier=barrier, results=results, squad_id=squad_id):
+            client = Api(live_server.url, actor=f"dispatcher-{incident_id}")
+            barrier.wait()
+            results[incident_id] = client.post(f"/incidents/{incident_id}/dispatch", {"squad_ids": [squad_id]})
+            client.close()
+
+        threads = [threading.Thread(target=send, args=(i,)) for i in incidents]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        codes = sorted(r.status_code for r in results.values())
+        assert codes == [201, 409], [r.text for r in results.values()]
+        loser = next(r for r in results.values() if r.status_code == 409)
+        assert loser.json()["error"]["code"] == "squad_unavailable"
+        tasks = [t for i in incidents for t in api.get(f"/incidents/{i}").json()["tasks"]]
+        assert len(tasks) == 1 and tasks[0]["squad"]["id"] == squad_id
+        store.expire_all()
+        assert store.scalar(select(Squad.status).where(Squad.id == squad_id)) == "busy"
