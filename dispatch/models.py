@@ -303,6 +303,8 @@ class Squad(Base):
     station = mapped_column(Geography("POINT", srid=4326), nullable=False)
     last_position = mapped_column(Geography("POINT", srid=4326), nullable=True)
     last_position_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # The last sequence number given to a message for this squad's tablets.
+    message_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The island the squad is on, kept by a trigger from its position (NULL: at sea).
     island_id: Mapped[int | None] = mapped_column(ForeignKey("island.id"), index=True)
 
@@ -443,6 +445,7 @@ class JointInspection(Base):
     created_at: Mapped[dt.datetime] = _timestamp()
 
     lead_squad: Mapped[Squad] = relationship()
+    incident: Mapped[Incident | None] = relationship()
     tasks: Mapped[list[Task]] = relationship(back_populates="joint_inspection", order_by="Task.id")
     requests: Mapped[list[InspectionRequest]] = relationship(back_populates="joint_inspection")
 
@@ -528,3 +531,73 @@ class Event(Base):
     squad_id: Mapped[int | None] = mapped_column(ForeignKey("squad.id"), index=True)
     location = mapped_column(Geography("POINT", srid=4326), nullable=True)
     data: Mapped[dict] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
+
+
+# -- real time: tablet tokens, the per-squad outbox, position fixes -------------------------------
+
+
+class TabletToken(Base):
+    """A squad's revocable tablet token; only its SHA-256 is stored."""
+
+    __tablename__ = "tablet_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    squad_id: Mapped[int] = mapped_column(ForeignKey("squad.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = _timestamp()
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    squad: Mapped[Squad] = relationship()
+
+
+class SquadMessage(Base):
+    """The outbox: every message to a squad, numbered per squad, written with its cause.
+
+    A message is resent until the tablet acknowledges its seq; a later message
+    about the same task supersedes an unacknowledged earlier one, so a task
+    cancelled while the tablet was away arrives only as its cancellation.
+    """
+
+    __tablename__ = "squad_message"
+    __table_args__ = (
+        UniqueConstraint("squad_id", "seq"),
+        Index("ix_squad_message_pending", "squad_id", "seq",
+              postgresql_where=text("acked_at IS NULL AND superseded_by IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    squad_id: Mapped[int] = mapped_column(ForeignKey("squad.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    event: Mapped[str] = mapped_column(String(30))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("task.id"), index=True)
+    payload: Mapped[dict] = mapped_column(JSONB)
+    created_at: Mapped[dt.datetime] = _timestamp()
+    last_sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    send_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    acked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    superseded_by: Mapped[int | None] = mapped_column(Integer)
+
+
+class PositionFix(Base):
+    """A position report of a squad's tablet, kept even when flagged."""
+
+    __tablename__ = "position_fix"
+    __table_args__ = (
+        UniqueConstraint("squad_id", "client_fix_id"),
+        Index("ix_position_fix_squad_time", "squad_id", "fix_time"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    squad_id: Mapped[int] = mapped_column(ForeignKey("squad.id"))
+    client_fix_id: Mapped[str] = mapped_column(String(64))
+    fix_time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[dt.datetime] = _timestamp()
+    location = mapped_column(Geography("POINT", srid=4326), nullable=False)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    speed_mps: Mapped[float | None] = mapped_column(Float)
+    heading: Mapped[float | None] = mapped_column(Float)
+    source_crs: Mapped[str] = mapped_column(String(8), default="wgs84", server_default="wgs84")
+    # Why the fix is not shown as the position: poor_accuracy, impossible_speed, outside_envelope.
+    flags: Mapped[list[str]] = mapped_column(ARRAY(String(20)), default=list, server_default="{}")
