@@ -9,4 +9,4 @@ COPY migrations ./migrations
 COPY static ./static
 ENV PYTHONUNBUFFERED=1
 EXPOSE 5000
-CMD ["flask", "--app", "dispatch", "serve", "--host", "0.0.0.0", "--port", "5000"]
+CMD ["python", "-m", "dispatch.production", "--host", "0.0.0.0", "--port", "5000"]

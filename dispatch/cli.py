@@ -71,16 +71,20 @@ def seed_command(name: str) -> None:
 
 
 @click.command("serve")
-@with_appcontext
 @click.option("--host", default=None, envvar="HOST", help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", default=None, type=int, envvar="PORT", help="Port (default 5000).")
 @click.option("--seed/--no-seed", default=True, help="Load the Shengsi data when the database is empty.")
+@with_appcontext
 def serve_command(host: str | None, port: int | None, seed: bool) -> None:
     """Migrate, load the demo data if the database is empty, and serve HTTP + Socket.IO."""
-    from dispatch.realtime import socketio
+    run_server(current_app._get_current_object(), host or "127.0.0.1", port or 5000, seed=seed)
+
+
+def run_server(app: Flask, host: str, port: int, *, seed: bool = True) -> None:
+    """What `make run` and the production entry point do: migrate, seed, serve, stop cleanly."""
+    from dispatch import realtime
     from dispatch.seed import database_is_empty
 
-    app = current_app._get_current_object()
     migrate.upgrade(app.config["DATABASE_URL"])
     if seed:
         with app.app_context():
@@ -95,13 +99,14 @@ def serve_command(host: str | None, port: int | None, seed: bool) -> None:
 
     # SIGTERM ends the server the way Ctrl-C does, so the cluster is stopped on exit.
     signal.signal(signal.SIGTERM, _stop)
-    host = host or "127.0.0.1"
-    port = port or 5000
-    click.echo(f"dispatch serving on http://{host}:{port}")
+    realtime.start_background_work(app)
+    click.echo(f"dispatch serving on http://{host}:{port} ({app.config['SOCKETIO_ASYNC_MODE']})")
     # Flask refuses app.run() inside a CLI command; this command is the server itself.
     os.environ.pop("FLASK_RUN_FROM_CLI", None)
     try:
-        socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False, log_output=False)
+        realtime.socketio.run(
+            app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False, log_output=False
+        )
     except KeyboardInterrupt:
         pass
     finally:
@@ -112,7 +117,36 @@ def serve_command(host: str | None, port: int | None, seed: bool) -> None:
             click.echo("stopped the embedded PostGIS cluster")
 
 
+@click.command("squad-token")
+@click.argument("squad_id", type=int, required=False)
+@click.option("--label", default=None, help="Which tablet the token is for (e.g. its asset number).")
+@click.option("--revoke", "revoke_id", type=int, default=None, help="Revoke the token with this id instead.")
+@with_appcontext
+def squad_token_command(squad_id: int | None, label: str | None, revoke_id: int | None) -> None:
+    """Print a new tablet token for SQUAD_ID (only its hash is stored), or --revoke TOKEN_ID."""
+    from dispatch.errors import ApiError
+    from dispatch.tablets import issue_token, revoke
+
+    session = db.session
+    try:
+        if revoke_id is not None:
+            row = revoke(session, revoke_id)
+            session.commit()
+            click.echo(f"revoked tablet token {row.id} of squad {row.squad_id}")
+            return
+        if squad_id is None:
+            raise click.UsageError("give a SQUAD_ID, or --revoke TOKEN_ID")
+        row, token = issue_token(session, squad_id, label)
+        session.commit()
+    except ApiError as exc:
+        click.echo(f"refused: {exc.message}", err=True)
+        sys.exit(1)
+    click.echo(f"token id {row.id} for squad {squad_id}:", err=True)
+    click.echo(token)
+
+
 def init_app(app: Flask) -> None:
+    app.cli.add_command(squad_token_command)
     app.cli.add_command(db_cli)
     app.cli.add_command(seed_command)
     app.cli.add_command(serve_command)

@@ -21,6 +21,12 @@ def from_environment() -> dict:
         "DATA_DIR": Path(os.environ.get("DISPATCH_DATA_DIR", PROJECT_ROOT / "var")),
         "SECRET_KEY": os.environ.get("SECRET_KEY") or None,
         "SOCKETIO_MESSAGE_QUEUE": os.environ.get("SOCKETIO_MESSAGE_QUEUE") or None,
+        "SOCKETIO_ASYNC_MODE": os.environ.get("SOCKETIO_ASYNC_MODE", "threading"),
+        # Command-centre frames: at most one per FRAME_INTERVAL_S per process.
+        "FRAME_INTERVAL_S": _float("FRAME_INTERVAL_S", 1.0),
+        # Tablet messages not acknowledged after ACK_TIMEOUT_S are resent (checked every RESEND_INTERVAL_S).
+        "ACK_TIMEOUT_S": _float("ACK_TIMEOUT_S", 10.0),
+        "RESEND_INTERVAL_S": _float("RESEND_INTERVAL_S", 2.0),
         "DB_POOL_SIZE": int(os.environ.get("DB_POOL_SIZE", "10")),
         # Possible duplicates: open incidents of the same matter this close, this recent.
         "DUPLICATE_RADIUS_M": _float("DUPLICATE_RADIUS_M", 300.0),

@@ -160,7 +160,7 @@ def intake(session: Session, body: dict, *, actor: str, config: dict) -> Intake:
         if existing is None:
             raise
         return Intake(existing, False, [])
-    record(
+    event = record(
         session,
         actor=actor,
         action="incident.created",
@@ -180,7 +180,7 @@ def intake(session: Session, body: dict, *, actor: str, config: dict) -> Intake:
         },
     )
     duplicates = possible_duplicates(session, incident, config)
-    publish_after_commit(session, "incident", {"action": "created", "incident": incident_summary(incident)})
+    publish_after_commit(session, "incident", incident_summary(incident), rev=event.id)
     return Intake(incident, True, duplicates)
 
 
@@ -269,7 +269,7 @@ def mark_duplicate(session: Session, incident_id: int, original_id: int, *, acto
         (incident, {"duplicate_of": original_id, "from": previous}),
         (original, {"duplicate": incident_id}),
     ):
-        record(
+        event = record(
             session,
             actor=actor,
             action="incident.marked_duplicate",
@@ -278,7 +278,8 @@ def mark_duplicate(session: Session, incident_id: int, original_id: int, *, acto
             incident_id=subject.id,
             data=data,
         )
-    publish_after_commit(session, "incident", {"action": "duplicate", "incident": incident_summary(incident)})
+        if subject is incident:
+            publish_after_commit(session, "incident", incident_summary(incident), rev=event.id)
     return incident
 
 
@@ -291,6 +292,8 @@ def incident_summary(incident: Incident) -> dict:
         "location": point_json(incident.location),
         "sla_deadline": iso(incident.sla_deadline),
         "matters": [m.code for m in incident.matters],
+        "description": incident.description,
+        "region": incident.region.name_zh if incident.region else None,
     }
 
 

@@ -22,9 +22,9 @@ from dispatch.incidents import get_incident
 from dispatch.jurisdiction import region_at
 from dispatch.models import DOMAINS, Authority, Incident, InspectionRequest, JointInspection, Task
 from dispatch.recommend import recommend_at
-from dispatch.record import publish_after_commit, record
+from dispatch.record import record
 from dispatch.serializers import iso, point_json
-from dispatch.tasks import follow_incident, has_certified_officer, lock_squads, task_json
+from dispatch.tasks import announce_task, follow_incident, has_certified_officer, lock_squads, task_json
 from dispatch.validation import (
     check_fields,
     id_list,
@@ -194,7 +194,15 @@ def _choose_squads(session: Session, lon: float, lat: float, domains: list[str],
     chosen: dict[int, dict] = {}
     for domain in domains:
         result = recommend_at(
-            session, lon, lat, region=region, zone_id=None, domains=[domain], limit=1, now=now, require_available=False
+            session,
+            lon,
+            lat,
+            region_id=region.id,
+            zone_id=None,
+            domains=[domain],
+            limit=1,
+            now=now,
+            require_available=False,
         )
         for rec in result["recommendations"]:
             chosen.setdefault(
@@ -402,7 +410,7 @@ def create_joint_inspection(session: Session, body: dict, *, actor: str) -> Join
         },
     )
     for task in tasks:
-        record(
+        event = record(
             session,
             actor=actor,
             action="task.scheduled",
@@ -413,7 +421,7 @@ def create_joint_inspection(session: Session, body: dict, *, actor: str) -> Join
             squad_id=task.squad_id,
             data={"state": "scheduled", "slot_start": start.isoformat()},
         )
-        publish_after_commit(session, "task", {"action": "scheduled", "task": task_json(task)})
+        announce_task(session, task, "scheduled", event.id)
     if incident is not None and incident.status == "open":
         if incident.dispatched_at is None:
             incident.dispatched_at = dt.datetime.now(dt.UTC)

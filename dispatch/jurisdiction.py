@@ -168,8 +168,11 @@ def covering_squads(
     matter: Matter | None,
     lon: float,
     lat: float,
+    limit: int = 50,
 ) -> list[Squad]:
     """Squads that cover the place: stationed in its zone, or serving their authority's whole area.
+
+    Zone squads first, then by distance; at most ``limit`` (a city has hundreds).
 
     With a matter, only squads competent for its domain; nearest station first.
     """
@@ -190,10 +193,12 @@ def covering_squads(
     )
     if matter is not None:
         query = query.where(Squad.domains.contains([matter.domain]))
-    return list(session.scalars(query))
+    return list(session.scalars(query.limit(limit)))
 
 
-def jurisdiction_at(session: Session, lon: float, lat: float, matter_code: str | None = None) -> Jurisdiction:
+def jurisdiction_at(
+    session: Session, lon: float, lat: float, matter_code: str | None = None, *, squad_limit: int = 50
+) -> Jurisdiction:
     """Who covers the place ``(lon, lat)`` and in whose name they act."""
     matter = find_matter(session, matter_code) if matter_code else None
     region = region_at(session, lon, lat)
@@ -205,5 +210,5 @@ def jurisdiction_at(session: Session, lon: float, lat: float, matter_code: str |
     root = ancestors[-1] if ancestors else region
     zone = zone_of(session, region, effective_plan(session, root))
     authority, basis = competent_authority(session, region, ancestors, matter)
-    squads = covering_squads(session, region, ancestors, zone, matter, lon, lat)
+    squads = covering_squads(session, region, ancestors, zone, matter, lon, lat, limit=squad_limit)
     return Jurisdiction(region, ancestors, zone, authority, basis, matter, squads)

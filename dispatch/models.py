@@ -314,6 +314,8 @@ class Squad(Base):
 
 
 Index("ix_squad_domains", Squad.domains, postgresql_using="gin")
+# KNN within one island (btree_gist): the recommendation's candidate scans.
+Index("ix_squad_island_position", Squad.island_id, Squad.last_position, postgresql_using="gist")
 
 
 class Officer(Base):
@@ -563,8 +565,12 @@ class SquadMessage(Base):
     __tablename__ = "squad_message"
     __table_args__ = (
         UniqueConstraint("squad_id", "seq"),
-        Index("ix_squad_message_pending", "squad_id", "seq",
-              postgresql_where=text("acked_at IS NULL AND superseded_by IS NULL")),
+        Index(
+            "ix_squad_message_pending",
+            "squad_id",
+            "seq",
+            postgresql_where=text("acked_at IS NULL AND superseded_by IS NULL"),
+        ),
     )
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)

@@ -48,28 +48,42 @@ def record(
         data=data or {},
     )
     session.add(row)
+    session.flush()  # the id orders the record and versions live updates
     return row
 
 
-def publish_after_commit(session: Session, event: str, payload: dict, **kwargs) -> None:
-    """Queue a live update; it goes out once the session's transaction commits."""
-    session.info.setdefault(_PENDING, []).append((event, payload, kwargs))
+def publish_after_commit(session: Session, kind: str, data: dict, *, rev: int | None = None) -> None:
+    """Queue a live update for the command centre; it goes out once the transaction commits.
+
+    ``kind`` is incident, task, squad, position or plan; ``data`` the full state of
+    that entity (``data["id"]`` identifies it) and ``rev`` the id of the event that
+    changed it, so a screen applies an update only if it is newer than what it has.
+    """
+    session.info.setdefault(_PENDING, []).append({"type": kind, "id": data["id"], "rev": rev, "data": data})
 
 
 @sa_event.listens_for(Session, "after_commit")
 def _publish_pending(session: Session) -> None:
-    pending = session.info.pop(_PENDING, None)
-    if not pending:
-        return
-    from dispatch.realtime import publish
+    from dispatch.outbox import take_pending_deliveries
 
-    for event, payload, kwargs in pending:
-        publish(event, payload, **kwargs)
+    updates = session.info.pop(_PENDING, None) or []
+    deliveries = take_pending_deliveries(session)
+    if not updates and not deliveries:
+        return
+    from dispatch import realtime
+
+    for squad_id, message in deliveries:
+        realtime.deliver_to_squad(squad_id, message)
+    for update in updates:
+        realtime.publish(update)
 
 
 @sa_event.listens_for(Session, "after_rollback")
 def _drop_pending(session: Session) -> None:
+    from dispatch.outbox import drop_pending_deliveries
+
     session.info.pop(_PENDING, None)
+    drop_pending_deliveries(session)
 
 
 def events_of_incident(session: Session, incident_id: int) -> list[Event]:

@@ -60,21 +60,55 @@ def zone_json(zone) -> dict:
     }
 
 
-def squad_json(squad, today: dt.date | None = None) -> dict:
-    today = today or dt.date.today()
-    officers = squad.officers
+def squad_summary(
+    *,
+    id,
+    code,
+    name_zh,
+    name_en,
+    force,
+    domains,
+    scope,
+    status,
+    authority,
+    station_region,
+    officers,
+    certified_on_duty,
+    last_position_at,
+) -> dict:
+    """The squad as every endpoint shows it (``authority`` = (code, name), ``station_region`` = (code, zh, en))."""
     return {
-        "id": squad.id,
-        "code": squad.code,
-        "name": squad.name_zh,
-        "name_en": squad.name_en,
-        "force": squad.force,
-        "domains": list(squad.domains),
-        "scope": squad.scope,
-        "status": squad.status,
-        "authority": {"code": squad.authority.code, "name": squad.authority.name_zh},
-        "station_region": region_ref(squad.station_region),
-        "officers": len(officers),
-        "certified_on_duty": sum(1 for o in officers if o.on_duty and o.certified_on(today)),
-        "last_position_at": iso(squad.last_position_at),
+        "id": id,
+        "code": code,
+        "name": name_zh,
+        "name_en": name_en,
+        "force": force,
+        "domains": list(domains),
+        "scope": scope,
+        "status": status,
+        "authority": {"code": authority[0], "name": authority[1]},
+        "station_region": {"code": station_region[0], "name": station_region[1], "name_en": station_region[2]},
+        "officers": officers,
+        "certified_on_duty": certified_on_duty,
+        "last_position_at": iso(last_position_at),
     }
+
+
+def squad_json(squad, today: dt.date | None = None) -> dict:
+    """An ORM squad (officers loaded) in the shape of ``squad_summary``."""
+    today = today or dt.date.today()
+    return squad_summary(
+        id=squad.id,
+        code=squad.code,
+        name_zh=squad.name_zh,
+        name_en=squad.name_en,
+        force=squad.force,
+        domains=squad.domains,
+        scope=squad.scope,
+        status=squad.status,
+        authority=(squad.authority.code, squad.authority.name_zh),
+        station_region=(squad.station_region.code, squad.station_region.name_zh, squad.station_region.name_en),
+        officers=len(squad.officers),
+        certified_on_duty=sum(1 for o in squad.officers if o.on_duty and o.certified_on(today)),
+        last_position_at=squad.last_position_at,
+    )

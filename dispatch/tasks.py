@@ -129,7 +129,7 @@ def dispatch(
         ) from None
     now = dt.datetime.now(dt.UTC)
     for task in tasks:
-        record(
+        event = record(
             session,
             actor=actor,
             action="task.dispatched",
@@ -139,13 +139,21 @@ def dispatch(
             squad_id=task.squad_id,
             data={"state": "dispatched", "note": note},
         )
+        announce_task(session, task, "dispatched", event.id)
         _follow_squad(session, task.squad, actor=actor, incident_id=incident.id)
     if incident.dispatched_at is None:
         incident.dispatched_at = now
     follow_incident(session, incident, actor=actor)
-    for task in tasks:
-        publish_after_commit(session, "task", {"action": "dispatched", "task": task_json(task)})
     return tasks
+
+
+def announce_task(session: Session, task: Task, action: str, rev: int) -> None:
+    """Tell the squad's tablets (through the outbox) and the command centre about ``task``."""
+    from dispatch.outbox import enqueue_task_message
+
+    data = task_json(task)
+    enqueue_task_message(session, task, action, data)
+    publish_after_commit(session, "task", data, rev=rev)
 
 
 def get_task(session: Session, task_id: int) -> Task:
@@ -209,7 +217,7 @@ def transition(
         task.closed_at = now
     if reason:
         task.reason = reason
-    record(
+    event = record(
         session,
         actor=actor,
         action="task.transition",
@@ -221,6 +229,7 @@ def transition(
         location=location,
         data={"from": previous, "to": to, "reason": reason, "note": note},
     )
+    announce_task(session, task, to, event.id)
     if location is not None:
         squad.last_position = from_shape(location, srid=4326)
         squad.last_position_at = now
@@ -231,7 +240,6 @@ def transition(
         follow_incident(session, incident, actor=actor)
     if joint is not None:
         _follow_joint(session, joint, actor=actor)
-    publish_after_commit(session, "task", {"action": to, "task": task_json(task)})
     return task
 
 
@@ -275,7 +283,7 @@ def _follow_squad(session: Session, squad: Squad, *, actor: str, incident_id: in
     new = "busy" if busy is not None else ("available" if squad.status == "busy" else squad.status)
     if new != squad.status:
         old, squad.status = squad.status, new
-        record(
+        event = record(
             session,
             actor=actor,
             action="squad.status",
@@ -285,7 +293,7 @@ def _follow_squad(session: Session, squad: Squad, *, actor: str, incident_id: in
             squad_id=squad.id,
             data={"from": old, "to": new},
         )
-        publish_after_commit(session, "squad", {"action": "status", "squad_id": squad.id, "status": new})
+        publish_after_commit(session, "squad", {"id": squad.id, "status": new}, rev=event.id)
 
 
 def follow_incident(session: Session, incident: Incident, *, actor: str) -> None:
@@ -304,7 +312,7 @@ def follow_incident(session: Session, incident: Incident, *, actor: str) -> None
         old, incident.status = incident.status, new
         if new == "resolved":
             incident.resolved_at = dt.datetime.now(dt.UTC)
-        record(
+        event = record(
             session,
             actor=actor,
             action="incident.status",
@@ -313,7 +321,9 @@ def follow_incident(session: Session, incident: Incident, *, actor: str) -> None
             incident_id=incident.id,
             data={"from": old, "to": new},
         )
-        publish_after_commit(session, "incident", {"action": "status", "incident_id": incident.id, "status": new})
+        from dispatch.incidents import incident_summary
+
+        publish_after_commit(session, "incident", incident_summary(incident), rev=event.id)
 
 
 def _follow_joint(session: Session, joint: JointInspection, *, actor: str) -> None:

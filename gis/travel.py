@@ -17,11 +17,20 @@ from __future__ import annotations
 import datetime as dt
 import heapq
 import itertools
+import math
 from dataclasses import dataclass, field
 
 import networkx as nx
 
 LOCAL_TZ = dt.timezone(dt.timedelta(hours=8))  # China Standard Time: timetables are local
+
+
+def great_circle_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:
+    """Haversine distance in metres (within 0.5 % of the spheroid: fine for travel times)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    dp, dl = p2 - p1, math.radians(lon2 - lon1)
+    a = math.sin(dp / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(dl / 2) ** 2
+    return 2 * 6371008.8 * math.asin(math.sqrt(a))
 
 
 @dataclass(frozen=True)
@@ -57,6 +66,7 @@ class Link:
     to_id: int
     minutes: float
     timetable: tuple[str, ...] = ()
+    by_road: bool = False  # between two piers of one island: drive, no boarding, no timetable
 
 
 def next_departure(ready: dt.datetime, timetable: tuple[str, ...]) -> dt.datetime:
@@ -86,13 +96,24 @@ class FerryNetwork:
 
     def __post_init__(self) -> None:
         self._adjacent = {port_id: [] for port_id in self.ports}
+        self.ports_by_island: dict[int, list[Port]] = {}
+        for port in self.ports.values():
+            self.ports_by_island.setdefault(port.island_id, []).append(port)
+        # Piers of one island are joined by road: land at one, sail on from another.
+        roads = [
+            Link(a.id, b.id, self.profile.land_seconds(great_circle_m(a.lon, a.lat, b.lon, b.lat)) / 60, by_road=True)
+            for piers in self.ports_by_island.values()
+            for a, b in itertools.combinations(piers, 2)
+        ]
         graph = nx.Graph()
         graph.add_nodes_from(self.ports)
-        for link in self.links:
+        for link in [*self.links, *roads]:
             self._adjacent[link.from_id].append(link)
-            self._adjacent[link.to_id].append(Link(link.to_id, link.from_id, link.minutes, link.timetable))
-            # A lower bound of a crossing: boarding plus sailing, no waiting.
-            seconds = (self.profile.transfer_minutes + link.minutes) * 60
+            self._adjacent[link.to_id].append(
+                Link(link.to_id, link.from_id, link.minutes, link.timetable, link.by_road)
+            )
+            # A lower bound of the leg: boarding plus sailing (or the drive), no waiting.
+            seconds = (link.minutes + (0 if link.by_road else self.profile.transfer_minutes)) * 60
             if not graph.has_edge(link.from_id, link.to_id) or graph[link.from_id][link.to_id]["weight"] > seconds:
                 graph.add_edge(link.from_id, link.to_id, weight=seconds)
         self._lower_bound = {
@@ -117,15 +138,14 @@ class FerryNetwork:
             if at > best[port_id]:
                 continue
             for link in self._adjacent[port_id]:
-                boarded = at + transfer
-                departs = next_departure(boarded, link.timetable)
+                departs = at if link.by_road else next_departure(at + transfer, link.timetable)
                 arrives = departs + dt.timedelta(minutes=link.minutes)
                 if link.to_id not in best or arrives < best[link.to_id]:
                     best[link.to_id] = arrives
                     legs[link.to_id] = [
                         *legs[port_id],
                         {
-                            "mode": "ferry",
+                            "mode": "land" if link.by_road else "ferry",
                             "from": self.ports[port_id].ref(),
                             "to": self.ports[link.to_id].ref(),
                             "depart_at": departs.isoformat(),

@@ -134,20 +134,17 @@ def free_port() -> int:
 class LiveServer:
     """A real ``flask --app dispatch serve`` process, for tests over real HTTP."""
 
-    def __init__(self, env: dict[str, str], tmp_path: Path, *, seed: bool = False):
+    def __init__(self, env: dict[str, str], tmp_path: Path, *, seed: bool = False, production: bool = False):
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.log_path = tmp_path / f"server-{self.port}.log"
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
-        args = [
-            str(Path(sys.executable).with_name("flask")),
-            "--app",
-            "dispatch",
-            "serve",
-            "--port",
-            str(self.port),
-            "--seed" if seed else "--no-seed",
-        ]
+        if production:  # gevent + gevent-websocket, as docker-compose runs it
+            args = [sys.executable, "-m", "dispatch.production", "--port", str(self.port)]
+            args += [] if seed else ["--no-seed"]
+        else:
+            flask = str(Path(sys.executable).with_name("flask"))
+            args = [flask, "--app", "dispatch", "serve", "--port", str(self.port), "--seed" if seed else "--no-seed"]
         self.process = subprocess.Popen(
             args, cwd=PROJECT_ROOT, env={**os.environ, **env}, stdout=self._log, stderr=subprocess.STDOUT
         )
@@ -217,10 +214,26 @@ def api(live_server):
 
 
 @pytest.fixture
-def live_server(database_url, tmp_path):
-    """A server process on the test's own database."""
-    server = LiveServer({"DATABASE_URL": database_url, "DISPATCH_DATA_DIR": str(tmp_path)}, tmp_path)
-    try:
-        yield server.wait_ready()
-    finally:
+def start_server(database_url, tmp_path):
+    """Start server processes on the test's database (``env`` overrides); all stopped at the end."""
+    servers: list[LiveServer] = []
+
+    def start(production: bool = False, **env) -> LiveServer:
+        settings = {
+            "DATABASE_URL": database_url,
+            "DISPATCH_DATA_DIR": str(tmp_path),
+            **{k: str(v) for k, v in env.items()},
+        }
+        server = LiveServer(settings, tmp_path, production=production)
+        servers.append(server)
+        return server.wait_ready()
+
+    yield start
+    for server in servers:
         server.stop()
+
+
+@pytest.fixture
+def live_server(start_server):
+    """A server process on the test's own database."""
+    return start_server()

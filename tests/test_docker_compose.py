@@ -40,3 +40,4 @@ def test_compose_file_is_accepted_and_wires_the_services():
         assert "@db:5432/" in env["DATABASE_URL"]
         assert env["SOCKETIO_MESSAGE_QUEUE"].startswith("redis://redis:")
     assert "--no-seed" in services["app2"]["command"], "only one process loads the demo data"
+    assert services["app1"]["command"][:3] == ["python", "-m", "dispatch.production"], "gevent in production"

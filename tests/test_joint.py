@@ -8,8 +8,11 @@ from tests.factories import incident_body
 
 pytestmark = pytest.mark.live
 CST = dt.timezone(dt.timedelta(hours=8))
-GUESTHOUSE = {"name": "嵊山镇海景民宿", "business_id": "91330922MA2A0B1C2D",
-              "location": {"type": "Point", "coordinates": [122.812, 30.722]}}
+GUESTHOUSE = {
+    "name": "嵊山镇海景民宿",
+    "business_id": "91330922MA2A0B1C2D",
+    "location": {"type": "Point", "coordinates": [122.812, 30.722]},
+}
 
 
 def _window(days_from_now: float, length_days: float = 7) -> dict:
@@ -18,8 +21,10 @@ def _window(days_from_now: float, length_days: float = 7) -> dict:
 
 
 def _request(api, authority, target=GUESTHOUSE, window=None):
-    response = api.post("/inspection-requests", {"authority": authority, "target": target,
-                                                  "window": window or _window(1), "purpose": "年度检查"})
+    response = api.post(
+        "/inspection-requests",
+        {"authority": authority, "target": target, "window": window or _window(1), "purpose": "年度检查"},
+    )
     assert response.status_code == 201, response.text
     return response.json()
 
@@ -30,8 +35,11 @@ def test_pending_inspections_of_one_business_are_merged_into_one_visit(api):
     # The same business filed under a slightly different point and no code: merged by distance.
     nearby = dict(GUESTHOUSE, business_id=None, location={"type": "Point", "coordinates": [122.8121, 30.7221]})
     emergency = _request(api, "dept-emergency", target=nearby, window=_window(3))
-    elsewhere = _request(api, "dept-transport", target=dict(GUESTHOUSE, business_id="OTHER",
-                         location={"type": "Point", "coordinates": [122.45, 30.73]}))
+    elsewhere = _request(
+        api,
+        "dept-transport",
+        target=dict(GUESTHOUSE, business_id="OTHER", location={"type": "Point", "coordinates": [122.45, 30.73]}),
+    )
     proposals = api.get("/joint-inspections/proposals").json()["proposals"]
     merged = [p for p in proposals if p["reason"] == "pending_requests"]
     assert len(merged) == 1
@@ -74,8 +82,9 @@ def test_an_incident_whose_matter_needs_several_forces_is_proposed_and_dispatche
     matters = api.get("/matters").json()["matters"]
     joint_matter = next(m for m in matters if len(m["joint_domains"]) >= 2 and m["domain"] == "comprehensive")
     incident = api.post("/incidents", incident_body(at=(122.82, 30.72), matters=[joint_matter["code"]])).json()
-    proposal = next(p for p in api.get("/joint-inspections/proposals").json()["proposals"]
-                    if p["incident_id"] == incident["id"])
+    proposal = next(
+        p for p in api.get("/joint-inspections/proposals").json()["proposals"] if p["incident_id"] == incident["id"]
+    )
     assert set(proposal["domains"]) == {joint_matter["domain"], *joint_matter["joint_domains"]}
     lead = next(s for s in proposal["squads"] if s["squad"]["id"] == proposal["lead_squad_id"])
     assert "comprehensive" in lead["domains"], "the comprehensive force leads"
@@ -118,8 +127,10 @@ def test_joint_inspection_by_hand_and_its_refusals(api):
         response = api.post("/joint-inspections", body)
         assert response.status_code in (400, 404), (field, response.text)
         assert response.json()["error"]["field"] == field
-    bad_requests = [({"authority": "nope", "target": GUESTHOUSE, "window": slot}, "authority"),
-                    ({"authority": "dept-market", "target": GUESTHOUSE, "window": {"start": "x"}}, "window.start")]
+    bad_requests = [
+        ({"authority": "nope", "target": GUESTHOUSE, "window": slot}, "authority"),
+        ({"authority": "dept-market", "target": GUESTHOUSE, "window": {"start": "x"}}, "window.start"),
+    ]
     for body, field in bad_requests:
         response = api.post("/inspection-requests", body)
         assert response.status_code == 400 and response.json()["error"]["field"] == field

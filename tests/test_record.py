@@ -9,12 +9,19 @@ from tests.factories import incident_body
 def test_the_record_of_an_incident_is_complete_and_in_order(client):
     incident = client.post("/api/v1/incidents", json=incident_body(), headers={"X-Actor": "hotline-bridge"})
     incident = incident.get_json()
-    squads = {f["properties"]["code"]: f["properties"]["id"]
-              for f in client.get("/api/v1/squads").get_json()["features"]}
-    task = client.post(f"/api/v1/incidents/{incident['id']}/dispatch", json={"squad_ids": [squads["cb-shengshan"]]},
-                       headers={"X-Actor": "dispatcher-wang"}).get_json()["tasks"][0]
-    client.post(f"/api/v1/tasks/{task['id']}/transition", json={"to": "declined", "reason": "渡船停航"},
-                headers={"X-Actor": "squad-shengshan"})
+    squads = {
+        f["properties"]["code"]: f["properties"]["id"] for f in client.get("/api/v1/squads").get_json()["features"]
+    }
+    task = client.post(
+        f"/api/v1/incidents/{incident['id']}/dispatch",
+        json={"squad_ids": [squads["cb-shengshan"]]},
+        headers={"X-Actor": "dispatcher-wang"},
+    ).get_json()["tasks"][0]
+    client.post(
+        f"/api/v1/tasks/{task['id']}/transition",
+        json={"to": "declined", "reason": "渡船停航"},
+        headers={"X-Actor": "squad-shengshan"},
+    )
     events = client.get(f"/api/v1/incidents/{incident['id']}/events").get_json()["events"]
     actions = [(e["action"], e["actor"]) for e in events]
     assert actions == [
@@ -33,11 +40,14 @@ def test_the_record_of_an_incident_is_complete_and_in_order(client):
     assert times == sorted(times)
 
 
-@pytest.mark.parametrize("statement", [
-    "UPDATE event SET actor = 'someone else'",
-    "DELETE FROM event",
-    "TRUNCATE event CASCADE",
-])
+@pytest.mark.parametrize(
+    "statement",
+    [
+        "UPDATE event SET actor = 'someone else'",
+        "DELETE FROM event",
+        "TRUNCATE event CASCADE",
+    ],
+)
 def test_the_database_refuses_to_change_the_record(client, database_url, statement):
     client.post("/api/v1/incidents", json=incident_body())
     url = database_url.replace("postgresql+psycopg://", "postgresql://")

@@ -57,21 +57,19 @@ def show_incident(incident_id: int):
 @bp.get("/incidents/<int:incident_id>/recommendations")
 def incident_recommendations(incident_id: int):
     """Squads best placed to go, with ETA and route legs; ``?explain=1`` adds who was left out."""
-    incident = get_incident(db.session, incident_id)
     domain = request.args.get("domain")
     if domain is not None and domain not in DOMAINS:
         raise ApiError(f"unknown domain {domain!r}", field="domain")
     at = parse_time(request.args.get("at"), "at")  # ETA as of another time (ferry timetables)
-    return jsonify(
-        recommend(
-            db.session,
-            incident,
-            limit=query_int("limit", 5, low=1, high=50),
-            domains=[domain] if domain else None,
-            explain=query_flag("explain"),
-            now=at,
-        )
+    result = recommend(
+        db.session,
+        incident_id,
+        limit=query_int("limit", 5, low=1, high=50),
+        domains=[domain] if domain else None,
+        explain=query_flag("explain"),
+        now=at,
     )
+    return jsonify(result)
 
 
 @bp.post("/incidents/<int:incident_id>/dispatch")

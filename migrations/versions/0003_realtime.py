@@ -1,4 +1,4 @@
-"""Real time: tablet tokens, the per-squad outbox (seq numbers), position fixes
+"""Real time: tablet tokens, the per-squad outbox (seq numbers), position fixes; KNN per island
 
 Revision ID: 0003
 Revises: 0002
@@ -16,6 +16,10 @@ depends_on = None
 
 
 def upgrade() -> None:
+    # KNN of squads within one island: GiST over (island_id, last_position) needs btree_gist.
+    op.execute("CREATE EXTENSION IF NOT EXISTS btree_gist")
+    op.create_index('ix_squad_island_position', 'squad', ['island_id', 'last_position'], unique=False,
+                    postgresql_using='gist')
     op.create_geospatial_table('position_fix',
     sa.Column('id', sa.BigInteger(), nullable=False),
     sa.Column('squad_id', sa.Integer(), nullable=False),
@@ -70,6 +74,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_index('ix_squad_island_position', table_name='squad', postgresql_using='gist')
     op.drop_column('squad', 'message_seq')
     op.drop_index(op.f('ix_squad_message_task_id'), table_name='squad_message')
     op.drop_index('ix_squad_message_pending', table_name='squad_message', postgresql_where=sa.text('acked_at IS NULL AND superseded_by IS NULL'))

@@ -1,0 +1,118 @@
+"""The per-squad outbox: messages to tablets, numbered, durable, resent until acknowledged.
+
+A message is written in the same transaction as the change that causes it,
+with the squad's next sequence number (the squad row is locked by the
+change). It is emitted after commit and again, while unacknowledged, on
+reconnect (everything after the tablet's ``last_seq``) and after a timeout.
+A newer message about the same task supersedes an unacknowledged older one:
+a task cancelled while the tablet was away arrives only as its cancellation.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select, text, update
+from sqlalchemy.orm import Session
+
+from dispatch.models import SquadMessage, Task
+
+_DELIVER = "dispatch_deliver_messages"
+
+
+def enqueue_task_message(session: Session, task: Task, action: str, payload: dict) -> SquadMessage:
+    """Write the message for ``task`` (action: dispatched, scheduled, acknowledged, ..., cancelled)."""
+    seq = session.execute(
+        text("UPDATE squad SET message_seq = message_seq + 1 WHERE id = :id RETURNING message_seq"),
+        {"id": task.squad_id},
+    ).scalar_one()
+    now = dt.datetime.now(dt.UTC)
+    body = {"seq": seq, "action": action, "task": payload}
+    message = SquadMessage(
+        squad_id=task.squad_id, seq=seq, event="task", task_id=task.id, payload=body, last_sent_at=now, send_count=1
+    )
+    session.add(message)
+    session.execute(
+        update(SquadMessage)
+        .where(
+            SquadMessage.task_id == task.id,
+            SquadMessage.squad_id == task.squad_id,
+            SquadMessage.acked_at.is_(None),
+            SquadMessage.superseded_by.is_(None),
+            SquadMessage.seq < seq,
+        )
+        .values(superseded_by=seq)
+    )
+    session.info.setdefault(_DELIVER, []).append((task.squad_id, body))
+    return message
+
+
+def take_pending_deliveries(session: Session) -> list[tuple[int, dict]]:
+    """Messages written by the transaction just committed (emitted by the realtime module)."""
+    return session.info.pop(_DELIVER, [])
+
+
+def drop_pending_deliveries(session: Session) -> None:
+    session.info.pop(_DELIVER, None)
+
+
+def unacknowledged(session: Session, squad_id: int, after_seq: int = 0) -> list[dict]:
+    """What a reconnecting tablet must receive, in order."""
+    rows = session.scalars(
+        select(SquadMessage.payload)
+        .where(
+            SquadMessage.squad_id == squad_id,
+            SquadMessage.seq > after_seq,
+            SquadMessage.acked_at.is_(None),
+            SquadMessage.superseded_by.is_(None),
+        )
+        .order_by(SquadMessage.seq)
+    ).all()
+    return list(rows)
+
+
+def mark_sent(session: Session, squad_id: int, seqs: list[int]) -> None:
+    if seqs:
+        session.execute(
+            update(SquadMessage)
+            .where(SquadMessage.squad_id == squad_id, SquadMessage.seq.in_(seqs))
+            .values(last_sent_at=dt.datetime.now(dt.UTC), send_count=SquadMessage.send_count + 1)
+        )
+
+
+def acknowledge(session: Session, squad_id: int, seq: int) -> bool:
+    """The tablet has the message ``seq``; True if it was waiting for that."""
+    result = session.execute(
+        update(SquadMessage)
+        .where(SquadMessage.squad_id == squad_id, SquadMessage.seq == seq, SquadMessage.acked_at.is_(None))
+        .values(acked_at=dt.datetime.now(dt.UTC))
+    )
+    return result.rowcount > 0
+
+
+def overdue(session: Session, squad_ids: list[int], timeout_s: float) -> dict[int, list[dict]]:
+    """Unacknowledged messages last sent more than ``timeout_s`` ago, per squad, in order."""
+    if not squad_ids:
+        return {}
+    cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=timeout_s)
+    rows = session.execute(
+        select(SquadMessage.squad_id, SquadMessage.payload)
+        .where(
+            SquadMessage.squad_id.in_(squad_ids),
+            SquadMessage.acked_at.is_(None),
+            SquadMessage.superseded_by.is_(None),
+            SquadMessage.last_sent_at < cutoff,
+        )
+        .order_by(SquadMessage.squad_id, SquadMessage.seq)
+    ).all()
+    out: dict[int, list[dict]] = {}
+    for squad_id, payload in rows:
+        out.setdefault(squad_id, []).append(payload)
+    return out
+
+
+def backlog(session: Session) -> int:
+    """Messages not yet acknowledged (for /metrics)."""
+    return (
+        session.scalar(text("SELECT count(*) FROM squad_message WHERE acked_at IS NULL AND superseded_by IS NULL")) or 0
+    )

@@ -1,0 +1,52 @@
+"""Tablet tokens: a squad's revocable credential; only a SHA-256 of it is stored."""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from dispatch.errors import NotFound
+from dispatch.models import Squad, TabletToken
+
+PREFIX = "sqt_"
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_token(session: Session, squad_id: int, label: str | None = None) -> tuple[TabletToken, str]:
+    """A new token for the squad's tablet; the clear text is returned once and never stored."""
+    if session.get(Squad, squad_id) is None:
+        raise NotFound(f"no squad {squad_id}", field="squad_id")
+    token = PREFIX + secrets.token_urlsafe(32)
+    row = TabletToken(squad_id=squad_id, token_hash=_hash(token), label=label)
+    session.add(row)
+    session.flush()
+    return row, token
+
+
+def squad_for_token(session: Session, token: object) -> int | None:
+    """The squad a valid, unrevoked token belongs to; None for anything else."""
+    if not isinstance(token, str) or not token.startswith(PREFIX) or len(token) > 200:
+        return None
+    row = session.scalar(
+        select(TabletToken).where(TabletToken.token_hash == _hash(token), TabletToken.revoked_at.is_(None))
+    )
+    if row is None:
+        return None
+    session.execute(update(TabletToken).where(TabletToken.id == row.id).values(last_used_at=dt.datetime.now(dt.UTC)))
+    return row.squad_id
+
+
+def revoke(session: Session, token_id: int) -> TabletToken:
+    row = session.get(TabletToken, token_id)
+    if row is None:
+        raise NotFound(f"no tablet token {token_id}", field="token_id")
+    if row.revoked_at is None:
+        row.revoked_at = dt.datetime.now(dt.UTC)
+    return row

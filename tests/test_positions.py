@@ -1,0 +1,159 @@
+"""Position fixes: batches over HTTP and fixes over the socket; idempotent, ordered, flagged."""
+
+import datetime as dt
+
+import pytest
+from sqlalchemy import select, text
+
+from dispatch.models import PositionFix, Squad
+from dispatch.tablets import issue_token
+from gis.crs import wgs84_to_gcj02
+from tests.realtime_clients import CommandScreen, Tablet
+
+pytestmark = pytest.mark.live
+T0 = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+
+
+def _fix(fix_id, lon, lat, minutes, **extra):
+    return {"id": fix_id, "lon": lon, "lat": lat, "time": (T0 + dt.timedelta(minutes=minutes)).isoformat(), **extra}
+
+
+@pytest.fixture
+def tablet_squad(store):
+    squad_id = store.scalar(select(Squad.id).where(Squad.code == "cb-caiyuan"))
+    _, token = issue_token(store, squad_id)
+    store.commit()
+    return squad_id, token
+
+
+def _post(api, squad_id, token, fixes):
+    return api.post(f"/squads/{squad_id}/positions", {"fixes": fixes}, headers={"Authorization": f"Bearer {token}"})
+
+
+def _position(store, squad_id):
+    store.expire_all()
+    return store.execute(
+        text(
+            "SELECT ST_X(last_position::geometry), ST_Y(last_position::geometry), last_position_at "
+            "FROM squad WHERE id = :id"
+        ),
+        {"id": squad_id},
+    ).one()
+
+
+def test_batches_are_idempotent_and_never_move_the_position_back(api, store, tablet_squad):
+    squad_id, token = tablet_squad
+    batch = [_fix("a1", 122.450, 30.730, 0, accuracy=8), _fix("a2", 122.452, 30.731, 2, accuracy=8)]
+    first = _post(api, squad_id, token, batch).json()
+    assert first == {**first, "received": 2, "stored": 2, "duplicates": 0, "flagged": 0, "position_moved": True}
+    again = _post(api, squad_id, token, batch).json()
+    assert again["stored"] == 0 and again["duplicates"] == 2 and again["position_moved"] is False
+    lon, lat, at = _position(store, squad_id)
+    assert (round(lon, 3), round(lat, 3)) == (122.452, 30.731) and at == T0 + dt.timedelta(minutes=2)
+    late = _post(api, squad_id, token, [_fix("a0", 122.440, 30.728, -5)]).json()
+    assert late["stored"] == 1 and late["position_moved"] is False
+    assert _position(store, squad_id)[2] == T0 + dt.timedelta(minutes=2)
+    assert store.scalar(select(PositionFix.id).where(PositionFix.client_fix_id == "a0")) is not None
+
+
+def test_doubtful_fixes_are_kept_and_flagged_not_shown(api, store, tablet_squad):
+    squad_id, token = tablet_squad
+    _post(api, squad_id, token, [_fix("b0", 122.450, 30.730, 0)])
+    result = _post(
+        api,
+        squad_id,
+        token,
+        [
+            _fix("b1", 122.451, 30.730, 1, accuracy=450),  # poor accuracy
+            _fix("b2", 122.800, 30.730, 2),  # 34 km in a minute
+            _fix("b3", 120.10, 30.27, 3),  # Hangzhou: outside the county
+        ],
+    ).json()
+    assert result["stored"] == 3 and result["position_moved"] is False
+    assert result["flags"]["b1"] == ["poor_accuracy"]
+    assert "impossible_speed" in result["flags"]["b2"]
+    assert "outside_envelope" in result["flags"]["b3"]
+    lon, _, _ = _position(store, squad_id)
+    assert round(lon, 3) == 122.450
+    stored = dict(
+        store.execute(
+            select(PositionFix.client_fix_id, PositionFix.flags).where(PositionFix.squad_id == squad_id)
+        ).all()
+    )
+    assert stored["b1"] == ["poor_accuracy"] and stored["b0"] == []
+
+
+def test_gcj02_fixes_are_stored_as_wgs84(api, store, tablet_squad):
+    squad_id, token = tablet_squad
+    wgs = (122.4567, 30.7234)
+    gcj = wgs84_to_gcj02(*wgs)
+    assert _post(api, squad_id, token, [_fix("c1", *gcj, 0, crs="gcj02")]).json()["position_moved"] is True
+    lon, lat, _ = _position(store, squad_id)
+    assert lon == pytest.approx(wgs[0], abs=1e-6) and lat == pytest.approx(wgs[1], abs=1e-6)
+    crs = store.scalar(select(PositionFix.source_crs).where(PositionFix.client_fix_id == "c1"))
+    assert crs == "gcj02"
+
+
+def test_bad_fixes_and_foreign_tokens_are_refused(api, store, tablet_squad):
+    squad_id, token = tablet_squad
+    other = store.scalar(select(Squad.id).where(Squad.code == "cb-wulong"))
+    assert _post(api, other, token, [_fix("d1", 122.5, 30.7, 0)]).status_code == 403
+    assert api.post(f"/squads/{squad_id}/positions", {"fixes": []}).status_code == 401
+    for fix, field in (
+        ({"id": "x", "lon": 200, "lat": 30, "time": T0.isoformat()}, "fixes[0].lon"),
+        ({"id": "x", "lon": 122, "lat": 30}, "fixes[0].time"),
+        ({"lon": 122, "lat": 30, "time": T0.isoformat()}, "fixes[0].id"),
+        ({"id": "x", "lon": 122, "lat": 30, "time": T0.isoformat(), "crs": "utm"}, "fixes[0].crs"),
+        ({"id": "x", "lon": 122, "lat": 30, "time": T0.isoformat(), "alt": 3}, "fixes[0].alt"),
+    ):
+        response = _post(api, squad_id, token, [fix])
+        assert response.status_code == 400 and response.json()["error"]["field"] == field
+
+
+def test_socket_fixes_reach_the_command_centre_coalesced(live_server, store, tablet_squad):
+    squad_id, token = tablet_squad
+    screen = CommandScreen(live_server.url)
+    tablet = Tablet(live_server.url, token)
+    try:
+        for i in range(30):
+            reply = tablet.send_position(_fix(f"s{i}", 122.45 + i * 0.0002, 30.73, i / 10))
+            assert reply["ok"] is True and reply["stored"] == 1
+        screen.wait_until(
+            lambda: any(
+                u["data"]["coordinates"][0] == pytest.approx(122.45 + 29 * 0.0002, abs=1e-6)
+                for u in screen.updates("position")
+            )
+        )
+        positions = screen.updates("position")
+        assert len(positions) < 30 / 2, "coalesced: far fewer updates than fixes"
+        assert len(screen.frames) <= 4
+        assert all(len({(u["type"], u["id"]) for u in f["updates"]}) == len(f["updates"]) for f in screen.frames)
+        bad = tablet.send_position({"id": "x", "lon": "east"})
+        assert bad["ok"] is False and bad["error"]["field"] == "fix.lon"
+    finally:
+        tablet.close()
+        screen.close()
+
+
+def test_snapshot_then_stream_without_gaps(api, live_server, store):
+    from tests.factories import incident_body
+
+    screen = CommandScreen(live_server.url)
+    try:
+        created = api.post("/incidents", incident_body()).json()
+        snapshot = api.get("/command/snapshot").json()
+        shown = {i["id"]: i for i in snapshot["incidents"]}
+        assert created["id"] in shown and shown[created["id"]]["rev"] <= snapshot["as_of"]
+        squads = {f["properties"]["code"]: f["properties"]["id"] for f in api.get("/squads").json()["features"]}
+        api.post(f"/incidents/{created['id']}/dispatch", {"squad_ids": [squads["cb-shengshan"]]})
+        screen.wait_until(
+            lambda: any(
+                u["id"] == created["id"] and u["data"]["status"] == "dispatched" for u in screen.updates("incident")
+            )
+        )
+        newer = [
+            u for u in screen.updates("incident") if u["id"] == created["id"] and u["data"]["status"] == "dispatched"
+        ]
+        assert newer[-1]["rev"] > shown[created["id"]]["rev"], "the screen knows the update is newer"
+    finally:
+        screen.close()

@@ -1,0 +1,224 @@
+"""Delivery to tablets that never loses a task: real server processes, real Socket.IO clients."""
+
+import datetime as dt
+import signal
+import time
+
+import pytest
+import socketio
+from sqlalchemy import select
+
+from dispatch.models import Squad, TabletToken
+from dispatch.tablets import issue_token, revoke
+from tests.conftest import Api
+from tests.factories import incident_body
+from tests.realtime_clients import CommandScreen, RedisServer, Tablet
+
+pytestmark = pytest.mark.live
+GOUQI = (122.77, 30.72)
+CST = dt.timezone(dt.timedelta(hours=8))
+
+
+def _squad_id(store, code: str) -> int:
+    return store.scalar(select(Squad.id).where(Squad.code == code))
+
+
+def _token(store, code: str) -> tuple[int, str]:
+    squad_id = _squad_id(store, code)
+    _, token = issue_token(store, squad_id, label="test tablet")
+    store.commit()
+    return squad_id, token
+
+
+def _dispatch(api, squad_id: int, at=GOUQI) -> dict:
+    incident = api.post("/incidents", incident_body(at=at)).json()
+    response = api.post(f"/incidents/{incident['id']}/dispatch", {"squad_ids": [squad_id]})
+    assert response.status_code == 201, response.text
+    return response.json()["tasks"][0]
+
+
+def _schedule(api, squad_ids: list[int]) -> dict:
+    """A joint inspection by hand: one scheduled task per squad (a message each)."""
+    start = dt.datetime.now(CST) + dt.timedelta(days=1)
+    body = {
+        "target": {"name": "测试渔家乐", "location": {"type": "Point", "coordinates": [122.812, 30.722]}},
+        "slot": {"start": start.isoformat(), "end": (start + dt.timedelta(hours=2)).isoformat()},
+        "squad_ids": squad_ids,
+    }
+    response = api.post("/joint-inspections", body)
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def test_a_task_dispatched_while_offline_arrives_on_connect(api, live_server, store):
+    squad_id, token = _token(store, "cb-shengshan")
+    task = _dispatch(api, squad_id)
+    tablet = Tablet(live_server.url, token)
+    try:
+        (message,) = tablet.wait_for(1)
+        assert message["seq"] == 1 and message["action"] == "dispatched"
+        assert message["task"]["id"] == task["id"] and message["task"]["state"] == "dispatched"
+        assert tablet.ack(1) == {"ok": True, "acknowledged": True}
+    finally:
+        tablet.close()
+    again = Tablet(live_server.url, token, last_seq=0)
+    try:
+        time.sleep(0.5)
+        assert again.messages == [], "an acknowledged message is not sent again"
+    finally:
+        again.close()
+
+
+def test_a_tablet_that_drops_gets_exactly_the_unacknowledged_messages_in_order(api, live_server, store):
+    squad_id, token = _token(store, "cb-shengshan")
+    partner = _squad_id(store, "ms-shengshan")
+    tablet = Tablet(live_server.url, token)
+    _schedule(api, [squad_id, partner])
+    _schedule(api, [squad_id, partner])
+    assert tablet.wait_for(2)[-1]["seq"] == 2
+    tablet.ack(1)  # the tablet processed 1; 2 arrived but was not acknowledged when it dropped
+    tablet.close()
+    _schedule(api, [squad_id, partner])
+    _schedule(api, [squad_id, partner])
+    back = Tablet(live_server.url, token, last_seq=1)
+    try:
+        back.wait_for(3)
+        time.sleep(0.3)
+        assert back.seqs() == [2, 3, 4]
+        assert all(m["action"] == "scheduled" for m in back.messages)
+        assert back.welcome == {"squad_id": squad_id, "resent": 3}
+    finally:
+        back.close()
+
+
+def test_a_task_cancelled_while_offline_arrives_as_its_cancellation(api, live_server, store):
+    squad_id, token = _token(store, "cb-shengshan")
+    task = _dispatch(api, squad_id)
+    response = api.post(f"/tasks/{task['id']}/transition", {"to": "cancelled", "reason": "重复派单"})
+    assert response.status_code == 200
+    tablet = Tablet(live_server.url, token)
+    try:
+        tablet.wait_for(1)
+        time.sleep(0.3)
+        assert len(tablet.messages) == 1
+        (message,) = tablet.messages
+        assert message["seq"] == 2 and message["action"] == "cancelled"
+        assert message["task"]["state"] == "cancelled" and message["task"]["reason"] == "重复派单"
+    finally:
+        tablet.close()
+
+
+def test_unacknowledged_messages_are_resent_after_the_timeout(api, start_server, store):
+    server = start_server(ACK_TIMEOUT_S=1, RESEND_INTERVAL_S=0.3)
+    squad_id, token = _token(store, "cb-shengshan")
+    tablet = Tablet(server.url, token)
+    try:
+        client = Api(server.url)
+        _dispatch(client, squad_id)
+        tablet.wait_for(2, timeout=10)  # the first send, then a resend
+        assert tablet.seqs()[:2] == [1, 1], "duplicates carry the same seq: the tablet dedupes"
+        tablet.ack(1)
+        count = len(tablet.messages)
+        time.sleep(2)
+        assert len(tablet.messages) == count, "no resend after the ack"
+        client.close()
+    finally:
+        tablet.close()
+
+
+def test_kill_9_after_commit_before_ack_the_message_still_arrives(start_server, store):
+    first = start_server()
+    squad_id, token = _token(store, "cb-shengshan")
+    tablet = Tablet(first.url, token)
+    client = Api(first.url)
+    task = _dispatch(client, squad_id)
+    tablet.wait_for(1)  # received, never acknowledged
+    client.close()
+    first.stop(signal.SIGKILL)
+    tablet.close()
+    second = start_server()
+    back = Tablet(second.url, token, last_seq=0)
+    try:
+        (message,) = back.wait_for(1)
+        assert message["seq"] == 1 and message["task"]["id"] == task["id"]
+        assert back.ack(1)["acknowledged"] is True
+    finally:
+        back.close()
+
+
+def test_tokens_keep_each_squad_to_its_own_room(api, live_server, store):
+    a_id, a_token = _token(store, "cb-shengshan")
+    b_id, b_token = _token(store, "cb-caiyuan")
+    tablet_a = Tablet(live_server.url, a_token)
+    try:
+        _dispatch(api, b_id, at=(122.45, 30.73))
+        b_message = Tablet(live_server.url, b_token)
+        b_message.wait_for(1)
+        b_message.close()
+        time.sleep(0.5)
+        assert tablet_a.messages == [], "A's tablet never sees B's work"
+        # A cannot acknowledge B's message: it is still pending for B.
+        assert tablet_a.ack(1) == {"ok": True, "acknowledged": False}
+        again = Tablet(live_server.url, b_token)
+        assert again.wait_for(1)[0]["seq"] == 1
+        again.close()
+    finally:
+        tablet_a.close()
+    for auth in ({}, {"token": "sqt_not-a-token"}, {"token": a_token, "last_seq": -1}):
+        assert_refused(live_server.url, auth)
+    row = store.scalar(select(TabletToken).where(TabletToken.squad_id == a_id))
+    revoke(store, row.id)
+    store.commit()
+    assert_refused(live_server.url, {"token": a_token})
+
+
+def assert_refused(url: str, auth: dict) -> None:
+    client = socketio.Client(reconnection=False)
+    with pytest.raises(socketio.exceptions.ConnectionError, match="failed to connect: /squad"):
+        client.connect(url, namespaces=["/squad"], auth=auth, transports=["polling"], wait_timeout=5)
+    client.disconnect()
+
+
+def test_two_processes_share_one_stream_through_redis(start_server, store):
+    redis = RedisServer()
+    try:
+        one = start_server(SOCKETIO_MESSAGE_QUEUE=redis.url)
+        two = start_server(SOCKETIO_MESSAGE_QUEUE=redis.url)
+        squad_id, token = _token(store, "cb-shengshan")
+        tablet = Tablet(two.url, token)
+        screen = CommandScreen(two.url)
+        client = Api(one.url)
+        try:
+            task = _dispatch(client, squad_id)
+            (message,) = tablet.wait_for(1)
+            assert message["task"]["id"] == task["id"]
+            screen.wait_until(lambda: any(u["id"] == task["id"] for u in screen.updates("task")))
+        finally:
+            client.close()
+            tablet.close()
+            screen.close()
+    finally:
+        redis.stop()
+
+
+def test_the_production_server_gevent_delivers_too(start_server, store):
+    server = start_server(production=True)
+    squad_id, token = _token(store, "cb-shengshan")
+    tablet = Tablet(server.url, token)
+    screen = CommandScreen(server.url)
+    client = Api(server.url)
+    try:
+        task = _dispatch(client, squad_id)
+        (message,) = tablet.wait_for(1)
+        assert message["task"]["id"] == task["id"]
+        assert tablet.ack(1)["acknowledged"] is True
+        reply = tablet.send_position(
+            {"id": "g1", "lon": 122.81, "lat": 30.72, "time": dt.datetime.now(CST).isoformat()}
+        )
+        assert reply["ok"] and reply["position_moved"]
+        screen.wait_until(lambda: any(u["id"] == squad_id for u in screen.updates("position")))
+        assert "(gevent)" in server.log()
+    finally:
+        client.close()
+        tablet.close()
+        screen.close()
