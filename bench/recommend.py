@@ -7,7 +7,8 @@
 serve``), files incidents through the API, and then measures:
 
 - ``GET /api/v1/incidents/<id>/recommendations`` over HTTP (one keep-alive session);
-- the candidate query of ``dispatch.recommend`` (``_CANDIDATES``) in raw SQL through
+- the query ``dispatch.recommend`` sends for every request (``NEARBY_OF_INCIDENT``: the place and
+  the squads nearest it, KNN) in raw SQL through
   psycopg, prepared, with the parameters the server computes for the same incidents.
 
 It prints p50/p90/p99/max/mean of both, their ratio and whether the targets are met
@@ -50,7 +51,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 from dispatch import migrate  # noqa: E402
 from dispatch.embedded_pg import EmbeddedPostgres  # noqa: E402
-from dispatch.recommend import _CANDIDATES, ISLAND_OF_POINT  # noqa: E402
+from dispatch.recommend import NEARBY_OF_INCIDENT  # noqa: E402
 from dispatch.seed import load_dataset_into  # noqa: E402
 from gis.reference import load_dataset  # noqa: E402
 
@@ -352,9 +353,9 @@ def _free_port() -> int:
 
 
 class Server:
-    """``flask --app dispatch serve --no-seed`` on a free port, logging to a file."""
+    """The server under test on a free port, logging to a file: production (gevent) or ``flask serve``."""
 
-    def __init__(self, database_url: str, data_dir: Path):
+    def __init__(self, database_url: str, data_dir: Path, production: bool = True):
         data_dir.mkdir(parents=True, exist_ok=True)
         self.port = _free_port()
         self.base = f"http://127.0.0.1:{self.port}"
@@ -362,7 +363,10 @@ class Server:
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
         env = {**os.environ, "DATABASE_URL": database_url, "DISPATCH_DATA_DIR": str(data_dir)}
         env.pop("SOCKETIO_MESSAGE_QUEUE", None)
-        args = [str(PROJECT_ROOT / ".venv" / "bin" / "flask"), "--app", "dispatch", "serve", "--no-seed"]
+        if production:
+            args = [str(PROJECT_ROOT / ".venv" / "bin" / "python"), "-m", "dispatch.production", "--no-seed"]
+        else:
+            args = [str(PROJECT_ROOT / ".venv" / "bin" / "flask"), "--app", "dispatch", "serve", "--no-seed"]
         self.process = subprocess.Popen(
             [*args, "--port", str(self.port)], cwd=PROJECT_ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT
         )
@@ -482,47 +486,19 @@ def psycopg_sql(sql: str) -> str:
     return re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", sql.replace("%", "%%"))
 
 
-def candidate_params(conn: psycopg.Connection, county_id: int, incident_ids: list[int]) -> list[dict]:
-    """For each incident, the parameters ``recommend_at`` gives the candidate query."""
-    # The ports of the county's ferry network (as dispatch.recommend.network_for selects them).
-    ports = conn.execute(
-        """
-        SELECT p.id, p.island_id FROM port p JOIN island i ON i.id = p.island_id
-        WHERE EXISTS (SELECT 1 FROM region r WHERE r.id = %s AND ST_DWithin(r.boundary, i.outline, 0.05))
-        """,
-        (county_id,),
-    ).fetchall()
-    island_sql = psycopg_sql(ISLAND_OF_POINT)
+def candidate_params(conn: psycopg.Connection, county_id: int, incident_ids: list[int]) -> list[dict]:  # noqa: ARG001
+    """For each incident, the parameters ``recommend`` gives its first query (place + nearby squads)."""
+    boats = sorted(r[0] for r in conn.execute(
+        "SELECT DISTINCT unnest(domains) FROM squad WHERE force = 'maritime'").fetchall())
     today = dt.datetime.now(dt.UTC).date()
-    params = []
-    for incident_id in incident_ids:
-        lon, lat = conn.execute(
-            "SELECT ST_X(location::geometry), ST_Y(location::geometry) FROM incident WHERE id = %s", (incident_id,)
-        ).fetchone()
-        row = conn.execute(island_sql, {"point": f"SRID=4326;POINT({lon} {lat})"}).fetchone()
-        if row is None:
-            raise BenchError(f"incident {incident_id} ({lon}, {lat}) lies on no island")
-        params.append(
-            {
-                "lon": lon,
-                "lat": lat,
-                "domains": ["comprehensive"],
-                "today": today,
-                "island": row[0],
-                "require_available": True,
-                # Every pier of the synthetic network reaches every island, so all count as sources.
-                "ports": [p for p, port_island in ports if port_island != row[0]],
-                "k": 5,
-                "boats": False,  # no maritime squad is competent for the comprehensive domain
-            }
-        )
-    return params
+    return [{"id": incident_id, "domains": None, "today": today, "require_available": True, "k": 5,
+             "boat_domains": boats} for incident_id in incident_ids]
 
 
 def measure_sql(conn: psycopg.Connection, params: list[dict], args, n: int, *, prepare: bool) -> Series:
-    """``_CANDIDATES`` through psycopg: prepared (a generic plan once PostgreSQL prefers it) or not."""
+    """``NEARBY_OF_INCIDENT`` through psycopg: prepared (a generic plan once PostgreSQL prefers it) or not."""
     series = Series(f"raw SQL candidates (psycopg, {'prepared' if prepare else 'unprepared'})")
-    sql = psycopg_sql(_CANDIDATES.text)
+    sql = psycopg_sql(NEARBY_OF_INCIDENT.text)
     empty = 0
 
     def execute(i: int) -> None:
@@ -620,7 +596,7 @@ def run(args: argparse.Namespace) -> int:
             conn.execute("ANALYZE")
         phase("ANALYZE")
 
-        server = Server(url, BENCH_DIR / "server")
+        server = Server(url, BENCH_DIR / "server", production=args.server == "production")
         server.wait_ready()
         phase("server start")
         http = requests.Session()
@@ -704,6 +680,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=200, help="untimed requests (and executions) first")
     parser.add_argument("--incidents", type=int, default=200, help="incidents filed through the API")
     parser.add_argument("--seed", type=int, default=20261123, help="random seed of the synthetic data")
+    parser.add_argument("--server", choices=("production", "dev"), default="production",
+                        help="python -m dispatch.production (gevent) or flask serve (Werkzeug threads)")
     parser.add_argument(
         "--budget", type=float, default=45, help="seconds at most for each timed series (keeps a slow run short)"
     )

@@ -41,6 +41,9 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     """Build the application: configuration, database, blueprints, Socket.IO, CLI."""
     if not logging.getLogger().handlers:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        # One line per request from the servers would drown the log (and cost time on the hot path).
+        for noisy in ("werkzeug", "geventwebsocket.handler"):
+            logging.getLogger(noisy).setLevel(logging.WARNING)
     app = Flask(__name__, static_folder=str(config_module.PROJECT_ROOT / "static"), static_url_path="/static")
     app.config.update(config_module.from_environment())
     if test_config:
@@ -56,10 +59,12 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     from dispatch.api import bp as api_bp
     from dispatch.db import db
     from dispatch.errors import register_error_handlers
+    from dispatch.oversight.api import bp as oversight_bp
 
     db.init_app(app)
     register_error_handlers(app)
     app.register_blueprint(api_bp)
+    app.register_blueprint(oversight_bp)
     realtime.init_app(app)
     cli.init_app(app)
     return app

@@ -44,10 +44,17 @@ def seed_dataset(app: Flask, name: str) -> dict[str, int]:
         session = db.session
         try:
             counts = load_dataset_into(session, dataset)
+            if (folder / "oversight.yaml").exists():  # reviewers, supervisors, holidays (issue 6)
+                from dispatch.oversight.reference import load_oversight_into
+
+                counts |= load_oversight_into(session, folder)
             session.commit()
         except Exception:
             session.rollback()
             raise
+    from dispatch.recommend import invalidate_caches
+
+    invalidate_caches()
     return counts
 
 
@@ -100,13 +107,15 @@ def run_server(app: Flask, host: str, port: int, *, seed: bool = True) -> None:
     # SIGTERM ends the server the way Ctrl-C does, so the cluster is stopped on exit.
     signal.signal(signal.SIGTERM, _stop)
     realtime.start_background_work(app)
+    if os.environ.get("DEMO_SIMULATION") == "1":  # the demo: moving squads, 12345 calls (dispatch/simulate.py)
+        from dispatch.simulate import start_in_background
+
+        start_in_background(app)
     click.echo(f"dispatch serving on http://{host}:{port} ({app.config['SOCKETIO_ASYNC_MODE']})")
     # Flask refuses app.run() inside a CLI command; this command is the server itself.
     os.environ.pop("FLASK_RUN_FROM_CLI", None)
     try:
-        realtime.socketio.run(
-            app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False, log_output=False
-        )
+        realtime.serve(app, host, port)
     except KeyboardInterrupt:
         pass
     finally:
@@ -146,7 +155,10 @@ def squad_token_command(squad_id: int | None, label: str | None, revoke_id: int 
 
 
 def init_app(app: Flask) -> None:
+    from dispatch.simulate import simulate_command
+
     app.cli.add_command(squad_token_command)
     app.cli.add_command(db_cli)
     app.cli.add_command(seed_command)
     app.cli.add_command(serve_command)
+    app.cli.add_command(simulate_command)

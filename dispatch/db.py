@@ -21,7 +21,9 @@ class Database:
             url,
             pool_size=app.config["DB_POOL_SIZE"],
             max_overflow=20,
-            pool_pre_ping=True,  # survive a PostgreSQL restart without a failed request
+            # No pre-ping (a round trip per checkout): a connection lost in a PostgreSQL
+            # restart fails its request with 503 + Retry-After, and SQLAlchemy then drops
+            # the whole pool, so the next request reconnects.
             pool_recycle=1800,
         )
         self._factory.configure(bind=self.engine)

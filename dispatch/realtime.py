@@ -208,6 +208,27 @@ def start_background_work(app) -> None:
     socketio.start_background_task(_resend_loop, app, app.config["RESEND_INTERVAL_S"], app.config["ACK_TIMEOUT_S"])
 
 
+def serve(app, host: str, port: int) -> None:
+    """Serve HTTP and Socket.IO until interrupted: gevent in production, Werkzeug threads otherwise."""
+    if app.config["SOCKETIO_ASYNC_MODE"] != "gevent":
+        socketio.run(app, host=host, port=port, allow_unsafe_werkzeug=True, use_reloader=False, log_output=False)
+        return
+    import socket
+
+    from gevent import pywsgi
+    from geventwebsocket.handler import WebSocketHandler
+
+    class NoDelayHandler(WebSocketHandler):
+        """Small JSON answers leave at once: no Nagle wait for the peer's delayed ACK (~40 ms)."""
+
+        def __init__(self, sock, *args, **kwargs):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            super().__init__(sock, *args, **kwargs)
+
+    server = pywsgi.WSGIServer((host, port), app, handler_class=NoDelayHandler, log=None)
+    server.serve_forever()
+
+
 def init_app(app) -> None:
     coalescer.interval = app.config["FRAME_INTERVAL_S"]
     socketio.init_app(

@@ -42,65 +42,77 @@ CERTIFIED_ON_DUTY = """EXISTS (SELECT 1 FROM officer o WHERE o.squad_id = s.id A
                                AND NOT o.auxiliary AND o.certificate_expires >= :today)"""
 # A scheduled joint inspection may take a squad that is busy now, never one off duty.
 AVAILABLE = "(s.status = 'available' OR (NOT :require_available AND s.status <> 'off_duty'))"
-ELIGIBLE = f"{AVAILABLE} AND s.domains && CAST(:domains AS varchar[]) AND {CERTIFIED_ON_DUTY}"
 # A point's island: the one it lies on, or one within ~500 m (approximate coastlines, GPS noise).
-ISLAND_OF_POINT = """SELECT i.id FROM island i WHERE ST_DWithin(i.outline, CAST(:point AS geometry), 0.005)
-                     ORDER BY i.outline <-> CAST(:point AS geometry) LIMIT 1"""
+ISLAND_OF_POINT = """SELECT isl.id FROM island isl WHERE ST_DWithin(isl.outline, CAST(:point AS geometry), 0.005)
+                     ORDER BY isl.outline <-> CAST(:point AS geometry) LIMIT 1"""
 
-_INCIDENT_PLACE = text(f"""
-    SELECT ST_X(inc.location::geometry) AS lon, ST_Y(inc.location::geometry) AS lat, inc.region_id, inc.zone_id,
-           ARRAY(SELECT DISTINCT m.domain FROM incident_matter im JOIN matter m ON m.id = im.matter_id
-                 WHERE im.incident_id = inc.id ORDER BY 1) AS domains,
+
+def _eligible(domains: str) -> str:
+    return f"{AVAILABLE} AND s.domains && {domains} AND {CERTIFIED_ON_DUTY}"
+
+
+# What the answer shows of a squad, joined to each candidate row (a handful of rows).
+_SQUAD_COLUMNS = """s.id, s.code, s.name_zh, s.name_en, s.force, s.domains, s.scope, s.status, s.station_region_id,
+       s.last_position_at, a.code AS authority_code, a.name_zh AS authority_name, a.region_id AS authority_region,
+       r.code AS region_code, r.name_zh AS region_name, r.name_en AS region_name_en,
+       (SELECT count(*) FROM officer o WHERE o.squad_id = s.id) AS officers,
+       (SELECT count(*) FROM officer o WHERE o.squad_id = s.id AND o.on_duty AND NOT o.auxiliary
+                                          AND o.certificate_expires >= :today) AS certified_on_duty,
+       ST_X(s.last_position::geometry) AS squad_lon, ST_Y(s.last_position::geometry) AS squad_lat"""
+_SQUAD_JOINS = "JOIN authority a ON a.id = s.authority_id JOIN region r ON r.id = s.station_region_id"
+
+_PLACE_OF_INCIDENT = f"""
+    SELECT inc.location AS g, ST_X(inc.location::geometry) AS lon, ST_Y(inc.location::geometry) AS lat,
+           inc.region_id, inc.zone_id,
+           COALESCE(CAST(:domains AS varchar[]),
+                    ARRAY(SELECT DISTINCT m.domain FROM incident_matter im JOIN matter m ON m.id = im.matter_id
+                          WHERE im.incident_id = inc.id ORDER BY 1)) AS domains,
            ({ISLAND_OF_POINT.replace(":point", "inc.location::geometry")}) AS island
-    FROM incident inc WHERE inc.id = :id
-""")
+    FROM incident inc WHERE inc.id = :id"""
+_PLACE_OF_POINT = f"""
+    SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography AS g, CAST(:lon AS float8) AS lon,
+           CAST(:lat AS float8) AS lat, CAST(:region_id AS int) AS region_id, CAST(:zone_id AS int) AS zone_id,
+           CAST(:domains AS varchar[]) AS domains,
+           ({ISLAND_OF_POINT.replace(":point", "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)")}) AS island"""
 
-_ISLAND = text(ISLAND_OF_POINT)
 
-_CANDIDATES = text(f"""
+def _nearby(place_sql: str) -> str:
+    """The place and, in one round trip, the eligible squads on its island and the nearest boats."""
+    return f"""
+    WITH place AS ({place_sql}),
+    near AS (
+        SELECT 'land' AS mode, c.id, c.d_origin FROM place CROSS JOIN LATERAL (
+            SELECT s.id, ST_Distance(s.last_position, place.g) AS d_origin FROM squad s
+            WHERE s.island_id = place.island AND s.force <> 'maritime' AND {_eligible("place.domains")}
+            ORDER BY s.last_position <-> place.g LIMIT :k) c
+        UNION ALL
+        SELECT 'boat', c.id, c.d_origin FROM place CROSS JOIN LATERAL (
+            SELECT s.id, ST_Distance(s.last_position, place.g) AS d_origin FROM squad s
+            WHERE s.force = 'maritime' AND {_eligible("place.domains")}
+            ORDER BY s.last_position <-> place.g LIMIT :k) c
+        WHERE place.domains && CAST(:boat_domains AS varchar[])  -- only when the maritime force is competent
+    )
+    SELECT place.lon AS place_lon, place.lat AS place_lat, place.region_id AS place_region_id,
+           place.zone_id AS place_zone_id, place.domains AS place_domains, place.island AS place_island,
+           near.mode, NULL::int AS port_id, near.d_origin, near.d_origin AS d_incident, {_SQUAD_COLUMNS}
+    FROM place LEFT JOIN near ON true LEFT JOIN squad s ON s.id = near.id
+         LEFT JOIN authority a ON a.id = s.authority_id LEFT JOIN region r ON r.id = s.station_region_id"""
+
+
+NEARBY_OF_INCIDENT = text(_nearby(_PLACE_OF_INCIDENT))
+NEARBY_OF_POINT = text(_nearby(_PLACE_OF_POINT))
+
+# Squads across the water: the eligible ones nearest each pier from which a ferry reaches the place.
+VIA_PORTS = text(f"""
     WITH origin AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography AS g)
-    SELECT 'land' AS mode, NULL::int AS port_id, c.id, c.d_origin, c.d_incident, c.lon, c.lat
-    FROM origin CROSS JOIN LATERAL (
-        SELECT s.id, ST_Distance(s.last_position, origin.g) AS d_origin,
-               ST_Distance(s.last_position, origin.g) AS d_incident,
-               ST_X(s.last_position::geometry) AS lon, ST_Y(s.last_position::geometry) AS lat
-        FROM squad s
-        WHERE s.island_id = :island AND s.force <> 'maritime' AND {ELIGIBLE}
-        ORDER BY s.last_position <-> origin.g LIMIT :k
-    ) c
-    UNION ALL
-    SELECT 'ferry', p.id, c.id, c.d_origin, c.d_incident, c.lon, c.lat
+    SELECT 'ferry' AS mode, p.id AS port_id, c.d_origin, ST_Distance(s.last_position, origin.g) AS d_incident,
+           {_SQUAD_COLUMNS}
     FROM origin, port p CROSS JOIN LATERAL (
-        SELECT s.id, ST_Distance(s.last_position, p.location) AS d_origin,
-               ST_Distance(s.last_position, origin.g) AS d_incident,
-               ST_X(s.last_position::geometry) AS lon, ST_Y(s.last_position::geometry) AS lat
-        FROM squad s
-        WHERE s.island_id = p.island_id AND s.force <> 'maritime' AND {ELIGIBLE}
-        ORDER BY s.last_position <-> p.location LIMIT :k
-    ) c
+        SELECT s.id, ST_Distance(s.last_position, p.location) AS d_origin FROM squad s
+        WHERE s.island_id = p.island_id AND s.force <> 'maritime' AND {_eligible("CAST(:domains AS varchar[])")}
+        ORDER BY s.last_position <-> p.location LIMIT :k) c
+    JOIN squad s ON s.id = c.id {_SQUAD_JOINS}
     WHERE p.id = ANY(:ports)
-    UNION ALL
-    SELECT 'boat', NULL, c.id, c.d_origin, c.d_incident, c.lon, c.lat
-    FROM origin CROSS JOIN LATERAL (
-        SELECT s.id, ST_Distance(s.last_position, origin.g) AS d_origin,
-               ST_Distance(s.last_position, origin.g) AS d_incident,
-               ST_X(s.last_position::geometry) AS lon, ST_Y(s.last_position::geometry) AS lat
-        FROM squad s
-        WHERE s.force = 'maritime' AND {ELIGIBLE}
-        ORDER BY s.last_position <-> origin.g LIMIT :k
-    ) c
-    WHERE CAST(:boats AS boolean)  -- skipped unless the maritime force is competent
-""")
-
-_SQUADS = text("""
-    SELECT s.id, s.code, s.name_zh, s.name_en, s.force, s.domains, s.scope, s.status, s.station_region_id,
-           s.last_position_at, a.code AS authority_code, a.name_zh AS authority_name, a.region_id AS authority_region,
-           r.code AS region_code, r.name_zh AS region_name, r.name_en AS region_name_en,
-           (SELECT count(*) FROM officer o WHERE o.squad_id = s.id) AS officers,
-           (SELECT count(*) FROM officer o WHERE o.squad_id = s.id AND o.on_duty AND NOT o.auxiliary
-                                              AND o.certificate_expires >= :today) AS certified_on_duty
-    FROM squad s JOIN authority a ON a.id = s.authority_id JOIN region r ON r.id = s.station_region_id
-    WHERE s.id = ANY(:ids)
 """)
 
 _LEFT_OUT = text(f"""
@@ -146,7 +158,8 @@ _cache_lock = threading.Lock()
 
 def _cached(session: Session, key: tuple, load: Callable[[], object]):
     """``load()`` once per database and key for a few minutes (reference data, not live state)."""
-    full_key = (str(session.get_bind().url), *key)
+    bind = session.get_bind() if hasattr(session, "get_bind") else session.engine
+    full_key = (str(bind.url), *key)
     with _cache_lock:
         hit = _cache.get(full_key)
         if hit and time.monotonic() - hit[0] < CACHE_TTL_SECONDS:
@@ -197,20 +210,22 @@ def zone_regions(session: Session, zone_id: int | None) -> frozenset[int]:
     )
 
 
+def maritime_domains(session) -> frozenset[str]:
+    """Domains held by the maritime force's squads (boats are asked for only then)."""
+    return _cached(session, ("boats",), lambda: frozenset(session.execute(text(
+        "SELECT DISTINCT unnest(domains) FROM squad WHERE force = 'maritime'")).scalars()))
+
+
 @dataclass
 class Network:
     ferries: FerryNetwork | None
     profile: Profile
-    maritime_domains: frozenset[str]
 
 
 def network_for(session: Session, root_region_id: int) -> Network:
     """The ferry network and travel profile of a county or city (cached)."""
 
     def load() -> Network:
-        boats = frozenset(
-            session.execute(text("SELECT DISTINCT unnest(domains) FROM squad WHERE force = 'maritime'")).scalars()
-        )
         row = session.execute(
             text(
                 "SELECT land_speed_kmh, detour_factor, boat_speed_kmh, transfer_minutes FROM travel_profile "
@@ -219,7 +234,7 @@ def network_for(session: Session, root_region_id: int) -> Network:
             {"root": root_region_id},
         ).one_or_none()
         if row is None:
-            return Network(None, DEFAULT_PROFILE, boats)
+            return Network(None, DEFAULT_PROFILE)
         profile = Profile(*row)
         ports = {
             r[0]: TravelPort(*r)
@@ -241,7 +256,7 @@ def network_for(session: Session, root_region_id: int) -> Network:
                 {"ids": list(ports)},
             ).all()
         ]
-        return Network(FerryNetwork(profile, ports, links), profile, boats)
+        return Network(FerryNetwork(profile, ports, links), profile)
 
     return _cached(session, ("network", root_region_id), load)
 
@@ -249,133 +264,120 @@ def network_for(session: Session, root_region_id: int) -> Network:
 # -- ranking -------------------------------------------------------------------------------------
 
 
-def recommend(
-    session: Session,
-    incident_id: int,
-    *,
-    limit: int = 5,
-    domains: list[str] | None = None,
-    explain: bool = False,
-    now: dt.datetime | None = None,
-) -> dict:
-    """The squads that reach incident ``incident_id`` first, best first (see the module docstring)."""
-    place = session.execute(_INCIDENT_PLACE, {"id": incident_id}).one_or_none()
-    if place is None:
-        raise NotFound(f"no incident {incident_id}", field="incident_id")
-    result = recommend_at(
-        session,
-        place.lon,
-        place.lat,
-        region_id=place.region_id,
-        zone_id=place.zone_id,
-        domains=domains or list(place.domains),
-        limit=limit,
-        explain=explain,
-        now=now,
-        island=place.island,
-    )
-    return {"incident_id": incident_id, **result}
+def recommend(db, incident_id: int, *, limit: int = 5, domains: list[str] | None = None,
+              explain: bool = False, now: dt.datetime | None = None) -> dict:
+    """The squads that reach incident ``incident_id`` first, best first (see the module docstring).
 
-
-_UNKNOWN = object()
-
-
-def recommend_at(
-    session: Session,
-    lon: float,
-    lat: float,
-    *,
-    region_id: int,
-    zone_id: int | None,
-    domains: list[str],
-    limit: int = 5,
-    explain: bool = False,
-    now: dt.datetime | None = None,
-    require_available: bool = True,
-    island=_UNKNOWN,
-) -> dict:
-    """The squads competent for ``domains`` that reach the place first."""
+    ``db`` is a Session or a Connection (the API uses an autocommit connection: no
+    BEGIN/ROLLBACK round trips for a read).
+    """
     now = now or dt.datetime.now(dt.UTC)
-    chain = region_chain(session, region_id)
-    network = network_for(session, chain[-1])
-    profile, ferries = network.profile, network.ferries
-    if island is _UNKNOWN:
-        island = session.scalar(_ISLAND, {"point": f"SRID=4326;POINT({lon} {lat})"})
+    params = {"id": incident_id, "domains": domains, **_common_params(db, limit, now, True)}
+    rows = db.execute(NEARBY_OF_INCIDENT, params).all()
+    if not rows:
+        raise NotFound(f"no incident {incident_id}", field="incident_id")
+    return {"incident_id": incident_id, **_rank(db, rows, params, limit, explain, now)}
 
-    # Piers on the place's island and the drive from each; piers elsewhere that reach one of them.
+
+def recommend_at(db, lon: float, lat: float, *, region_id: int, zone_id: int | None, domains: list[str],
+                 limit: int = 5, explain: bool = False, now: dt.datetime | None = None,
+                 require_available: bool = True) -> dict:
+    """The squads competent for ``domains`` that reach the place ``(lon, lat)`` first."""
+    now = now or dt.datetime.now(dt.UTC)
+    params = {"lon": lon, "lat": lat, "region_id": region_id, "zone_id": zone_id, "domains": domains,
+              **_common_params(db, limit, now, require_available)}
+    return _rank(db, db.execute(NEARBY_OF_POINT, params).all(), params, limit, explain, now)
+
+
+def _common_params(db, limit: int, now: dt.datetime, require_available: bool) -> dict:
+    return {"today": now.date(), "require_available": require_available, "k": max(limit, 1),
+            "boat_domains": sorted(maritime_domains(db))}
+
+
+def _candidate(row, profile: Profile, source_ports: dict[int, float]) -> Candidate:
+    c = Candidate(row.id, row.mode, row.port_id, row.d_origin, row.d_incident, row.squad_lon, row.squad_lat)
+    if c.mode == "land":
+        c.lower_bound = profile.land_seconds(c.d_origin)
+    elif c.mode == "boat":
+        c.lower_bound = profile.boat_seconds(c.d_origin)
+    else:
+        c.lower_bound = profile.land_seconds(c.d_origin) + source_ports[c.port_id]
+    return c
+
+
+def _rank(db, rows: list, params: dict, limit: int, explain: bool, now: dt.datetime) -> dict:
+    """Turn the nearby candidates (and, if they can still win, those across the water) into the answer."""
+    place = rows[0]
+    lon, lat, island, domains = place.place_lon, place.place_lat, place.place_island, list(place.place_domains)
+    chain = region_chain(db, place.place_region_id)
+    network = network_for(db, chain[-1])
+    profile, ferries = network.profile, network.ferries
+    details = {r.id: r for r in rows if r.id is not None}
+
+    best: dict[int, Route] = {}
+    sail_memo: dict[tuple[int, dt.datetime], dict] = {}
     landing: dict[int, float] = {}
     source_ports: dict[int, float] = {}
+
+    def evaluate(candidates: list[Candidate]) -> None:
+        for c in sorted(candidates, key=lambda c: c.lower_bound):
+            if _full(best, limit) and _minute(c.lower_bound) > _minute(_kth(best, limit)):
+                break  # nothing left can enter the list, even on the tie-break
+            route = _route(c, (lon, lat), profile, ferries, landing, now, sail_memo)
+            if route and (c.squad_id not in best or route.eta_seconds < best[c.squad_id].eta_seconds):
+                best[c.squad_id] = route
+
+    evaluate([_candidate(r, profile, source_ports) for r in rows if r.id is not None])
+
+    # Piers on the place's island (and the drive from each); piers elsewhere from which a
+    # ferry can still beat the squads already found are asked for their nearest squads.
     if island is not None and ferries is not None:
         landing = {p.id: great_circle_m(p.lon, p.lat, lon, lat) for p in ferries.ports_by_island.get(island, [])}
         for port_id, port in ferries.ports.items():
             if port.island_id == island or not landing:
                 continue
             bound = min(ferries.lower_bound(port_id, q) + profile.land_seconds(d) for q, d in landing.items())
-            if math.isfinite(bound):
+            if math.isfinite(bound) and not (_full(best, limit) and _minute(bound) > _minute(_kth(best, limit))):
                 source_ports[port_id] = bound
+    if source_ports:
+        across = db.execute(VIA_PORTS, {**params, "lon": lon, "lat": lat, "domains": domains,
+                                        "ports": list(source_ports)}).all()
+        details.update({r.id: r for r in across})
+        evaluate([_candidate(r, profile, source_ports) for r in across])
 
-    params = {
-        "lon": lon,
-        "lat": lat,
-        "domains": domains,
-        "today": now.date(),
-        "island": island,
-        "require_available": require_available,
-        "ports": list(source_ports),
-        "k": max(limit, 1),
-        "boats": bool(network.maritime_domains & set(domains)),
-    }
-    candidates = []
-    for mode, port_id, squad_id, d_origin, d_incident, s_lon, s_lat in session.execute(_CANDIDATES, params):
-        c = Candidate(squad_id, mode, port_id, d_origin, d_incident, s_lon, s_lat)
-        if mode == "land":
-            c.lower_bound = profile.land_seconds(d_origin)
-        elif mode == "boat":
-            c.lower_bound = profile.boat_seconds(d_origin)
-        else:
-            c.lower_bound = profile.land_seconds(d_origin) + source_ports[port_id]
-        candidates.append(c)
-    candidates.sort(key=lambda c: c.lower_bound)
-
-    best: dict[int, Route] = {}
-    sail_memo: dict[tuple[int, dt.datetime], dict] = {}
-    for c in candidates:
-        ranked = sorted(best.values(), key=lambda r: r.eta_seconds)
-        if len(ranked) >= limit and _minute(c.lower_bound) > _minute(ranked[limit - 1].eta_seconds):
-            break  # nothing left can enter the list, even on the tie-break
-        route = _route(c, (lon, lat), profile, ferries, landing, now, sail_memo)
-        if route and (c.squad_id not in best or route.eta_seconds < best[c.squad_id].eta_seconds):
-            best[c.squad_id] = route
-
-    rows = {r.id: r for r in session.execute(_SQUADS, {"ids": list(best), "today": now.date()})}
-    zone = zone_regions(session, zone_id)
+    zone = zone_regions(db, place.place_zone_id)
     for route in best.values():
-        row = rows[route.squad_id]
+        row = details[route.squad_id]
         route.covers_place = (row.scope == "zone" and row.station_region_id in zone) or (
-            row.scope == "authority" and row.authority_region in chain
-        )
+            row.scope == "authority" and row.authority_region in chain)
     ranked = sorted(best.values(), key=lambda r: (_minute(r.eta_seconds), not r.covers_place, r.eta_seconds))[:limit]
     result = {
         "domains": domains,
         "computed_at": now.isoformat(),
-        "recommendations": [
-            {
-                "squad": _squad_from_row(rows[r.squad_id]),
-                "eta_seconds": round(r.eta_seconds),
-                "distance_m": round(r.distance_m),
-                "mode": r.mode,
-                "covers_place": r.covers_place,
-                "legs": r.legs,
-            }
-            for r in ranked
-        ],
+        "recommendations": [{
+            "squad": _squad_from_row(details[r.squad_id]),
+            "eta_seconds": round(r.eta_seconds),
+            "distance_m": round(r.distance_m),
+            "mode": r.mode,
+            "covers_place": r.covers_place,
+            "legs": r.legs,
+        } for r in ranked],
     }
     if explain:
-        result["left_out"] = _left_out(session, params, island, ferries, source_ports, landing)
+        left_params = {**params, "lon": lon, "lat": lat, "domains": domains}
+        result["left_out"] = _left_out(db, left_params, island, ferries, source_ports, landing)
     return result
 
 
-def _squad_from_row(row) -> dict:
+def _full(best: dict[int, Route], limit: int) -> bool:
+    return len(best) >= limit
+
+
+def _kth(best: dict[int, Route], limit: int) -> float:
+    return sorted(r.eta_seconds for r in best.values())[limit - 1]
+
+
+def _squad_from_row(row) -> dict:  # a row of _SQUAD_COLUMNS
     return squad_summary(
         id=row.id,
         code=row.code,
@@ -419,17 +421,19 @@ def _route(
     key = (c.port_id, ready.replace(microsecond=0))
     if key not in memo:
         memo[key] = ferries.sail(c.port_id, ready)
-    best: Route | None = None
+    sailing = memo[key]
+    best_q, best_eta = None, math.inf
     for q, d in landing.items():
-        if q not in memo[key]:
-            continue
-        arrives, ferry_legs = memo[key][q]
-        port = ferries.ports[q]
-        from_port = land_leg(profile, (port.lon, port.lat), place, d, port.name, "incident")
-        eta = (arrives - now).total_seconds() + from_port["seconds"]
-        if best is None or eta < best.eta_seconds:
-            best = Route(c.squad_id, eta, c.d_incident, "ferry", [to_port, *ferry_legs, from_port])
-    return best
+        if q in sailing.arrival:
+            eta = (sailing.arrival[q] - now).total_seconds() + profile.land_seconds(d)
+            if eta < best_eta:
+                best_q, best_eta = q, eta
+    if best_q is None:
+        return None
+    port = ferries.ports[best_q]
+    from_port = land_leg(profile, (port.lon, port.lat), place, landing[best_q], port.name, "incident")
+    eta = (sailing.arrival[best_q] - now).total_seconds() + from_port["seconds"]
+    return Route(c.squad_id, eta, c.d_incident, "ferry", [to_port, *sailing.legs(best_q), from_port])
 
 
 def _left_out(

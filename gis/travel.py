@@ -15,6 +15,7 @@ Model (the figures are data, see transport.yaml):
 from __future__ import annotations
 
 import datetime as dt
+import functools
 import heapq
 import itertools
 import math
@@ -69,16 +70,21 @@ class Link:
     by_road: bool = False  # between two piers of one island: drive, no boarding, no timetable
 
 
+@functools.lru_cache(maxsize=256)
+def _departure_minutes(timetable: tuple[str, ...]) -> tuple[int, ...]:
+    return tuple(sorted(int(t[:2]) * 60 + int(t[3:5]) for t in timetable))
+
+
 def next_departure(ready: dt.datetime, timetable: tuple[str, ...]) -> dt.datetime:
     """The first departure at or after ``ready`` (timetable in local time); on demand if empty."""
     if not timetable:
         return ready
     local = ready.astimezone(LOCAL_TZ)
+    midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
+    minutes = _departure_minutes(timetable)
     for day in range(2):
-        date = local.date() + dt.timedelta(days=day)
-        for hhmm in sorted(timetable):
-            hour, minute = map(int, hhmm.split(":"))
-            departure = dt.datetime.combine(date, dt.time(hour, minute), LOCAL_TZ)
+        for minute in minutes:
+            departure = midnight + dt.timedelta(days=day, minutes=minute)
             if departure >= local:
                 return departure
     raise AssertionError("unreachable: a non-empty timetable departs within two days")
@@ -123,13 +129,14 @@ class FerryNetwork:
     def lower_bound(self, source: int, target: int) -> float:
         return self._lower_bound.get(source, {}).get(target, float("inf"))
 
-    def sail(self, source: int, ready: dt.datetime) -> dict[int, tuple[dt.datetime, list[dict]]]:
+    def sail(self, source: int, ready: dt.datetime) -> Sailing:
         """Earliest arrival at every reachable port leaving ``source`` no earlier than ``ready``.
 
         Time-dependent Dijkstra: waits follow the timetables (FIFO, so it is exact).
+        Legs are built only for the ports asked for.
         """
         best: dict[int, dt.datetime] = {source: ready}
-        legs: dict[int, list[dict]] = {source: []}
+        via: dict[int, tuple[int, Link, dt.datetime]] = {}
         counter = itertools.count()
         queue = [(ready, next(counter), source)]
         transfer = dt.timedelta(minutes=self.profile.transfer_minutes)
@@ -142,21 +149,37 @@ class FerryNetwork:
                 arrives = departs + dt.timedelta(minutes=link.minutes)
                 if link.to_id not in best or arrives < best[link.to_id]:
                     best[link.to_id] = arrives
-                    legs[link.to_id] = [
-                        *legs[port_id],
-                        {
-                            "mode": "land" if link.by_road else "ferry",
-                            "from": self.ports[port_id].ref(),
-                            "to": self.ports[link.to_id].ref(),
-                            "depart_at": departs.isoformat(),
-                            "arrive_at": arrives.isoformat(),
-                            "wait_seconds": round((departs - at).total_seconds()),
-                            "seconds": round((arrives - at).total_seconds()),
-                        },
-                    ]
+                    via[link.to_id] = (port_id, link, departs)
                     heapq.heappush(queue, (arrives, next(counter), link.to_id))
-        return {port_id: (best[port_id], legs[port_id]) for port_id in best}
+        return Sailing(self, best, via)
 
+
+@dataclass
+class Sailing:
+    """The result of ``FerryNetwork.sail``: arrival times, and the legs to any port on demand."""
+
+    network: FerryNetwork
+    arrival: dict[int, dt.datetime]
+    via: dict[int, tuple[int, Link, dt.datetime]]
+
+    def legs(self, port_id: int) -> list[dict]:
+        out = []
+        while port_id in self.via:
+            previous, link, departs = self.via[port_id]
+            at = self.arrival[previous]
+            arrives = self.arrival[port_id]
+            out.append({
+                "mode": "land" if link.by_road else "ferry",
+                "from": self.network.ports[previous].ref(),
+                "to": self.network.ports[port_id].ref(),
+                "depart_at": departs.isoformat(),
+                "arrive_at": arrives.isoformat(),
+                "wait_seconds": round((departs - at).total_seconds()),
+                "seconds": round((arrives - at).total_seconds()),
+            })
+            port_id = previous
+        out.reverse()
+        return out
 
 def land_leg(
     profile: Profile,

@@ -26,6 +26,7 @@ from dispatch import create_app, migrate
 from dispatch.config import PROJECT_ROOT
 from dispatch.db import db
 from dispatch.embedded_pg import EmbeddedPostgres
+from dispatch.oversight.reference import load_oversight_into
 from dispatch.seed import load_dataset_into
 from gis.reference import load_dataset
 
@@ -54,6 +55,7 @@ def template_url(pg_cluster):
     engine = create_engine(url, poolclass=pool.NullPool)
     with Session(engine) as session:
         load_dataset_into(session, load_dataset(SHENGSI))
+        load_oversight_into(session, SHENGSI)
         session.commit()
     engine.dispose()
     return url

@@ -20,7 +20,8 @@ def _network(links):
 def test_a_route_may_drive_between_two_piers_of_one_island():
     network = _network([Link(2, 3, 20)])
     at = dt.datetime(2026, 11, 23, 9, 0, tzinfo=CST)
-    arrival, legs = network.sail(1, at)[3]
+    sailing = network.sail(1, at)
+    arrival, legs = sailing.arrival[3], sailing.legs(3)
     assert [leg["mode"] for leg in legs] == ["land", "ferry"]
     drive = legs[0]["seconds"]
     assert 1100 < drive < 1200, "9.6 km at 30 km/h"
@@ -34,12 +35,13 @@ def test_timetables_wait_for_the_next_departure_even_overnight():
     assert next_departure(at, ("07:00", "16:00")) == dt.datetime(2026, 11, 24, 7, 0, tzinfo=CST)
     assert next_departure(at, ()) == at
     network = _network([Link(1, 3, 30, ("07:00", "16:00"))])
-    arrival, legs = network.sail(1, at)[3]
+    sailing = network.sail(1, at)
+    arrival, legs = sailing.arrival[3], sailing.legs(3)
     assert legs[-1]["depart_at"] == "2026-11-24T07:00:00+08:00"
     assert arrival == dt.datetime(2026, 11, 24, 7, 30, tzinfo=CST)
 
 
 def test_unreachable_ports_have_no_route():
     network = _network([])
-    assert 3 not in network.sail(1, dt.datetime(2026, 11, 23, 9, 0, tzinfo=CST))
+    assert 3 not in network.sail(1, dt.datetime(2026, 11, 23, 9, 0, tzinfo=CST)).arrival
     assert network.lower_bound(1, 3) == float("inf")

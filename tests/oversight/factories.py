@@ -1,0 +1,55 @@
+"""Factories for oversight tests: seeded officers by name, a case, an incident, times in China."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import select
+
+from dispatch.models import Officer
+from tests.factories import incident_body
+
+CST = dt.timezone(dt.timedelta(hours=8))
+REVIEWER = {"X-Actor": "reviewer-cb-wang"}
+# Seeded officers of the Caiyuan squadron (gis/data/shengsi/squads.yaml).
+CERTIFIED = "许海峰"  # certificate valid to 2029-10-31
+EXPIRED = "史晓燕"  # certificate expired 2025-06-30
+AUXILIARY = "林伟东"  # 协勤, no certificate
+
+
+def officer_id(session, name: str) -> int:
+    return session.scalar(select(Officer.id).where(Officer.name == name))
+
+
+def ago(**delta) -> str:
+    """An ISO time that long ago, China time."""
+    return (dt.datetime.now(CST) - dt.timedelta(**delta)).replace(microsecond=0).isoformat()
+
+
+def case_body(session, *, major=False, authority="county-bureau", matter="CM-001", enforcers=(CERTIFIED,), **extra):
+    return {
+        "authority": authority,
+        "matter": matter,
+        "party": {"name": "嵊泗某某海鲜排档", "business_id": "91330922MA2B3C4D5E"},
+        "summary": "占用人行道经营海鲜排档,经责令改正拒不改正",
+        "major": major,
+        "enforcer_ids": [officer_id(session, n) for n in enforcers],
+        **extra,
+    }
+
+
+def open_case(client, session, **kwargs) -> dict:
+    response = client.post("/api/v1/cases", json=case_body(session, **kwargs))
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def new_incident(client, **kwargs) -> dict:
+    response = client.post("/api/v1/incidents", json=incident_body(**kwargs))
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def squad_id(client, code: str) -> int:
+    squads = client.get("/api/v1/squads").get_json()["features"]
+    return next(f["properties"]["id"] for f in squads if f["properties"]["code"] == code)
