@@ -60,7 +60,20 @@ def error_response(status: int, code: str, message: str, field: str | None = Non
     return jsonify({"error": body}), status
 
 
+def _refuse_nul_characters():
+    """PostgreSQL stores no NUL character: refuse it at the door, naming where it was."""
+    for name, value in request.args.items(multi=True):
+        if "\x00" in value or "\x00" in name:
+            return error_response(400, "invalid_character", "NUL characters are not accepted", name)
+    if request.mimetype == "application/json":
+        raw = request.get_data(cache=True, as_text=True)
+        if "\x00" in raw or "\\u0000" in raw:
+            return error_response(400, "invalid_character", "NUL characters are not accepted", "body")
+    return None
+
+
 def register_error_handlers(app: Flask) -> None:
+    app.before_request(_refuse_nul_characters)
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
         return jsonify(exc.to_dict()), exc.status
