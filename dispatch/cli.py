@@ -107,10 +107,6 @@ def run_server(app: Flask, host: str, port: int, *, seed: bool = True) -> None:
     # SIGTERM ends the server the way Ctrl-C does, so the cluster is stopped on exit.
     signal.signal(signal.SIGTERM, _stop)
     realtime.start_background_work(app)
-    if os.environ.get("DEMO_SIMULATION") == "1":  # the demo: moving squads, 12345 calls (dispatch/simulate.py)
-        from dispatch.simulate import start_in_background
-
-        start_in_background(app)
     click.echo(f"dispatch serving on http://{host}:{port} ({app.config['SOCKETIO_ASYNC_MODE']})")
     # Flask refuses app.run() inside a CLI command; this command is the server itself.
     os.environ.pop("FLASK_RUN_FROM_CLI", None)
@@ -154,11 +150,29 @@ def squad_token_command(squad_id: int | None, label: str | None, revoke_id: int 
     click.echo(token)
 
 
-def init_app(app: Flask) -> None:
-    from dispatch.simulate import simulate_command
+audit_cli = AppGroup("audit", help="The tamper-evident record.")
 
+
+@audit_cli.command("verify")
+def audit_verify() -> None:
+    """Check every event's hash and link; exit 0 with the count, or 1 naming the first bad event."""
+    from dispatch.audit import verify_chain
+
+    verdict = verify_chain(db.session)
+    if verdict.ok:
+        click.echo(f"verified {verdict.verified} events: the record is intact")
+        return
+    click.echo(
+        f"event {verdict.first_bad_event} fails verification: {verdict.problem} "
+        f"({verdict.verified} events before it verified)",
+        err=True,
+    )
+    sys.exit(1)
+
+
+def init_app(app: Flask) -> None:
+    app.cli.add_command(audit_cli)
     app.cli.add_command(squad_token_command)
     app.cli.add_command(db_cli)
     app.cli.add_command(seed_command)
     app.cli.add_command(serve_command)
-    app.cli.add_command(simulate_command)

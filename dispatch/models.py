@@ -22,6 +22,7 @@ from sqlalchemy import (
     ForeignKey,
     Index,
     Integer,
+    LargeBinary,
     String,
     Table,
     Text,
@@ -533,6 +534,11 @@ class Event(Base):
     squad_id: Mapped[int | None] = mapped_column(ForeignKey("squad.id"), index=True)
     location = mapped_column(Geography("POINT", srid=4326), nullable=True)
     data: Mapped[dict] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
+    # Tamper evidence, set by the event_chain trigger: order of the chain, hash of the
+    # previous event, sha256(prev_hash || this row). `flask --app dispatch audit verify`.
+    chain_seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    prev_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    hash: Mapped[bytes | None] = mapped_column(LargeBinary)
 
 
 # -- real time: tablet tokens, the per-squad outbox, position fixes -------------------------------

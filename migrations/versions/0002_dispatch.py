@@ -94,10 +94,14 @@ def upgrade() -> None:
     sa.Column('squad_id', sa.Integer(), nullable=True),
     sa.Column('location', Geography(geometry_type='POINT', srid=4326, dimension=2, spatial_index=False, from_text='ST_GeogFromText', name='geography'), nullable=True),
     sa.Column('data', postgresql.JSONB(astext_type=sa.Text()), server_default=sa.text("'{}'::jsonb"), nullable=False),
+    sa.Column('chain_seq', sa.BigInteger(), nullable=True),
+    sa.Column('prev_hash', sa.LargeBinary(), nullable=True),
+    sa.Column('hash', sa.LargeBinary(), nullable=True),
     sa.ForeignKeyConstraint(['incident_id'], ['incident.id'], ),
     sa.ForeignKeyConstraint(['joint_inspection_id'], ['joint_inspection.id'], ),
     sa.ForeignKeyConstraint(['squad_id'], ['squad.id'], ),
-    sa.PrimaryKeyConstraint('id')
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('chain_seq')
     )
     op.create_geospatial_index('idx_event_location', 'event', ['location'], unique=False, postgresql_using='gist', postgresql_ops={})
     op.create_index(op.f('ix_event_incident_id'), 'event', ['incident_id'], unique=False)
@@ -170,6 +174,28 @@ def upgrade() -> None:
         CREATE TRIGGER event_no_truncate BEFORE TRUNCATE ON event
             FOR EACH STATEMENT EXECUTE FUNCTION event_append_only();
     """)
+    # Tamper evidence: each event carries the hash of the one before it. Inserts take a
+    # transaction-level advisory lock, so the chain has one order (chain_seq) even when
+    # ids are handed out out of order by concurrent transactions.
+    op.execute("""
+        CREATE FUNCTION event_digest(e event, prev bytea) RETURNS bytea LANGUAGE sql IMMUTABLE AS $$
+            SELECT sha256(coalesce(prev, '\\x'::bytea) || convert_to(concat_ws('|',
+                e.id, e.chain_seq, to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US'),
+                e.actor, e.action, e.entity_type, e.entity_id, e.incident_id, e.joint_inspection_id,
+                e.squad_id, ST_AsEWKT(e.location), e.data::text), 'UTF8'))
+        $$;
+        CREATE FUNCTION event_chain() RETURNS trigger LANGUAGE plpgsql AS $$
+        DECLARE last event%ROWTYPE;
+        BEGIN
+            PERFORM pg_advisory_xact_lock(hashtext('dispatch.event_chain'));
+            SELECT * INTO last FROM event ORDER BY chain_seq DESC NULLS LAST LIMIT 1;
+            NEW.chain_seq := coalesce(last.chain_seq, 0) + 1;
+            NEW.prev_hash := last.hash;
+            NEW.hash := event_digest(NEW, NEW.prev_hash);
+            RETURN NEW;
+        END $$;
+        CREATE TRIGGER event_chain BEFORE INSERT ON event FOR EACH ROW EXECUTE FUNCTION event_chain();
+    """)
     # A squad's island follows its position (a fix a few hundred metres off the
     # approximate coastline still counts as that island); no fix yet: its station.
     op.execute("""
@@ -193,7 +219,8 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.execute("DROP TRIGGER squad_island ON squad; DROP FUNCTION squad_locate_island()")
     op.execute("DROP TRIGGER event_no_update_delete ON event; DROP TRIGGER event_no_truncate ON event; "
-               "DROP FUNCTION event_append_only()")
+               "DROP FUNCTION event_append_only(); DROP TRIGGER event_chain ON event; DROP FUNCTION event_chain(); "
+               "DROP FUNCTION event_digest(event, bytea)")
     op.drop_constraint('squad_island_id_fkey', 'squad', type_='foreignkey')
     op.drop_index(op.f('ix_squad_island_id'), table_name='squad')
     op.drop_column('squad', 'island_id')
