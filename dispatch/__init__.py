@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import atexit
 import logging
+import os
 import secrets
 from collections.abc import Mapping
 from pathlib import Path
@@ -39,11 +40,9 @@ def _embedded_database(app: Flask) -> str:
 
 def create_app(test_config: Mapping | None = None) -> Flask:
     """Build the application: configuration, database, blueprints, Socket.IO, CLI."""
-    if not logging.getLogger().handlers:
-        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
-        # One line per request from the servers would drown the log (and cost time on the hot path).
-        for noisy in ("werkzeug", "geventwebsocket.handler"):
-            logging.getLogger(noisy).setLevel(logging.WARNING)
+    from dispatch import observability
+
+    observability.configure_logging(os.environ.get("LOG_FORMAT", "json"))
     app = Flask(__name__, static_folder=str(config_module.PROJECT_ROOT / "static"), static_url_path="/static")
     app.config.update(config_module.from_environment())
     if test_config:
@@ -63,6 +62,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
 
     db.init_app(app)
     register_error_handlers(app)
+    observability.init_app(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(oversight_bp)
     realtime.init_app(app)

@@ -194,9 +194,10 @@ class EmbeddedPostgres:
             if not (self.pgdata / "PG_VERSION").exists():
                 shutil.rmtree(self.pgdata, ignore_errors=True)
                 self._initdb()
-            self.port = self._running_port()
+            previous, self.port = self.port, self._running_port()
             if self.port is None:
-                self.port = _free_port()
+                # A restart keeps its port, so connected servers find it again.
+                self.port = previous or _free_port()
                 self.logfile.touch()
                 self._chown(self.logfile)
                 options = [

@@ -161,6 +161,9 @@ def ingest(session: Session, squad_id: int, fixes: list[Fix]) -> dict:
                 stored.add(row[0])
             if not cursor.nextset():
                 break
+    from dispatch.observability import FIXES
+
+    FIXES.inc(len(stored))
     moved = False
     if newest is not None and newest.client_id in stored:
         moved = (
