@@ -429,19 +429,26 @@ def create_joint_inspection(session: Session, body: dict, *, actor: str) -> Join
     return joint
 
 
+_JOINT_LOADS = (
+    selectinload(JointInspection.tasks).selectinload(Task.squad),
+    selectinload(JointInspection.requests).selectinload(InspectionRequest.authority),
+    selectinload(JointInspection.lead_squad),
+)
+
+
 def get_joint(session: Session, joint_id: int) -> JointInspection:
-    joint = session.scalar(
-        select(JointInspection)
-        .where(JointInspection.id == joint_id)
-        .options(
-            selectinload(JointInspection.tasks).selectinload(Task.squad),
-            selectinload(JointInspection.requests).selectinload(InspectionRequest.authority),
-            selectinload(JointInspection.lead_squad),
-        )
-    )
+    joint = session.scalar(select(JointInspection).where(JointInspection.id == joint_id).options(*_JOINT_LOADS))
     if joint is None:
         raise NotFound(f"no joint inspection {joint_id}", field="joint_inspection_id")
     return joint
+
+
+def list_joints(session: Session, *, status: str | None = None, limit: int = 200) -> list[JointInspection]:
+    """Joint inspections, newest first, in one query per relation (no query per row)."""
+    query = select(JointInspection).options(*_JOINT_LOADS).order_by(JointInspection.id.desc()).limit(limit)
+    if status:
+        query = query.where(JointInspection.status == status)
+    return list(session.scalars(query))
 
 
 def joint_json(joint: JointInspection) -> dict:

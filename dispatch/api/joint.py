@@ -7,7 +7,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
 from dispatch.api import bp
-from dispatch.api.params import actor, json_body
+from dispatch.api.params import actor, json_body, query_int
 from dispatch.db import db
 from dispatch.errors import ApiError
 from dispatch.joint import (
@@ -15,11 +15,12 @@ from dispatch.joint import (
     create_request,
     get_joint,
     joint_json,
+    list_joints,
     proposals,
     request_json,
     visits_avoided,
 )
-from dispatch.models import InspectionRequest, JointInspection
+from dispatch.models import InspectionRequest
 
 
 @bp.post("/inspection-requests")
@@ -57,13 +58,12 @@ def new_joint_inspection():
 
 @bp.get("/joint-inspections")
 def list_joint_inspections():
-    rows = db.session.scalars(select(JointInspection.id).order_by(JointInspection.id)).all()
-    return jsonify(
-        {
-            "joint_inspections": [joint_json(get_joint(db.session, i)) for i in rows],
-            "totals": visits_avoided(db.session),
-        }
-    )
+    """Joint inspections (``?status=planned|completed|cancelled``), newest first, with the totals."""
+    status = request.args.get("status")
+    if status is not None and status not in ("planned", "completed", "cancelled"):
+        raise ApiError("one of planned, completed, cancelled", field="status")
+    joints = list_joints(db.session, status=status, limit=query_int("limit", 200, low=1, high=1000))
+    return jsonify({"joint_inspections": [joint_json(j) for j in joints], "totals": visits_avoided(db.session)})
 
 
 @bp.get("/joint-inspections/<int:joint_id>")
