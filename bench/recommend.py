@@ -7,8 +7,8 @@
 serve``), files incidents through the API, and then measures:
 
 - ``GET /api/v1/incidents/<id>/recommendations`` over HTTP (one keep-alive session);
-- the query ``dispatch.recommend`` sends for every request (``NEARBY_OF_INCIDENT``: the place and
-  the squads nearest it, KNN) in raw SQL through
+- the two queries ``dispatch.recommend`` sends for every request (``PLACE_OF_INCIDENT``, then
+  ``NEARBY``: the eligible squads nearest the place, KNN) in raw SQL through
   psycopg, prepared, with the parameters the server computes for the same incidents.
 
 It prints p50/p90/p99/max/mean of both, their ratio and whether the targets are met
@@ -51,7 +51,7 @@ from sqlalchemy.orm import Session  # noqa: E402
 
 from dispatch import migrate  # noqa: E402
 from dispatch.embedded_pg import EmbeddedPostgres  # noqa: E402
-from dispatch.recommend import NEARBY_OF_INCIDENT  # noqa: E402
+from dispatch.recommend import NEARBY, PLACE_OF_INCIDENT  # noqa: E402
 from dispatch.seed import load_dataset_into  # noqa: E402
 from gis.reference import load_dataset  # noqa: E402
 
@@ -487,23 +487,29 @@ def psycopg_sql(sql: str) -> str:
 
 
 def candidate_params(conn: psycopg.Connection, county_id: int, incident_ids: list[int]) -> list[dict]:  # noqa: ARG001
-    """For each incident, the parameters ``recommend`` gives its first query (place + nearby squads)."""
-    boats = sorted(r[0] for r in conn.execute(
-        "SELECT DISTINCT unnest(domains) FROM squad WHERE force = 'maritime'").fetchall())
+    """For each incident, the parameters of the two queries ``recommend`` sends (place, then nearby)."""
+    boats = {r[0] for r in conn.execute("SELECT DISTINCT unnest(domains) FROM squad WHERE force = 'maritime'")}
     today = dt.datetime.now(dt.UTC).date()
-    return [{"id": incident_id, "domains": None, "today": today, "require_available": True, "k": 5,
-             "boat_domains": boats} for incident_id in incident_ids]
+    place_sql = psycopg_sql(PLACE_OF_INCIDENT.text)
+    params = []
+    for incident_id in incident_ids:
+        lon, lat, _region, _zone, domains, island = conn.execute(place_sql, {"id": incident_id}).fetchone()
+        params.append({"id": incident_id, "lon": lon, "lat": lat, "island": island, "domains": domains,
+                       "today": today, "require_available": True, "k": 5, "boats": bool(boats & set(domains))})
+    return params
 
 
 def measure_sql(conn: psycopg.Connection, params: list[dict], args, n: int, *, prepare: bool) -> Series:
-    """``NEARBY_OF_INCIDENT`` through psycopg: prepared (a generic plan once PostgreSQL prefers it) or not."""
+    """The place and nearby queries through psycopg: prepared (a generic plan once PostgreSQL prefers it) or not."""
     series = Series(f"raw SQL candidates (psycopg, {'prepared' if prepare else 'unprepared'})")
-    sql = psycopg_sql(NEARBY_OF_INCIDENT.text)
+    place_sql, nearby_sql = psycopg_sql(PLACE_OF_INCIDENT.text), psycopg_sql(NEARBY.text)
     empty = 0
 
     def execute(i: int) -> None:
         nonlocal empty
-        rows = conn.execute(sql, params[i % len(params)], prepare=prepare).fetchall()
+        p = params[i % len(params)]
+        conn.execute(place_sql, {"id": p["id"]}, prepare=prepare).fetchone()
+        rows = conn.execute(nearby_sql, p, prepare=prepare).fetchall()
         empty += not rows
 
     series.run(execute, n, args.warmup, args.budget)

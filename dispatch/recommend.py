@@ -61,46 +61,35 @@ _SQUAD_COLUMNS = """s.id, s.code, s.name_zh, s.name_en, s.force, s.domains, s.sc
        ST_X(s.last_position::geometry) AS squad_lon, ST_Y(s.last_position::geometry) AS squad_lat"""
 _SQUAD_JOINS = "JOIN authority a ON a.id = s.authority_id JOIN region r ON r.id = s.station_region_id"
 
-_PLACE_OF_INCIDENT = f"""
-    SELECT inc.location AS g, ST_X(inc.location::geometry) AS lon, ST_Y(inc.location::geometry) AS lat,
-           inc.region_id, inc.zone_id,
-           COALESCE(CAST(:domains AS varchar[]),
-                    ARRAY(SELECT DISTINCT m.domain FROM incident_matter im JOIN matter m ON m.id = im.matter_id
-                          WHERE im.incident_id = inc.id ORDER BY 1)) AS domains,
+PLACE_OF_INCIDENT = text(f"""
+    SELECT ST_X(inc.location::geometry) AS lon, ST_Y(inc.location::geometry) AS lat, inc.region_id, inc.zone_id,
+           ARRAY(SELECT DISTINCT m.domain FROM incident_matter im JOIN matter m ON m.id = im.matter_id
+                 WHERE im.incident_id = inc.id ORDER BY 1) AS domains,
            ({ISLAND_OF_POINT.replace(":point", "inc.location::geometry")}) AS island
-    FROM incident inc WHERE inc.id = :id"""
-_PLACE_OF_POINT = f"""
-    SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography AS g, CAST(:lon AS float8) AS lon,
-           CAST(:lat AS float8) AS lat, CAST(:region_id AS int) AS region_id, CAST(:zone_id AS int) AS zone_id,
-           CAST(:domains AS varchar[]) AS domains,
-           ({ISLAND_OF_POINT.replace(":point", "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)")}) AS island"""
+    FROM incident inc WHERE inc.id = :id
+""")
+_ISLAND = text(ISLAND_OF_POINT)
 
-
-def _nearby(place_sql: str) -> str:
-    """The place and, in one round trip, the eligible squads on its island and the nearest boats."""
-    return f"""
-    WITH place AS ({place_sql}),
+# The eligible squads on the place's island and, when the maritime force is competent, the
+# nearest boats: KNN index scans. The domains and the island are bound as values (not read
+# from a CTE) so that the planner estimates them and picks the KNN scan.
+NEARBY = text(f"""
+    WITH origin AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography AS g),
     near AS (
-        SELECT 'land' AS mode, c.id, c.d_origin FROM place CROSS JOIN LATERAL (
-            SELECT s.id, ST_Distance(s.last_position, place.g) AS d_origin FROM squad s
-            WHERE s.island_id = place.island AND s.force <> 'maritime' AND {_eligible("place.domains")}
-            ORDER BY s.last_position <-> place.g LIMIT :k) c
+        SELECT 'land' AS mode, c.id, c.d_origin FROM origin CROSS JOIN LATERAL (
+            SELECT s.id, ST_Distance(s.last_position, origin.g) AS d_origin FROM squad s
+            WHERE s.island_id = :island AND s.force <> 'maritime' AND {_eligible("CAST(:domains AS varchar[])")}
+            ORDER BY s.last_position <-> origin.g LIMIT :k) c
         UNION ALL
-        SELECT 'boat', c.id, c.d_origin FROM place CROSS JOIN LATERAL (
-            SELECT s.id, ST_Distance(s.last_position, place.g) AS d_origin FROM squad s
-            WHERE s.force = 'maritime' AND {_eligible("place.domains")}
-            ORDER BY s.last_position <-> place.g LIMIT :k) c
-        WHERE place.domains && CAST(:boat_domains AS varchar[])  -- only when the maritime force is competent
+        SELECT 'boat', c.id, c.d_origin FROM origin CROSS JOIN LATERAL (
+            SELECT s.id, ST_Distance(s.last_position, origin.g) AS d_origin FROM squad s
+            WHERE s.force = 'maritime' AND {_eligible("CAST(:domains AS varchar[])")}
+            ORDER BY s.last_position <-> origin.g LIMIT :k) c
+        WHERE CAST(:boats AS boolean)  -- only when the maritime force is competent
     )
-    SELECT place.lon AS place_lon, place.lat AS place_lat, place.region_id AS place_region_id,
-           place.zone_id AS place_zone_id, place.domains AS place_domains, place.island AS place_island,
-           near.mode, NULL::int AS port_id, near.d_origin, near.d_origin AS d_incident, {_SQUAD_COLUMNS}
-    FROM place LEFT JOIN near ON true LEFT JOIN squad s ON s.id = near.id
-         LEFT JOIN authority a ON a.id = s.authority_id LEFT JOIN region r ON r.id = s.station_region_id"""
-
-
-NEARBY_OF_INCIDENT = text(_nearby(_PLACE_OF_INCIDENT))
-NEARBY_OF_POINT = text(_nearby(_PLACE_OF_POINT))
+    SELECT near.mode, NULL::int AS port_id, near.d_origin, near.d_origin AS d_incident, {_SQUAD_COLUMNS}
+    FROM near JOIN squad s ON s.id = near.id {_SQUAD_JOINS}
+""")
 
 # Squads across the water: the eligible ones nearest each pier from which a ferry reaches the place.
 VIA_PORTS = text(f"""
@@ -271,27 +260,21 @@ def recommend(db, incident_id: int, *, limit: int = 5, domains: list[str] | None
     ``db`` is a Session or a Connection (the API uses an autocommit connection: no
     BEGIN/ROLLBACK round trips for a read).
     """
-    now = now or dt.datetime.now(dt.UTC)
-    params = {"id": incident_id, "domains": domains, **_common_params(db, limit, now, True)}
-    rows = db.execute(NEARBY_OF_INCIDENT, params).all()
-    if not rows:
+    place = db.execute(PLACE_OF_INCIDENT, {"id": incident_id}).one_or_none()
+    if place is None:
         raise NotFound(f"no incident {incident_id}", field="incident_id")
-    return {"incident_id": incident_id, **_rank(db, rows, params, limit, explain, now)}
+    result = _rank(db, place.lon, place.lat, place.island, place.region_id, place.zone_id,
+                   domains or list(place.domains), limit, explain, now or dt.datetime.now(dt.UTC), True)
+    return {"incident_id": incident_id, **result}
 
 
 def recommend_at(db, lon: float, lat: float, *, region_id: int, zone_id: int | None, domains: list[str],
                  limit: int = 5, explain: bool = False, now: dt.datetime | None = None,
                  require_available: bool = True) -> dict:
     """The squads competent for ``domains`` that reach the place ``(lon, lat)`` first."""
-    now = now or dt.datetime.now(dt.UTC)
-    params = {"lon": lon, "lat": lat, "region_id": region_id, "zone_id": zone_id, "domains": domains,
-              **_common_params(db, limit, now, require_available)}
-    return _rank(db, db.execute(NEARBY_OF_POINT, params).all(), params, limit, explain, now)
-
-
-def _common_params(db, limit: int, now: dt.datetime, require_available: bool) -> dict:
-    return {"today": now.date(), "require_available": require_available, "k": max(limit, 1),
-            "boat_domains": sorted(maritime_domains(db))}
+    island = db.execute(_ISLAND, {"point": f"SRID=4326;POINT({lon} {lat})"}).scalar()
+    return _rank(db, lon, lat, island, region_id, zone_id, domains, limit, explain,
+                 now or dt.datetime.now(dt.UTC), require_available)
 
 
 def _candidate(row, profile: Profile, source_ports: dict[int, float]) -> Candidate:
@@ -305,14 +288,17 @@ def _candidate(row, profile: Profile, source_ports: dict[int, float]) -> Candida
     return c
 
 
-def _rank(db, rows: list, params: dict, limit: int, explain: bool, now: dt.datetime) -> dict:
-    """Turn the nearby candidates (and, if they can still win, those across the water) into the answer."""
-    place = rows[0]
-    lon, lat, island, domains = place.place_lon, place.place_lat, place.place_island, list(place.place_domains)
-    chain = region_chain(db, place.place_region_id)
+def _rank(db, lon: float, lat: float, island: int | None, region_id: int, zone_id: int | None,
+          domains: list[str], limit: int, explain: bool, now: dt.datetime, require_available: bool) -> dict:
+    """Rank the squads on the island (and, if they can still win, those across the water)."""
+    chain = region_chain(db, region_id)
     network = network_for(db, chain[-1])
     profile, ferries = network.profile, network.ferries
-    details = {r.id: r for r in rows if r.id is not None}
+    params = {"lon": lon, "lat": lat, "island": island, "domains": domains, "today": now.date(),
+              "require_available": require_available, "k": max(limit, 1),
+              "boats": bool(maritime_domains(db) & set(domains))}
+    rows = db.execute(NEARBY, params).all()
+    details = {r.id: r for r in rows}
 
     best: dict[int, Route] = {}
     sail_memo: dict[tuple[int, dt.datetime], dict] = {}
@@ -327,7 +313,7 @@ def _rank(db, rows: list, params: dict, limit: int, explain: bool, now: dt.datet
             if route and (c.squad_id not in best or route.eta_seconds < best[c.squad_id].eta_seconds):
                 best[c.squad_id] = route
 
-    evaluate([_candidate(r, profile, source_ports) for r in rows if r.id is not None])
+    evaluate([_candidate(r, profile, source_ports) for r in rows])
 
     # Piers on the place's island (and the drive from each); piers elsewhere from which a
     # ferry can still beat the squads already found are asked for their nearest squads.
@@ -340,12 +326,11 @@ def _rank(db, rows: list, params: dict, limit: int, explain: bool, now: dt.datet
             if math.isfinite(bound) and not (_full(best, limit) and _minute(bound) > _minute(_kth(best, limit))):
                 source_ports[port_id] = bound
     if source_ports:
-        across = db.execute(VIA_PORTS, {**params, "lon": lon, "lat": lat, "domains": domains,
-                                        "ports": list(source_ports)}).all()
+        across = db.execute(VIA_PORTS, {**params, "ports": list(source_ports)}).all()
         details.update({r.id: r for r in across})
         evaluate([_candidate(r, profile, source_ports) for r in across])
 
-    zone = zone_regions(db, place.place_zone_id)
+    zone = zone_regions(db, zone_id)
     for route in best.values():
         row = details[route.squad_id]
         route.covers_place = (row.scope == "zone" and row.station_region_id in zone) or (
@@ -364,8 +349,7 @@ def _rank(db, rows: list, params: dict, limit: int, explain: bool, now: dt.datet
         } for r in ranked],
     }
     if explain:
-        left_params = {**params, "lon": lon, "lat": lat, "domains": domains}
-        result["left_out"] = _left_out(db, left_params, island, ferries, source_ports, landing)
+        result["left_out"] = _left_out(db, params, island, ferries, source_ports, landing)
     return result
 
 
