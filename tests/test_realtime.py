@@ -1,10 +1,13 @@
 """Delivery to tablets that never loses a task: real server processes, real Socket.IO clients."""
 
+import contextlib
 import datetime as dt
 import signal
+import threading
 import time
 
 import pytest
+import requests
 import socketio
 from sqlalchemy import select
 
@@ -222,3 +225,36 @@ def test_the_production_server_gevent_delivers_too(start_server, store):
         client.close()
         tablet.close()
         screen.close()
+
+
+def test_kill_9_during_a_dispatch_the_task_exists_once_and_reaches_the_tablet(start_server, store):
+    first = start_server()
+    squad_id, token = _token(store, "cb-shengshan")
+    client = Api(first.url)
+    incident = client.post("/incidents", incident_body(at=GOUQI)).json()
+    client.close()
+
+    def dispatch_then_die():
+        with contextlib.suppress(requests.ConnectionError):  # the server is killed under the request
+            Api(first.url).post(f"/incidents/{incident['id']}/dispatch", {"squad_ids": [squad_id]})
+
+    sender = threading.Thread(target=dispatch_then_die)
+    sender.start()
+    time.sleep(0.02)
+    first.stop(signal.SIGKILL)
+    sender.join()
+    second = start_server()
+    retry = Api(second.url)
+    try:
+        again = retry.post(f"/incidents/{incident['id']}/dispatch", {"squad_ids": [squad_id]})
+        assert again.status_code in (201, 409), again.text  # 409: the first one had committed
+        tasks = retry.get(f"/incidents/{incident['id']}").json()["tasks"]
+        assert len(tasks) == 1 and tasks[0]["squad"]["id"] == squad_id
+        tablet = Tablet(second.url, token)
+        try:
+            (message,) = tablet.wait_for(1)
+            assert message["task"]["id"] == tasks[0]["id"] and message["action"] == "dispatched"
+        finally:
+            tablet.close()
+    finally:
+        retry.close()
