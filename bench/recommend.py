@@ -50,12 +50,14 @@ from sqlalchemy import create_engine, pool  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from dispatch import migrate  # noqa: E402
+from dispatch.auth import add_api_token  # noqa: E402
 from dispatch.embedded_pg import EmbeddedPostgres  # noqa: E402
 from dispatch.recommend import NEARBY, PLACE_OF_INCIDENT  # noqa: E402
 from dispatch.seed import load_dataset_into  # noqa: E402
 from gis.reference import load_dataset  # noqa: E402
 
 BENCH_DIR = PROJECT_ROOT / "var" / "bench"
+BENCH_TOKEN = "dpt_bench-" + os.urandom(12).hex()
 SHENGSI = PROJECT_ROOT / "gis" / "data" / "shengsi"
 CST = dt.timezone(dt.timedelta(hours=8))
 
@@ -361,7 +363,8 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir / "server.log"
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
-        env = {**os.environ, "DATABASE_URL": database_url, "DISPATCH_DATA_DIR": str(data_dir)}
+        env = {**os.environ, "DATABASE_URL": database_url, "DISPATCH_DATA_DIR": str(data_dir),
+               "INTAKE_RATE_PER_MINUTE": "1000000"}
         env.pop("SOCKETIO_MESSAGE_QUEUE", None)
         if production:
             args = [str(PROJECT_ROOT / ".venv" / "bin" / "python"), "-m", "dispatch.production", "--no-seed"]
@@ -591,6 +594,7 @@ def run(args: argparse.Namespace) -> int:
         try:
             with Session(engine) as session:
                 load_dataset_into(session, load_dataset(SHENGSI))
+                add_api_token(session, "bench", "admin", BENCH_TOKEN)  # the benchmark is a script: a bearer token
                 session.commit()
         finally:
             engine.dispose()
@@ -607,6 +611,7 @@ def run(args: argparse.Namespace) -> int:
         phase("server start")
         http = requests.Session()
         http.trust_env = False  # no proxy for 127.0.0.1
+        http.headers["Authorization"] = f"Bearer {BENCH_TOKEN}"
         incident_ids = create_incidents(http, server.base, county["townships"], rng, args.incidents)
         with psycopg.connect(pg.url(driver="postgresql"), autocommit=True) as conn:
             conn.execute("ANALYZE incident, incident_matter, event")

@@ -63,6 +63,9 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     db.init_app(app)
     register_error_handlers(app)
     observability.init_app(app)
+    from dispatch import auth
+
+    auth.init_app(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(oversight_bp)
     realtime.init_app(app)

@@ -87,6 +87,28 @@ def serve_command(host: str | None, port: int | None, seed: bool) -> None:
     run_server(current_app._get_current_object(), host or "127.0.0.1", port or 5000, seed=seed)
 
 
+def _print_demo_access(app: Flask) -> None:
+    """The demo accounts (one per role) and a tablet token, so a newcomer can sign in at once."""
+    from sqlalchemy import select
+
+    from dispatch.auth import ensure_demo_accounts
+    from dispatch.models import Squad
+    from dispatch.tablets import issue_token
+
+    with app.app_context():
+        session = db.session
+        accounts = ensure_demo_accounts(session)
+        squad = session.scalar(select(Squad).where(Squad.code == "cb-shengshan"))
+        token = issue_token(session, squad.id, "demo tablet")[1] if squad is not None else None
+        session.commit()
+        db.session.remove()
+    click.echo("demo sign-in (demo data only; change or remove these accounts in production):")
+    for username, password, role in accounts:
+        click.echo(f"  {role:<11} username {username:<11} password {password}")
+    if token:
+        click.echo(f"  squad      tablet token for {squad.name_zh} (/tablet): {token}")
+
+
 def run_server(app: Flask, host: str, port: int, *, seed: bool = True) -> None:
     """What `make run` and the production entry point do: migrate, seed, serve, stop cleanly."""
     from dispatch import realtime
@@ -100,6 +122,7 @@ def run_server(app: Flask, host: str, port: int, *, seed: bool = True) -> None:
         if empty:
             counts = seed_dataset(app, "shengsi")
             click.echo("loaded the Shengsi demo data: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+        _print_demo_access(app)
 
     def _stop(signum, frame):  # noqa: ARG001
         raise KeyboardInterrupt
@@ -150,6 +173,52 @@ def squad_token_command(squad_id: int | None, label: str | None, revoke_id: int 
     click.echo(token)
 
 
+@click.command("api-token")
+@click.argument("name", required=False)
+@click.option("--role", type=click.Choice(["dispatcher", "squad", "planner", "supervisor", "admin"]),
+              default="dispatcher", show_default=True)
+@click.option("--revoke", "revoke_id", type=int, default=None, help="Revoke the API token with this id instead.")
+@with_appcontext
+def api_token_command(name: str | None, role: str, revoke_id: int | None) -> None:
+    """Print a bearer token for a script or integration NAME (only its hash is kept), or --revoke ID."""
+    import datetime as dt
+
+    from dispatch.auth import issue_api_token
+    from dispatch.models import ApiToken
+
+    session = db.session
+    if revoke_id is not None:
+        row = session.get(ApiToken, revoke_id)
+        if row is None:
+            click.echo(f"refused: no API token {revoke_id}", err=True)
+            sys.exit(1)
+        row.revoked_at = row.revoked_at or dt.datetime.now(dt.UTC)
+        session.commit()
+        click.echo(f"revoked API token {row.id} ({row.name})")
+        return
+    if not name:
+        raise click.UsageError("give a NAME (who uses the token), or --revoke ID")
+    row, token = issue_api_token(session, name, role)
+    session.commit()
+    click.echo(f"API token {row.id} for {name} ({role}); send it as Authorization: Bearer <token>", err=True)
+    click.echo(token)
+
+
+@click.command("add-account")
+@click.argument("username")
+@click.option("--role", type=click.Choice(["dispatcher", "planner", "supervisor", "admin"]), required=True)
+@click.option("--name", "display_name", default=None, help="The name shown on screens.")
+@click.password_option()
+@with_appcontext
+def add_account_command(username: str, role: str, display_name: str | None, password: str) -> None:
+    """Create a person's account (the password is stored as an argon2 hash)."""
+    from dispatch.auth import add_account
+
+    add_account(db.session, username, role, password, display_name)
+    db.session.commit()
+    click.echo(f"account {username} ({role}) created")
+
+
 audit_cli = AppGroup("audit", help="The tamper-evident record.")
 
 
@@ -172,6 +241,8 @@ def audit_verify() -> None:
 
 def init_app(app: Flask) -> None:
     app.cli.add_command(audit_cli)
+    app.cli.add_command(api_token_command)
+    app.cli.add_command(add_account_command)
     app.cli.add_command(squad_token_command)
     app.cli.add_command(db_cli)
     app.cli.add_command(seed_command)

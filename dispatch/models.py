@@ -613,3 +613,38 @@ class PositionFix(Base):
     source_crs: Mapped[str] = mapped_column(String(8), default="wgs84", server_default="wgs84")
     # Why the fix is not shown as the position: poor_accuracy, impossible_speed, outside_envelope.
     flags: Mapped[list[str]] = mapped_column(ARRAY(String(20)), default=list, server_default="{}")
+
+
+# -- accounts and tokens (issue 8) ----------------------------------------------------------------
+
+ROLES = ("dispatcher", "squad", "planner", "supervisor", "admin")
+
+
+class Account(Base):
+    """A person who signs in with a password (argon2 hash): dispatcher, planner, supervisor, admin."""
+
+    __tablename__ = "account"
+    __table_args__ = (_in_check("role", ROLES),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    created_at: Mapped[dt.datetime] = _timestamp()
+
+
+class ApiToken(Base):
+    """A bearer token for a script or an integration (12345 bridge, monitoring); only its hash is kept."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (_in_check("role", ROLES),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = _timestamp()
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))

@@ -176,6 +176,26 @@ class CommandNamespace(Namespace):
     """Command-centre screens: every frame goes to every connected screen."""
 
     def on_connect(self, auth=None):
+        """Signed-in screens only: the session cookie, or ``auth={"token": "dpt_..."}``."""
+        from flask import current_app
+        from flask import session as web_session
+
+        from dispatch.auth import allowed, principal_from_token
+        from dispatch.db import db
+        from dispatch.models import Account
+
+        if current_app.config.get("AUTH_REQUIRED", True):
+            token = auth.get("token") if isinstance(auth, dict) else None
+            role = None
+            if token:
+                principal = principal_from_token(db.session, token)
+                role = principal.role if principal else None
+            elif isinstance(web_session.get("account_id"), int):
+                account = db.session.get(Account, web_session["account_id"])
+                role = account.role if account is not None and account.active else None
+            db.session.commit()
+            if not allowed(role, "read_operations"):
+                raise ConnectionRefusedError("unauthorized: sign in as a dispatcher, supervisor or admin")
         emit("welcome", {"frame_interval": coalescer.interval})
 
 

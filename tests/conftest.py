@@ -23,6 +23,7 @@ from sqlalchemy import create_engine, pool
 from sqlalchemy.orm import Session
 
 from dispatch import create_app, migrate
+from dispatch.auth import add_api_token
 from dispatch.config import PROJECT_ROOT
 from dispatch.db import db
 from dispatch.embedded_pg import EmbeddedPostgres
@@ -31,6 +32,14 @@ from dispatch.seed import load_dataset_into
 from gis.reference import load_dataset
 
 TEMPLATE = "dispatch_template"
+# Fixed API tokens in the template: name, role, token. The clients below send the first two.
+TOKENS = {
+    "api": ("admin", "dpt_test-api-admin"),
+    "dispatcher-test": ("admin", "dpt_test-live-admin"),
+    "dispatcher": ("dispatcher", "dpt_test-dispatcher"),
+    "planner": ("planner", "dpt_test-planner"),
+    "supervisor": ("supervisor", "dpt_test-supervisor"),
+}
 SHENGSI = PROJECT_ROOT / "gis" / "data" / "shengsi"
 _counter = itertools.count()
 
@@ -56,6 +65,8 @@ def template_url(pg_cluster):
     with Session(engine) as session:
         load_dataset_into(session, load_dataset(SHENGSI))
         load_oversight_into(session, SHENGSI)
+        for name, (role, token) in TOKENS.items():
+            add_api_token(session, name, role, token)
         session.commit()
     engine.dispose()
     return url
@@ -95,7 +106,9 @@ def empty_database_url(pg_cluster):
 
 @pytest.fixture
 def app(database_url, tmp_path):
-    application = create_app({"TESTING": True, "DATABASE_URL": database_url, "DATA_DIR": tmp_path})
+    application = create_app(
+        {"TESTING": True, "DATABASE_URL": database_url, "DATA_DIR": tmp_path, "INTAKE_RATE_PER_MINUTE": 100000}
+    )
     yield application
     db.session.remove()
     db.dispose()
@@ -103,6 +116,14 @@ def app(database_url, tmp_path):
 
 @pytest.fixture
 def client(app):
+    """A test client signed in with an admin API token named "api"."""
+    test_client = app.test_client()
+    test_client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TOKENS['api'][1]}"
+    return test_client
+
+
+@pytest.fixture
+def anonymous(app):
     return app.test_client()
 
 
@@ -193,10 +214,11 @@ def store(database_url):
 class Api:
     """JSON over real HTTP to a live server; every call names its actor."""
 
-    def __init__(self, base: str, actor: str = "dispatcher-test"):
+    def __init__(self, base: str, actor: str = "dispatcher-test", token: str = TOKENS["dispatcher-test"][1]):
         self.base = base
         self.http = requests.Session()
         self.http.headers["X-Actor"] = actor
+        self.http.headers["Authorization"] = f"Bearer {token}"
 
     def get(self, path: str, **params):
         return self.http.get(f"{self.base}/api/v1{path}", params=params, timeout=30)
@@ -224,6 +246,7 @@ def start_server(database_url, tmp_path):
         settings = {
             "DATABASE_URL": database_url,
             "DISPATCH_DATA_DIR": str(tmp_path),
+            "INTAKE_RATE_PER_MINUTE": "100000",  # tests post many incidents with one token
             **{k: str(v) for k, v in env.items()},
         }
         server = LiveServer(settings, tmp_path, production=production)

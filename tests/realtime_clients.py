@@ -80,11 +80,14 @@ class Tablet:
 class CommandScreen:
     """A command-centre client on /command recording the frames it receives."""
 
-    def __init__(self, url: str):
+    def __init__(self, url: str, token: str | None = None):
+        from tests.conftest import TOKENS
+
         self.frames: list[dict] = []
         self.client = socketio.Client(reconnection=False)
         self.client.on("frame", lambda frame: self.frames.append(frame), namespace="/command")
-        self.client.connect(url, namespaces=["/command"], transports=["websocket"], wait_timeout=10)
+        self.client.connect(url, namespaces=["/command"], auth={"token": token or TOKENS["dispatcher"][1]},
+                            transports=["websocket"], wait_timeout=10)
 
     def updates(self, kind: str | None = None) -> list[dict]:
         return [u for f in self.frames for u in f["updates"] if kind is None or u["type"] == kind]

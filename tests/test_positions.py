@@ -3,6 +3,7 @@
 import datetime as dt
 
 import pytest
+import requests
 from sqlalchemy import select, text
 
 from dispatch.models import PositionFix, Squad
@@ -98,7 +99,9 @@ def test_bad_fixes_and_foreign_tokens_are_refused(api, store, tablet_squad):
     squad_id, token = tablet_squad
     other = store.scalar(select(Squad.id).where(Squad.code == "cb-wulong"))
     assert _post(api, other, token, [_fix("d1", 122.5, 30.7, 0)]).status_code == 403
-    assert api.post(f"/squads/{squad_id}/positions", {"fixes": []}).status_code == 401
+    assert api.post(f"/squads/{squad_id}/positions", {"fixes": []}).status_code == 403, "a dispatcher is no tablet"
+    anonymous = requests.post(f"{api.base}/api/v1/squads/{squad_id}/positions", json={"fixes": []}, timeout=10)
+    assert anonymous.status_code == 401
     for fix, field in (
         ({"id": "x", "lon": 200, "lat": 30, "time": T0.isoformat()}, "fixes[0].lon"),
         ({"id": "x", "lon": 122, "lat": 30}, "fixes[0].time"),

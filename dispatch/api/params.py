@@ -58,8 +58,17 @@ def json_body() -> dict:
 
 
 def actor() -> str:
-    """Who acts: the ``X-Actor`` header until accounts exist (recorded on every event)."""
-    value = (request.headers.get("X-Actor") or "api").strip()
-    if not value or len(value) > 100:
-        raise ApiError("X-Actor must be 1 to 100 characters", field="X-Actor", code="invalid_header")
-    return value
+    """Who acts, recorded on every event: the signed-in person or the tablet's squad.
+
+    An integration's API token (the 12345 bridge, a script) may name the person it acts
+    for in ``X-Actor``; otherwise its own name is the actor.
+    """
+    from dispatch.auth import current_principal
+
+    principal = current_principal()
+    header = (request.headers.get("X-Actor") or "").strip()
+    if len(header) > 100:
+        raise ApiError("X-Actor must be at most 100 characters", field="X-Actor", code="invalid_header")
+    if principal is not None:
+        return header if principal.kind == "api_token" and header else principal.name
+    return header or "api"

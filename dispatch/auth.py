@@ -1,0 +1,410 @@
+"""Who is asking, and may they: accounts, bearer tokens, tablet tokens, one permission matrix.
+
+Principals:
+- people sign in with a password (argon2 hash) and carry a session cookie;
+- scripts and integrations (the 12345 bridge, monitoring, benchmarks) send
+  ``Authorization: Bearer dpt_...`` (``flask --app dispatch api-token``);
+- tablets send ``Authorization: Bearer sqt_...`` (``flask --app dispatch squad-token``)
+  and act as their squad only.
+
+Every endpoint maps to one action in ``ENDPOINT_ACTIONS`` and every action to
+the roles that may do it in ``PERMISSIONS``: the matrix, enforced before every
+request (and on Socket.IO connects), tested as a table. An endpoint missing
+from the matrix is refused to everyone (fail closed), and a test lists any.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import hashlib
+import hmac
+import os
+import secrets
+import threading
+import time
+from dataclasses import dataclass
+
+from argon2 import PasswordHasher
+from argon2.exceptions import InvalidHashError, VerificationError
+from flask import Blueprint, Flask, g, jsonify, redirect, render_template_string, request, session, url_for
+from sqlalchemy import select, update
+from sqlalchemy.orm import Session
+
+from dispatch.models import ROLES, Account, ApiToken, Task
+
+API_TOKEN_PREFIX = "dpt_"
+_hasher = PasswordHasher()
+
+# action -> roles allowed
+PERMISSIONS: dict[str, frozenset[str]] = {
+    "public": frozenset(),  # no sign-in needed
+    "signed_in": frozenset(ROLES),
+    "read_reference": frozenset(ROLES),
+    "intake": frozenset({"dispatcher", "admin"}),
+    "read_operations": frozenset({"dispatcher", "supervisor", "admin"}),
+    "dispatch": frozenset({"dispatcher", "admin"}),
+    "read_task": frozenset({"dispatcher", "supervisor", "squad", "admin"}),
+    "act_on_task": frozenset({"dispatcher", "squad", "admin"}),
+    "report_position": frozenset({"squad"}),
+    "read_plans": frozenset({"planner", "dispatcher", "supervisor", "admin"}),
+    "edit_plans": frozenset({"planner", "admin"}),
+    "read_oversight": frozenset({"supervisor", "dispatcher", "admin"}),
+    "oversee": frozenset({"supervisor", "dispatcher", "admin"}),
+    "monitor": frozenset({"admin"}),
+}
+
+# endpoint -> action; blueprint-wide defaults below for read-only standard interfaces.
+ENDPOINT_ACTIONS: dict[str, str] = {
+    "static": "public",
+    "auth.login": "public",
+    "auth.login_form": "public",
+    "auth.logout": "public",
+    "api.health": "public",
+    "metrics": "monitor",
+    "api.regions": "read_reference",
+    "api.zones": "read_reference",
+    "api.squads": "read_reference",
+    "api.matters": "read_reference",
+    "api.jurisdiction": "read_reference",
+    "api.openapi_document": "signed_in",
+    "api.openapi_docs": "signed_in",
+    "api.create_incident": "intake",
+    "api.list_incidents": "read_operations",
+    "api.show_incident": "read_operations",
+    "api.incident_events": "read_operations",
+    "api.incident_recommendations": "read_operations",
+    "api.command_snapshot": "read_operations",
+    "api.list_inspection_requests": "read_operations",
+    "api.list_joint_inspections": "read_operations",
+    "api.show_joint_inspection": "read_operations",
+    "api.joint_inspection_proposals": "dispatch",
+    "api.dispatch_incident": "dispatch",
+    "api.mark_incident_duplicate": "dispatch",
+    "api.new_inspection_request": "dispatch",
+    "api.new_joint_inspection": "dispatch",
+    "api.show_task": "read_task",
+    "api.transition_task": "act_on_task",
+    "api.post_positions": "report_position",
+    "api.plans_index": "read_plans",
+    "api.show_plan": "read_plans",
+    "api.compare_plan": "read_plans",
+    "api.new_draft": "edit_plans",
+    "api.update_plan": "edit_plans",
+    "api.validate_edit": "edit_plans",
+    "api.publish_plan": "edit_plans",
+    "web.index": "signed_in",
+    "web.command": "read_operations",
+    "web.tablet": "public",  # an empty shell: the tablet signs in with its token, every call is checked
+    "web.planner": "read_plans",
+    "web.plan_map": "read_plans",
+    "web.heat_map": "read_operations",
+    "web.case_map": "read_operations",
+    "oversight.pages.supervisor_page": "read_oversight",
+}
+BLUEPRINT_ACTIONS: dict[str, tuple[str, str]] = {
+    # blueprint prefix -> (action for GET, action for writes)
+    "open311.": ("public", "public"),  # the public intake: its own api_key
+    "ogc.": ("read_reference", "read_reference"),
+    "oversight.api.": ("read_oversight", "oversee"),
+}
+# Endpoints where a squad may act only on its own task.
+OWN_TASK_ENDPOINTS = {"api.show_task", "api.transition_task"}
+
+
+@dataclass(frozen=True)
+class Principal:
+    kind: str  # account | api_token | tablet
+    name: str
+    role: str
+    squad_id: int | None = None
+
+
+def action_for(endpoint: str | None, method: str) -> str | None:
+    if endpoint is None:
+        return None
+    if endpoint in ENDPOINT_ACTIONS:
+        return ENDPOINT_ACTIONS[endpoint]
+    for prefix, (read, write) in BLUEPRINT_ACTIONS.items():
+        if endpoint.startswith(prefix):
+            return read if method in ("GET", "HEAD") else write
+    return None
+
+
+def allowed(role: str | None, action: str | None) -> bool:
+    """The matrix: may ``role`` (None: anonymous) do ``action``?"""
+    if action is None:
+        return False  # fail closed
+    if action == "public":
+        return True
+    return role is not None and role in PERMISSIONS[action]
+
+
+# -- credentials -----------------------------------------------------------------------------------
+
+
+def hash_password(password: str) -> str:
+    return _hasher.hash(password)
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def issue_api_token(session: Session, name: str, role: str) -> tuple[ApiToken, str]:
+    if role not in ROLES:
+        raise ValueError(f"role must be one of {', '.join(ROLES)}")
+    token = API_TOKEN_PREFIX + secrets.token_urlsafe(32)
+    row = ApiToken(name=name, role=role, token_hash=_digest(token))
+    session.add(row)
+    session.flush()
+    return row, token
+
+
+def add_api_token(session: Session, name: str, role: str, token: str) -> ApiToken:
+    """Store a token chosen by the caller (the test suite's fixed tokens, a migrated integration)."""
+    row = ApiToken(name=name, role=role, token_hash=_digest(token))
+    session.add(row)
+    session.flush()
+    return row
+
+
+def add_account(session: Session, username: str, role: str, password: str, display_name: str | None = None) -> Account:
+    if role not in ROLES or role == "squad":
+        raise ValueError("accounts are for dispatcher, planner, supervisor or admin (squads use tablet tokens)")
+    account = Account(
+        username=username, display_name=display_name or username, role=role, password_hash=hash_password(password)
+    )
+    session.add(account)
+    session.flush()
+    return account
+
+
+def check_password(session: Session, username: str, password: str) -> Account | None:
+    account = session.scalar(select(Account).where(Account.username == username, Account.active.is_(True)))
+    if account is None:
+        _hasher.hash(password)  # same time whether or not the name exists
+        return None
+    try:
+        _hasher.verify(account.password_hash, password)
+    except (VerificationError, InvalidHashError):
+        return None
+    return account
+
+
+# Verified tokens are remembered for a few seconds per process, so a busy integration does
+# not pay a lookup per request; a revocation takes effect within TOKEN_CACHE_SECONDS.
+TOKEN_CACHE_SECONDS = 10.0
+_token_cache: dict[tuple[str, str], tuple[float, Principal]] = {}
+
+
+def principal_from_token(session: Session, token: str | None) -> Principal | None:
+    """A bearer token: an API token (dpt_) or a squad's tablet token (sqt_)."""
+    if not token or len(token) > 200:
+        return None
+    key = (str(session.get_bind().url), _digest(token))
+    hit = _token_cache.get(key)
+    if hit and time.monotonic() - hit[0] < TOKEN_CACHE_SECONDS:
+        return hit[1]
+    principal = None
+    if token.startswith(API_TOKEN_PREFIX):
+        row = session.scalar(select(ApiToken).where(ApiToken.token_hash == key[1], ApiToken.revoked_at.is_(None)))
+        if row is not None:
+            session.execute(update(ApiToken).where(ApiToken.id == row.id).values(last_used_at=dt.datetime.now(dt.UTC)))
+            principal = Principal("api_token", row.name, row.role)
+    else:
+        from dispatch.tablets import squad_for_token
+
+        squad_id = squad_for_token(session, token)
+        if squad_id is not None:
+            principal = Principal("tablet", f"squad-{squad_id}", "squad", squad_id)
+    if principal is not None:
+        _token_cache[key] = (time.monotonic(), principal)
+    return principal
+
+
+def forget_tokens() -> None:
+    """Drop remembered tokens (after a revocation, in tests)."""
+    _token_cache.clear()
+
+
+def current_principal() -> Principal | None:
+    return getattr(g, "principal", None)
+
+
+def _identify(db_session: Session) -> Principal | None:
+    header = request.headers.get("Authorization", "")
+    if header.lower().startswith("bearer "):
+        return principal_from_token(db_session, header[7:].strip())
+    account_id = session.get("account_id")
+    if isinstance(account_id, int):
+        account = db_session.get(Account, account_id)
+        if account is not None and account.active:
+            return Principal("account", account.username, account.role)
+    return None
+
+
+def _refuse(status: int, code: str, message: str):
+    if request.path.startswith(("/api/", "/ogc", "/open311", "/metrics")) or request.is_json:
+        response = jsonify({"error": {"code": code, "message": message, "field": "Authorization"}})
+        response.status_code = status
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="dispatch"'
+        return response
+    if status == 401:
+        return redirect(url_for("auth.login_form", next=request.full_path))
+    return jsonify({"error": {"code": code, "message": message}}), status
+
+
+def enforce():
+    """before_request: identify, then apply the matrix (and a squad's own-task rule)."""
+    if not current_app_auth_required():
+        return None
+    from dispatch.db import db
+
+    if request.endpoint is None:
+        return None  # no such route: a plain 404
+    action = action_for(request.endpoint, request.method)
+    if action == "public":
+        g.principal = None
+        if request.headers.get("Authorization"):  # a token sent to a public route still names the actor
+            g.principal = _identify(db.session)
+        return None
+    principal = _identify(db.session)
+    g.principal = principal
+    if principal is None:
+        return _refuse(401, "unauthorized", "sign in, or send Authorization: Bearer <token>")
+    if not allowed(principal.role, action):
+        return _refuse(403, "forbidden", f"a {principal.role} may not do this ({action})")
+    if request.endpoint in RATE_LIMITED and not _within_rate(principal.name):
+        response = _refuse(429, "rate_limited", "too many incidents from this key: slow down")
+        response.headers["Retry-After"] = "60"
+        return response
+    if principal.role == "squad" and request.endpoint in OWN_TASK_ENDPOINTS:
+        task_squad = db.session.scalar(select(Task.squad_id).where(Task.id == request.view_args.get("task_id")))
+        if task_squad is not None and task_squad != principal.squad_id:
+            return _refuse(403, "forbidden", "a squad acts on its own tasks only")
+    return None
+
+
+# Intake per key (an integration's token, a person): at most INTAKE_RATE_PER_MINUTE a minute
+# per process, a sliding window. A runaway bridge cannot flood the queue.
+RATE_LIMITED = {"api.create_incident"}
+_recent: dict[str, collections.deque] = {}
+_recent_lock = threading.Lock()
+
+
+def _within_rate(key: str) -> bool:
+    from flask import current_app
+
+    limit = int(current_app.config["INTAKE_RATE_PER_MINUTE"])
+    now = time.monotonic()
+    with _recent_lock:
+        window = _recent.setdefault(key, collections.deque())
+        while window and now - window[0] > 60:
+            window.popleft()
+        if len(window) >= limit:
+            return False
+        window.append(now)
+        return True
+
+
+def current_app_auth_required() -> bool:
+    from flask import current_app
+
+    return bool(current_app.config.get("AUTH_REQUIRED", True))
+
+
+# -- sign-in pages ---------------------------------------------------------------------------------
+
+bp = Blueprint("auth", __name__)
+
+_LOGIN = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>登录 Sign in · dispatch</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font-family:system-ui,sans-serif;max-width:22rem;margin:4rem auto;padding:0 1rem}
+label{display:block;margin:.8rem 0 .2rem}input{width:100%;padding:.6rem;font-size:1rem}
+button{margin-top:1rem;padding:.7rem 1.2rem;font-size:1rem}.err{color:#b00}</style></head><body>
+<h1>综合行政执法指挥 · Sign in</h1>
+{% if error %}<p class="err">{{ error }}</p>{% endif %}
+<form method="post" action="{{ url_for('auth.login') }}">
+<input type="hidden" name="csrf_token" value="{{ csrf }}"><input type="hidden" name="next" value="{{ next }}">
+<label for="u">用户名 Username</label><input id="u" name="username" autocomplete="username" required>
+<label for="p">密码 Password</label><input id="p" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">登录 Sign in</button></form></body></html>"""
+
+
+def csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(24)
+    return session["csrf"]
+
+
+def _csrf_ok() -> bool:
+    sent = request.form.get("csrf_token", "")
+    return bool(sent) and hmac.compare_digest(sent, session.get("csrf", ""))
+
+
+def _safe_next(target: str | None) -> str:
+    return target if target and target.startswith("/") and not target.startswith("//") else "/"
+
+
+@bp.get("/login")
+def login_form():
+    return render_template_string(_LOGIN, csrf=csrf_token(), next=_safe_next(request.args.get("next")), error=None)
+
+
+@bp.post("/login")
+def login():
+    from dispatch.db import db
+
+    nxt = _safe_next(request.form.get("next"))
+    if not _csrf_ok():
+        return render_template_string(
+            _LOGIN, csrf=csrf_token(), next=nxt, error="表单已过期，请重试 The form expired: try again"
+        ), 400
+    account = check_password(db.session, request.form.get("username", ""), request.form.get("password", ""))
+    if account is None:
+        return render_template_string(
+            _LOGIN, csrf=csrf_token(), next=nxt, error="用户名或密码错误 Wrong username or password"
+        ), 401
+    session.clear()
+    session["account_id"] = account.id
+    session.permanent = True
+    return redirect(nxt)
+
+
+@bp.post("/logout")
+def logout():
+    if _csrf_ok():
+        session.clear()
+    return redirect(url_for("auth.login_form"))
+
+
+DEMO_ACCOUNTS = (  # for `make run` only: printed at start so a newcomer can sign in at once
+    ("dispatcher", "dispatcher", "值班调度员 Duty dispatcher"),
+    ("planner", "planner", "片区规划员 Zone planner"),
+    ("supervisor", "supervisor", "执法监督员 Supervisor"),
+    ("admin", "admin", "系统管理员 Administrator"),
+)
+
+
+def ensure_demo_accounts(session: Session) -> list[tuple[str, str, str]]:
+    """Create the demo accounts (password = 'demo-' + username) if missing; return them."""
+    out = []
+    for username, role, name in DEMO_ACCOUNTS:
+        password = f"demo-{username}"
+        if session.scalar(select(Account.id).where(Account.username == username)) is None:
+            add_account(session, username, role, password, name)
+        out.append((username, password, role))
+    return out
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("AUTH_REQUIRED", True)
+    app.config.setdefault("INTAKE_RATE_PER_MINUTE", int(os.environ.get("INTAKE_RATE_PER_MINUTE", "120")))
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12)
+    )
+    app.register_blueprint(bp)
+    app.before_request(enforce)
+    app.jinja_env.globals["csrf_token"] = csrf_token
