@@ -20,6 +20,7 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/recommend.py
+	$(BIN)/python bench/realtime.py
 
 lint: venv
 	$(BIN)/ruff check dispatch gis tests bench migrations/env.py
