@@ -20,6 +20,8 @@ test: setup
 
 bench: setup
 	$(BIN)/python bench/recommend.py
+	$(BIN)/python bench/realtime.py
+	$(BIN)/python bench/import_regions.py
 
 lint: venv
 	$(BIN)/ruff check dispatch gis tests bench migrations/env.py

@@ -58,6 +58,8 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     from dispatch.api import bp as api_bp
     from dispatch.db import db
     from dispatch.errors import register_error_handlers
+    from dispatch.ogc import bp as ogc_bp
+    from dispatch.open311 import bp as open311_bp
     from dispatch.oversight.api import bp as oversight_bp
 
     db.init_app(app)
@@ -68,6 +70,8 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     auth.init_app(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(oversight_bp)
+    app.register_blueprint(ogc_bp)
+    app.register_blueprint(open311_bp)
     realtime.init_app(app)
     cli.init_app(app)
     return app

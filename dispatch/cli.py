@@ -240,6 +240,9 @@ def audit_verify() -> None:
 
 
 def init_app(app: Flask) -> None:
+    from dispatch.boundaries import init_app as init_boundaries  # import-regions, export-plan (issue 7)
+
+    init_boundaries(app)
     app.cli.add_command(audit_cli)
     app.cli.add_command(api_token_command)
     app.cli.add_command(add_account_command)

@@ -114,9 +114,16 @@ def zone_of(session: Session, region: Region, plan: CoveragePlan | None) -> Zone
 
 
 def competent_authority(
-    session: Session, region: Region, ancestors: list[Region], matter: Matter | None
+    session: Session, region: Region, ancestors: list[Region], matter: Matter | None, *, major: bool = False
 ) -> tuple[Authority, str]:
-    """The authority in whose name an act at ``region`` on ``matter`` is done, and why."""
+    """The authority in whose name an act at ``region`` on ``matter`` is done, and why.
+
+    Cities (seed 003, 筑府办函〔2024〕51号 §4): ``major`` (a cross-district or major complex
+    case) takes a district-level matter up to the municipal bureau when the place has one.
+    A department's matter enforced by squads of the comprehensive force serving under that
+    department (the municipal detachment's seconded brigades) is entrusted enforcement: the act
+    is still done in the entrusting department's name, and the basis says so (§2, §3).
+    """
     if region.empowered and (matter is None or (matter.authority_kind == "county_bureau" and matter.township_held)):
         own = session.scalar(
             select(Authority).where(Authority.region_id == region.id, Authority.kind == "township_government")
@@ -131,6 +138,14 @@ def competent_authority(
     kind = matter.authority_kind if matter else "county_bureau"
     accepted = _ACCEPTED_KINDS[kind]
     chain = [region, *ancestors]
+    if major and kind == "county_bureau":
+        municipal = _municipal_bureau(session, chain)
+        if municipal is not None:
+            subject = f"matter {matter.code}" if matter else "the case"
+            return municipal, (
+                f"{subject} is cross-district or major and complex: it goes to the municipal level, "
+                f"{municipal.name_zh} (seed 003 §4)"
+            )
     candidates = session.scalars(
         select(Authority).where(
             Authority.region_id.in_([r.id for r in chain]),
@@ -146,6 +161,12 @@ def competent_authority(
             why = f"{region.name_zh} is served in the name of {authority.name_zh} (seed 001 §3.2.4)"
         elif kind == "department":
             why = f"matter {matter.code} is in the {matter.domain} domain of {authority.name_zh}"
+            entrusted = _entrusted_squads(session, authority)
+            if entrusted:
+                why += (
+                    f"; entrusted to {', '.join(entrusted)}: penalties in the name of {authority.name_zh} "
+                    "(seed 003 §2, §3)"
+                )
         elif region.empowered:
             why = (
                 f"matter {matter.code} is outside {region.name_zh}'s empowered catalogue: "
@@ -157,6 +178,25 @@ def competent_authority(
     raise NotFound(
         f"no competent authority is configured for {region.name_zh}" + (f" and matter {matter.code}" if matter else ""),
         code="no_authority",
+    )
+
+
+def _municipal_bureau(session: Session, chain: list[Region]) -> Authority | None:
+    return session.scalar(
+        select(Authority)
+        .where(Authority.region_id.in_([r.id for r in chain]), Authority.kind == "municipal_bureau")
+        .limit(1)
+    )
+
+
+def _entrusted_squads(session: Session, department: Authority) -> list[str]:
+    """Comprehensive-force squads serving under a department: it has entrusted its matters to them."""
+    return list(
+        session.scalars(
+            select(Squad.name_zh)
+            .where(Squad.authority_id == department.id, Squad.force == "comprehensive")
+            .order_by(Squad.code)
+        )
     )
 
 
@@ -197,9 +237,15 @@ def covering_squads(
 
 
 def jurisdiction_at(
-    session: Session, lon: float, lat: float, matter_code: str | None = None, *, squad_limit: int = 50
+    session: Session,
+    lon: float,
+    lat: float,
+    matter_code: str | None = None,
+    *,
+    squad_limit: int = 50,
+    major: bool = False,
 ) -> Jurisdiction:
-    """Who covers the place ``(lon, lat)`` and in whose name they act."""
+    """Who covers the place ``(lon, lat)`` and in whose name they act (``major``: a cross-district or major case)."""
     matter = find_matter(session, matter_code) if matter_code else None
     region = region_at(session, lon, lat)
     if region is None:
@@ -209,6 +255,6 @@ def jurisdiction_at(
     ancestors = ancestors_of(session, region)
     root = ancestors[-1] if ancestors else region
     zone = zone_of(session, region, effective_plan(session, root))
-    authority, basis = competent_authority(session, region, ancestors, matter)
+    authority, basis = competent_authority(session, region, ancestors, matter, major=major)
     squads = covering_squads(session, region, ancestors, zone, matter, lon, lat, limit=squad_limit)
     return Jurisdiction(region, ancestors, zone, authority, basis, matter, squads)

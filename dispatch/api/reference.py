@@ -8,14 +8,17 @@ from flask import jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
+from dispatch import crs_params, openapi  # noqa: F401  (openapi: /openapi.json and /docs register on import)
 from dispatch.api import bp
-from dispatch.api.params import query_float
+from dispatch.api.params import query_flag, query_float
 from dispatch.db import db
 from dispatch.errors import NotFound
 from dispatch.jurisdiction import effective_plan, jurisdiction_at
 from dispatch.models import CoveragePlan, Matter, Region, Squad, Zone, ZoneMember
 from dispatch.serializers import matter_json, region_ref, squad_json, zone_json
 from gis.geojson import feature, feature_collection
+
+crs_params.init_blueprint(bp)  # ?crs= / ?out_crs= on every /api/v1 route (Chinese coordinate systems)
 
 
 def _geojson(column):
@@ -119,5 +122,7 @@ def jurisdiction():
     """Who covers the place ``lon``/``lat`` and in whose name they act (``matter`` optional)."""
     lon = query_float("lon", low=-180, high=180)
     lat = query_float("lat", low=-90, high=90)
+    lon, lat = crs_params.query_point(lon, lat)
     matter = request.args.get("matter") or None
-    return jsonify(jurisdiction_at(db.session, lon, lat, matter).to_json())
+    major = query_flag("major")  # a cross-district or major complex case (a city's municipal tier)
+    return jsonify(jurisdiction_at(db.session, lon, lat, matter, major=major).to_json())
