@@ -43,4 +43,8 @@ def guiyang_url(database_url):
 
 @pytest.fixture
 def guiyang_client(guiyang_url, app):
-    return app.test_client()
+    from tests.conftest import TOKENS
+
+    client = app.test_client()
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {TOKENS['api'][1]}"
+    return client

@@ -9,16 +9,21 @@ import requests
 from owslib.ogcapi.features import Features
 
 from gis.crs import wgs84_to_gcj02
+from tests.conftest import TOKENS
 from tests.factories import incident_body
 
 pytestmark = pytest.mark.live
+
 CST = dt.timezone(dt.timedelta(hours=8))
 SIJIAO_BOX = [122.39, 30.68, 122.56, 30.76]  # Caiyuan and Wulong
 
 
+AUTH = {"Authorization": f"Bearer {TOKENS['dispatcher'][1]}"}  # as QGIS sends it (an auth config header)
+
+
 @pytest.fixture
 def ogc(live_server):
-    return Features(f"{live_server.url}/ogc/")
+    return Features(f"{live_server.url}/ogc/", headers=AUTH)
 
 
 def test_landing_page_conformance_and_collections(ogc):
@@ -57,7 +62,7 @@ def test_limit_offset_and_next_links_walk_every_feature(ogc):
         following = [link["href"] for link in page["links"] if link["rel"] == "next"]
         if not following:
             break
-        page = requests.get(following[0], timeout=10).json()
+        page = requests.get(following[0], headers=AUTH, timeout=10).json()
     assert seen == [f["id"] for f in everything["features"]]
     second = ogc.collection_items("squads", limit=4, offset=4)
     assert [link["rel"] for link in second["links"]].count("prev") == 1
@@ -99,7 +104,7 @@ def test_incidents_filtered_by_datetime(ogc, api):
 def test_gcj02_bbox_and_output(ogc, live_server):
     wgs = ogc.collection_item("regions", "330922100")
     ring = wgs["geometry"]["coordinates"][0][0]
-    shifted = requests.get(f"{live_server.url}/ogc/collections/regions/items/330922100",
+    shifted = requests.get(f"{live_server.url}/ogc/collections/regions/items/330922100", headers=AUTH,
                            params={"out_crs": "gcj02"}, timeout=10).json()  # fmt: skip
     assert shifted["geometry"]["coordinates"][0][0][0] == pytest.approx(list(wgs84_to_gcj02(*ring[0])), abs=1e-6)
     # A bbox drawn on a GCJ-02 map: converted to WGS84 before filtering.
