@@ -46,8 +46,8 @@ def test_the_core_routes_are_described_in_detail(client):
     error = doc["components"]["schemas"]["Error"]
     assert error["properties"]["error"]["required"] == ["code", "message"]
     # plans and oversight routes are there generically, with the error schema
-    publish = doc["paths"]["/api/v1/plans/{plan_id}/publish"]["post"]
-    assert publish["responses"]["400"] == {"$ref": "#/components/responses/Error"}
+    decision = doc["paths"]["/api/v1/cases/{case_id}/decisions"]["post"]
+    assert decision["responses"]["400"] == {"$ref": "#/components/responses/Error"}
 
 
 def test_a_route_without_a_description_is_reported(app):
