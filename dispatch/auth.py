@@ -45,6 +45,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "read_operations": frozenset({"dispatcher", "supervisor", "admin"}),
     "dispatch": frozenset({"dispatcher", "admin"}),
     "read_task": frozenset({"dispatcher", "supervisor", "squad", "admin"}),
+    "read_incident": frozenset({"dispatcher", "supervisor", "squad", "admin"}),
     "act_on_task": frozenset({"dispatcher", "squad", "admin"}),
     "report_position": frozenset({"squad"}),
     "read_plans": frozenset({"planner", "dispatcher", "supervisor", "admin"}),
@@ -71,7 +72,7 @@ ENDPOINT_ACTIONS: dict[str, str] = {
     "api.openapi_docs": "signed_in",
     "api.create_incident": "intake",
     "api.list_incidents": "read_operations",
-    "api.show_incident": "read_operations",
+    "api.show_incident": "read_incident",
     "api.incident_events": "read_operations",
     "api.incident_recommendations": "read_operations",
     "api.command_snapshot": "read_operations",
@@ -284,6 +285,11 @@ def enforce():
         task_squad = db.session.scalar(select(Task.squad_id).where(Task.id == request.view_args.get("task_id")))
         if task_squad is not None and task_squad != principal.squad_id:
             return _refuse(403, "forbidden", "a squad acts on its own tasks only")
+    if principal.role == "squad" and request.endpoint == "api.show_incident":
+        mine = db.session.scalar(select(Task.id).where(Task.incident_id == request.view_args.get("incident_id"),
+                                                       Task.squad_id == principal.squad_id).limit(1))
+        if mine is None:
+            return _refuse(403, "forbidden", "a squad sees the incidents of its own tasks only")
     return None
 
 

@@ -23,7 +23,7 @@ from sqlalchemy import create_engine, pool
 from sqlalchemy.orm import Session
 
 from dispatch import create_app, migrate
-from dispatch.auth import add_api_token
+from dispatch.auth import add_account, add_api_token
 from dispatch.config import PROJECT_ROOT
 from dispatch.db import db
 from dispatch.embedded_pg import EmbeddedPostgres
@@ -67,6 +67,8 @@ def template_url(pg_cluster):
         load_oversight_into(session, SHENGSI)
         for name, (role, token) in TOKENS.items():
             add_api_token(session, name, role, token)
+        for role in ("dispatcher", "planner", "supervisor", "admin"):  # people, for the browser tests
+            add_account(session, f"test-{role}", role, f"test-{role}-password")
         session.commit()
     engine.dispose()
     return url

@@ -108,6 +108,8 @@ def test_a_squad_acts_on_its_own_tasks_only(app, anonymous, client, session):
     assert refused.status_code == 403
     assert anonymous.get(f"/api/v1/tasks/{foreign['id']}", headers=as_squad).status_code == 403
     assert anonymous.get("/api/v1/incidents", headers=as_squad).status_code == 403
+    assert anonymous.get(f"/api/v1/incidents/{incident['id']}", headers=as_squad).status_code == 200
+    assert anonymous.get(f"/api/v1/incidents/{other['id']}", headers=as_squad).status_code == 403
 
 
 def test_people_sign_in_with_a_password_and_a_csrf_token(app, anonymous, session):
