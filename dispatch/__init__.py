@@ -44,6 +44,9 @@ def create_app(test_config: Mapping | None = None) -> Flask:
 
     observability.configure_logging(os.environ.get("LOG_FORMAT", "json"))
     app = Flask(__name__, static_folder=str(config_module.PROJECT_ROOT / "static"), static_url_path="/static")
+    from dispatch.errors import DatabaseId
+
+    app.url_map.converters["int"] = DatabaseId  # before any route is registered
     app.config.update(config_module.from_environment())
     if test_config:
         app.config.update(test_config)

@@ -5,8 +5,9 @@ from __future__ import annotations
 import logging
 
 from flask import Flask, jsonify, request
-from sqlalchemy.exc import OperationalError
+from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
+from werkzeug.routing import IntegerConverter
 
 log = logging.getLogger(__name__)
 
@@ -72,6 +73,15 @@ def _refuse_nul_characters():
     return None
 
 
+class DatabaseId(IntegerConverter):
+    """``<int:...>`` in routes: 1 to 2**31 - 1 (a PostgreSQL integer); anything else is a 404."""
+
+    def __init__(self, map, *args, **kwargs):  # noqa: A002 - werkzeug's name
+        kwargs.setdefault("min", 1)
+        kwargs.setdefault("max", 2**31 - 1)
+        super().__init__(map, *args, **kwargs)
+
+
 def register_error_handlers(app: Flask) -> None:
     app.before_request(_refuse_nul_characters)
     @app.errorhandler(ApiError)
@@ -92,6 +102,13 @@ def register_error_handlers(app: Flask) -> None:
         response = error_response(503, "database_unavailable", "the database is unavailable; retry shortly")
         response[0].headers["Retry-After"] = "2"
         return response
+
+    @app.errorhandler(DataError)
+    def _value_refused_by_the_database(exc: DataError):
+        # A value the validators let through but PostgreSQL cannot hold (out of range, bad
+        # encoding): the client's input, so a 400 rather than a 500. Logged: a validator is missing.
+        log.warning("value refused by the database on %s %s: %s", request.method, request.path, exc.orig)
+        return error_response(400, "invalid_value", "a value is out of range or malformed")
 
     @app.errorhandler(Exception)
     def _unexpected(exc: Exception):
