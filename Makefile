@@ -39,6 +39,7 @@ system:
 	{ [ -x /usr/lib/postgresql/15/bin/initdb ] && [ -f /usr/share/postgresql/15/extension/postgis.control ]; } \
 	  || missing="$$missing postgresql-15-postgis-3"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
+	command -v chromium >/dev/null || missing="$$missing chromium"; \
 	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	command -v npm >/dev/null || [ -f static/vendor/.complete ] || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \

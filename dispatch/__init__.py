@@ -64,6 +64,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     from dispatch.ogc import bp as ogc_bp
     from dispatch.open311 import bp as open311_bp
     from dispatch.oversight.api import bp as oversight_bp
+    from dispatch.web import bp as web_bp
 
     db.init_app(app)
     register_error_handlers(app)
@@ -73,6 +74,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     auth.init_app(app)
     app.register_blueprint(api_bp)
     app.register_blueprint(oversight_bp)
+    app.register_blueprint(web_bp)
     app.register_blueprint(ogc_bp)
     app.register_blueprint(open311_bp)
     realtime.init_app(app)

@@ -130,6 +130,10 @@ def run_server(app: Flask, host: str, port: int, *, seed: bool = True) -> None:
     # SIGTERM ends the server the way Ctrl-C does, so the cluster is stopped on exit.
     signal.signal(signal.SIGTERM, _stop)
     realtime.start_background_work(app)
+    if os.environ.get("DEMO_SIMULATION") == "1":  # the demo: moving squads, 12345 calls (dispatch/simulate.py)
+        from dispatch.simulate import start_in_background
+
+        start_in_background(app)
     click.echo(f"dispatch serving on http://{host}:{port} ({app.config['SOCKETIO_ASYNC_MODE']})")
     # Flask refuses app.run() inside a CLI command; this command is the server itself.
     os.environ.pop("FLASK_RUN_FROM_CLI", None)
@@ -241,6 +245,7 @@ def audit_verify() -> None:
 
 def init_app(app: Flask) -> None:
     from dispatch.boundaries import init_app as init_boundaries  # import-regions, export-plan (issue 7)
+    from dispatch.simulate import simulate_command
 
     init_boundaries(app)
     app.cli.add_command(audit_cli)
@@ -250,3 +255,4 @@ def init_app(app: Flask) -> None:
     app.cli.add_command(db_cli)
     app.cli.add_command(seed_command)
     app.cli.add_command(serve_command)
+    app.cli.add_command(simulate_command)

@@ -4,4 +4,4 @@ from flask import Blueprint
 
 bp = Blueprint("api", __name__, url_prefix="/api/v1")
 
-from dispatch.api import incidents, joint, realtime, reference, tasks  # noqa: E402,F401  (routes register on import)
+from dispatch.api import incidents, joint, plans, realtime, reference, tasks  # noqa: E402,F401  (routes register on import)
