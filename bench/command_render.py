@@ -12,7 +12,9 @@ from navigation start until the map has drawn townships, zones and every squad
 from __future__ import annotations
 
 import argparse
+import os
 import random
+import re
 import shutil
 import statistics
 import sys
@@ -30,11 +32,13 @@ from sqlalchemy import create_engine, pool  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
 from dispatch import migrate  # noqa: E402
+from dispatch.auth import add_account  # noqa: E402
 from dispatch.embedded_pg import EmbeddedPostgres  # noqa: E402
 from dispatch.seed import load_dataset_into  # noqa: E402
 from gis.reference import load_dataset  # noqa: E402
 
 BENCH_DIR = PROJECT_ROOT / "var" / "bench-render"
+BENCH_PASSWORD = os.urandom(12).hex()
 TARGET_MS = 1500
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -55,7 +59,14 @@ def measure(base: str, runs: int) -> list[dict]:
         browser = playwright.chromium.launch(executable_path="/usr/bin/chromium", headless=True, args=CHROMIUM_ARGS)
         try:
             for _ in range(runs):
-                context = browser.new_context(viewport={"width": 1600, "height": 1000})
+                context = browser.new_context(viewport={"width": 1600, "height": 1000}, base_url=base)
+                form = context.request.get("/login").text()  # a person signs in first
+                csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+                context.request.post(
+                    "/login",
+                    form={"username": "bench", "password": BENCH_PASSWORD, "csrf_token": csrf},
+                    max_redirects=0,
+                )
                 page = context.new_page()
                 page.goto(f"{base}/command")
                 page.wait_for_selector("body[data-ready='1']", timeout=120_000)
@@ -91,6 +102,7 @@ def main(argv: list[str] | None = None) -> int:
         engine = create_engine(url, poolclass=pool.NullPool)
         with Session(engine) as session:
             load_dataset_into(session, load_dataset(PROJECT_ROOT / "gis" / "data" / "shengsi"))
+            add_account(session, "bench", "dispatcher", BENCH_PASSWORD)
             session.commit()
         engine.dispose()
         with psycopg.connect(pg.url(driver="postgresql")) as conn:

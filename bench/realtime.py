@@ -250,6 +250,7 @@ def start_python_server(database_url: str, frame_interval: float) -> tuple[Proc,
         "DATABASE_URL": database_url,
         "DISPATCH_DATA_DIR": str(data_dir),
         "FRAME_INTERVAL_S": str(frame_interval),
+        "INTAKE_RATE_PER_MINUTE": "1000000",  # the benchmark files hundreds of incidents with one token
     }
     env.pop("SOCKETIO_MESSAGE_QUEUE", None)
     proc = Proc(
@@ -575,8 +576,17 @@ def run(args: argparse.Namespace) -> int:
         tokens_file.write_text(json.dumps({s["token"]: s["id"] for s in squads}))
         phase(f"{len(squads):,} squads, officers and tablet tokens")
 
+        # The benchmark is a script: it signs in with a bearer token, and its screens with the same.
+        api_token = "dpt_bench-" + os.urandom(12).hex()
+        with psycopg.connect(pg.url(driver="postgresql"), autocommit=True) as conn:
+            conn.execute(
+                "INSERT INTO api_token (name, role, token_hash) VALUES ('bench', 'admin', %s)",
+                (hashlib.sha256(api_token.encode()).hexdigest(),),
+            )
+        os.environ["BENCH_API_TOKEN"] = api_token  # inherited by the client processes started below
         http = requests.Session()
         http.trust_env = False
+        http.headers["Authorization"] = f"Bearer {api_token}"
         dispatched = rng.sample(squads, min(args.dispatches, len(squads) - 1))
         beacon = next(s for s in squads if s not in dispatched)
         workers = Workers(args.workers)

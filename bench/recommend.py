@@ -365,8 +365,12 @@ class Server:
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir / "server.log"
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
-        env = {**os.environ, "DATABASE_URL": database_url, "DISPATCH_DATA_DIR": str(data_dir),
-               "INTAKE_RATE_PER_MINUTE": "1000000"}
+        env = {
+            **os.environ,
+            "DATABASE_URL": database_url,
+            "DISPATCH_DATA_DIR": str(data_dir),
+            "INTAKE_RATE_PER_MINUTE": "1000000",
+        }
         env.pop("SOCKETIO_MESSAGE_QUEUE", None)
         if production:
             args = [str(PROJECT_ROOT / ".venv" / "bin" / "python"), "-m", "dispatch.production", "--no-seed"]
@@ -513,8 +517,19 @@ def candidate_params(conn: psycopg.Connection, county_id: int, incident_ids: lis
     params = []
     for incident_id in incident_ids:
         lon, lat, _region, _zone, domains, island = conn.execute(place_sql, {"id": incident_id}).fetchone()
-        params.append({"id": incident_id, "lon": lon, "lat": lat, "island": island, "domains": domains,
-                       "today": today, "require_available": True, "k": 5, "boats": bool(boats & set(domains))})
+        params.append(
+            {
+                "id": incident_id,
+                "lon": lon,
+                "lat": lat,
+                "island": island,
+                "domains": domains,
+                "today": today,
+                "require_available": True,
+                "k": 5,
+                "boats": bool(boats & set(domains)),
+            }
+        )
     return params
 
 
@@ -706,8 +721,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--warmup", type=int, default=200, help="untimed requests (and executions) first")
     parser.add_argument("--incidents", type=int, default=200, help="incidents filed through the API")
     parser.add_argument("--seed", type=int, default=20261123, help="random seed of the synthetic data")
-    parser.add_argument("--server", choices=("production", "dev"), default="production",
-                        help="python -m dispatch.production (gevent) or flask serve (Werkzeug threads)")
+    parser.add_argument(
+        "--server",
+        choices=("production", "dev"),
+        default="production",
+        help="python -m dispatch.production (gevent) or flask serve (Werkzeug threads)",
+    )
     parser.add_argument(
         "--budget", type=float, default=45, help="seconds at most for each timed series (keeps a slow run short)"
     )

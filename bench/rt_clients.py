@@ -22,6 +22,7 @@ monkey.patch_all()
 
 import datetime as dt  # noqa: E402
 import json  # noqa: E402
+import os  # noqa: E402
 import random  # noqa: E402
 import sys  # noqa: E402
 import time  # noqa: E402
@@ -164,7 +165,7 @@ class Tablet(Client):
 
 class Screen(Client):
     def __init__(self, url: str):
-        super().__init__(url, "/command")
+        super().__init__(url, "/command", {"token": os.environ.get("BENCH_API_TOKEN", "")})
         self.positions: list[tuple[int, int, float, float, float]] = []  # (squad, rev, arrival, wall, frame at)
         self.frames = 0
 

@@ -24,11 +24,18 @@ def test_no_generated_input_makes_a_server_error(app):
     operations = 0
     for result in schema.get_all_operations():
         operation = result.ok()
+        if operation.path in ("/api/v1/openapi.json", "/api/v1/docs"):
+            continue  # the document itself
         operations += 1
 
         @given(case=operation.as_strategy())
-        @settings(max_examples=EXAMPLES, deadline=None, suppress_health_check=list(HealthCheck), derandomize=True,
-                  database=None)
+        @settings(
+            max_examples=EXAMPLES,
+            deadline=None,
+            suppress_health_check=list(HealthCheck),
+            derandomize=True,
+            database=None,
+        )
         def run(case):
             case.call_and_validate(headers=AUTH, checks=[not_a_server_error])
 

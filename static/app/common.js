@@ -35,12 +35,19 @@ export class ApiError extends Error {
   }
 }
 
+let bearer = null;
+
+/** A tablet signs in with its token: every later call carries it (people use their session cookie). */
+export function useToken(token) {
+  bearer = token;
+}
+
 /** JSON over HTTP to /api/v1; mutating calls name their actor. Throws ApiError on 4xx/5xx. */
 export async function api(method, path, body, { actor, token } = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
   if (actor) headers["X-Actor"] = actor;
-  if (token) headers.Authorization = `Bearer ${token}`;
+  if (token || bearer) headers.Authorization = `Bearer ${token || bearer}`;
   const response = await fetch(`/api/v1${path}`, {
     method,
     headers,

@@ -1,7 +1,7 @@
 // A squad's tablet: token sign-in, the current task, lifecycle buttons, and an offline queue.
 // Every action and position fix goes into a queue kept in localStorage and is sent in order;
 // when the network is away the queue waits, and the screen shows how much is waiting.
-import { ApiError, api, banner, el, nameOf, settings, t } from "./common.js";
+import { ApiError, api, banner, el, nameOf, settings, t, useToken } from "./common.js";
 
 const KEY = "dispatch.tablet.";
 const store = {
@@ -338,6 +338,7 @@ async function squadInfo(squadId) {
 
 function connect(token) {
   tablet.token = token;
+  useToken(token); // every API call of the tablet acts as its squad
   const socket = io("/squad", {
     transports: ["websocket"],
     auth: (cb) => cb({ token, last_seq: store.get("last_seq", 0) }),

@@ -8,6 +8,7 @@ var/artifacts/ (git-ignored).
 
 from __future__ import annotations
 
+import re
 import shutil
 from pathlib import Path
 
@@ -57,12 +58,16 @@ class Screens:
         self.errors: list[str] = []
         self.contexts = []
 
-    def page(self, path: str = "", *, viewport=None, context=None, wait_ready: bool = True):
+    def page(
+        self, path: str = "", *, viewport=None, context=None, wait_ready: bool = True, sign_in: str | None = "admin"
+    ):
         if context is None:
             context = self.browser.new_context(
                 viewport=viewport or {"width": 1400, "height": 900}, base_url=self.base_url
             )
             self.contexts.append(context)
+            if sign_in and not path.startswith("/tablet"):  # the tablet signs in with its own token
+                self.sign_in(context, sign_in)
         page = context.new_page()
         page.on("request", lambda request: self.requests.append(request.url))
         page.on("pageerror", lambda error: self.errors.append(str(error)))
@@ -71,6 +76,18 @@ class Screens:
             if wait_ready:
                 page.wait_for_selector("body[data-ready='1']", timeout=20_000)
         return page
+
+    @staticmethod
+    def sign_in(context, role: str) -> None:
+        """Sign the context in through the form, as a person does (the test template's accounts)."""
+        form = context.request.get("/login").text()
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
+        response = context.request.post(
+            "/login",
+            form={"username": f"test-{role}", "csrf_token": csrf, "password": f"test-{role}-password"},
+            max_redirects=0,
+        )
+        assert response.status == 302, response.text()
 
     def screenshot(self, page, name: str) -> Path:
         ARTIFACTS.mkdir(parents=True, exist_ok=True)

@@ -234,6 +234,7 @@ def test_no_page_requests_anything_beyond_the_server_and_english_is_a_switch_awa
         page.close()
     page = screens.page("/tablet", wait_ready=False)
     page.wait_for_selector("#signin:not([hidden])")
+    screens.sign_in(page.context, "admin")  # the maps and screens below are for signed-in people
     for path in ("/maps/plan", "/maps/heat", f"/maps/incidents/{incident['id']}"):
         page.goto(path)
         page.wait_for_selector(".leaflet-container")

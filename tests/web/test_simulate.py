@@ -62,10 +62,16 @@ def test_make_run_with_the_flag_shows_a_living_map_within_a_minute(start_server)
 
     import requests
 
+    from tests.conftest import TOKENS
+
     server = start_server(DEMO_SIMULATION=1)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
-        snapshot = requests.get(f"{server.url}/api/v1/command/snapshot", timeout=10).json()
+        snapshot = requests.get(
+            f"{server.url}/api/v1/command/snapshot",
+            timeout=10,
+            headers={"Authorization": f"Bearer {TOKENS['dispatcher'][1]}"},
+        ).json()
         moving = [s for s in snapshot["squads"] if s["last_position_at"]]
         if snapshot["incidents"] and len(moving) >= 10:
             break
