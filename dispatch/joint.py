@@ -46,8 +46,11 @@ JOINT_FIELDS = {
     "slot",
     "request_ids",
     "incident_id",
+    # A proposal is posted as it is: these describe it and are not read back.
     "visits_replaced",
     "squads",
+    "reason",
+    "uncovered_domains",
 }
 
 
