@@ -1,7 +1,6 @@
 """Helpers shared by the benchmarks under bench/ (kept free of application imports).
 
-bench/recommend.py has its own copies of these (it predates this module); bench/realtime.py
-imports them from here, so it does not depend on the recommendation code.
+bench/recommend.py and bench/realtime.py import them from here.
 """
 
 from __future__ import annotations

@@ -36,7 +36,6 @@ import random
 import re
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -48,6 +47,7 @@ if str(PROJECT_ROOT) not in sys.path:
 
 import psycopg  # noqa: E402
 import requests  # noqa: E402
+from common import BenchError, free_port, percentile  # noqa: E402  (bench/common.py)
 from sqlalchemy import create_engine, pool  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
@@ -82,10 +82,6 @@ SQUADS = 10_000
 PROFESSIONAL_DOMAINS = ("market_supervision", "ecology_environment", "culture_tourism_sport", "transport", "health")
 INCIDENT_MATTERS = ("CM-001", "CM-002", "CM-003", "CM-005")  # comprehensive matters of the catalogue
 INCIDENT_SOURCES = ("hotline_12345", "hotline_12345", "patrol", "grid", "complaint")
-
-
-class BenchError(RuntimeError):
-    """Something the benchmark needs did not work (the measurement is void)."""
 
 
 def _ewkt_square(x0: float, y0: float, size: float) -> str:
@@ -350,18 +346,12 @@ def build_county(conn: psycopg.Connection, rng: random.Random) -> dict:
 # -- the server ------------------------------------------------------------------------------------
 
 
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 class Server:
     """The server under test on a free port, logging to a file: production (gevent) or ``flask serve``."""
 
     def __init__(self, database_url: str, data_dir: Path, production: bool = True):
         data_dir.mkdir(parents=True, exist_ok=True)
-        self.port = _free_port()
+        self.port = free_port()
         self.base = f"http://127.0.0.1:{self.port}"
         self.log_path = data_dir / "server.log"
         self._log = open(self.log_path, "w")  # noqa: SIM115 - closed in stop()
@@ -549,11 +539,6 @@ def measure_sql(conn: psycopg.Connection, params: list[dict], args, n: int, *, p
     if empty:
         series.failures.append(f"{empty} executions returned no candidate")
     return series
-
-
-def percentile(sorted_values: list[float], q: float) -> float:
-    """Nearest-rank percentile of an ascending list."""
-    return sorted_values[max(0, math.ceil(q * len(sorted_values)) - 1)]
 
 
 def summary(latencies: list[float]) -> dict:

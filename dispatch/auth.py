@@ -286,8 +286,11 @@ def enforce():
         if task_squad is not None and task_squad != principal.squad_id:
             return _refuse(403, "forbidden", "a squad acts on its own tasks only")
     if principal.role == "squad" and request.endpoint == "api.show_incident":
-        mine = db.session.scalar(select(Task.id).where(Task.incident_id == request.view_args.get("incident_id"),
-                                                       Task.squad_id == principal.squad_id).limit(1))
+        mine = db.session.scalar(
+            select(Task.id)
+            .where(Task.incident_id == request.view_args.get("incident_id"), Task.squad_id == principal.squad_id)
+            .limit(1)
+        )
         if mine is None:
             return _refuse(403, "forbidden", "a squad sees the incidents of its own tasks only")
     return None

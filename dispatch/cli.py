@@ -179,8 +179,12 @@ def squad_token_command(squad_id: int | None, label: str | None, revoke_id: int 
 
 @click.command("api-token")
 @click.argument("name", required=False)
-@click.option("--role", type=click.Choice(["dispatcher", "squad", "planner", "supervisor", "admin"]),
-              default="dispatcher", show_default=True)
+@click.option(
+    "--role",
+    type=click.Choice(["dispatcher", "squad", "planner", "supervisor", "admin"]),
+    default="dispatcher",
+    show_default=True,
+)
 @click.option("--revoke", "revoke_id", type=int, default=None, help="Revoke the API token with this id instead.")
 @with_appcontext
 def api_token_command(name: str | None, role: str, revoke_id: int | None) -> None:

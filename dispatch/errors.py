@@ -84,6 +84,7 @@ class DatabaseId(IntegerConverter):
 
 def register_error_handlers(app: Flask) -> None:
     app.before_request(_refuse_nul_characters)
+
     @app.errorhandler(ApiError)
     def _api_error(exc: ApiError):
         return jsonify(exc.to_dict()), exc.status

@@ -22,10 +22,14 @@ from flask import Flask, Response, g, has_request_context, request
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 REGISTRY = CollectorRegistry()
-REQUESTS = Counter("dispatch_http_requests_total", "HTTP requests", ["method", "endpoint", "status"],
-                   registry=REGISTRY)
-LATENCY = Histogram("dispatch_http_request_seconds", "HTTP request latency", ["endpoint"], registry=REGISTRY,
-                    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5))
+REQUESTS = Counter("dispatch_http_requests_total", "HTTP requests", ["method", "endpoint", "status"], registry=REGISTRY)
+LATENCY = Histogram(
+    "dispatch_http_request_seconds",
+    "HTTP request latency",
+    ["endpoint"],
+    registry=REGISTRY,
+    buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5),
+)
 TABLETS = Gauge("dispatch_tablets_connected", "Tablets connected to this process", registry=REGISTRY)
 BACKLOG = Gauge("dispatch_outbox_backlog", "Tablet messages not yet acknowledged", registry=REGISTRY)
 FIXES = Counter("dispatch_position_fixes_total", "Position fixes stored", registry=REGISTRY)

@@ -205,8 +205,13 @@ def zone_regions(session: Session, zone_id: int | None) -> frozenset[int]:
 
 def maritime_domains(session) -> frozenset[str]:
     """Domains held by the maritime force's squads (boats are asked for only then)."""
-    return _cached(session, ("boats",), lambda: frozenset(session.execute(text(
-        "SELECT DISTINCT unnest(domains) FROM squad WHERE force = 'maritime'")).scalars()))
+    return _cached(
+        session,
+        ("boats",),
+        lambda: frozenset(
+            session.execute(text("SELECT DISTINCT unnest(domains) FROM squad WHERE force = 'maritime'")).scalars()
+        ),
+    )
 
 
 @dataclass
@@ -257,16 +262,34 @@ def network_for(session: Session, root_region_id: int) -> Network:
 # -- ranking -------------------------------------------------------------------------------------
 
 
-def recommend(db, incident_id: int, *, limit: int = 5, domains: list[str] | None = None,
-              explain: bool = False, now: dt.datetime | None = None) -> dict:
+def recommend(
+    db,
+    incident_id: int,
+    *,
+    limit: int = 5,
+    domains: list[str] | None = None,
+    explain: bool = False,
+    now: dt.datetime | None = None,
+) -> dict:
     """The squads that reach incident ``incident_id`` first, best first (see the module docstring).
 
     ``db`` is a Session or a Connection (the API uses an autocommit connection: no
     BEGIN/ROLLBACK round trips for a read).
     """
     place = _incident_place(db, incident_id)
-    result = _rank(db, place.lon, place.lat, place.island, place.region_id, place.zone_id,
-                   domains or list(place.domains), limit, explain, now or dt.datetime.now(dt.UTC), True)
+    result = _rank(
+        db,
+        place.lon,
+        place.lat,
+        place.island,
+        place.region_id,
+        place.zone_id,
+        domains or list(place.domains),
+        limit,
+        explain,
+        now or dt.datetime.now(dt.UTC),
+        True,
+    )
     return {"incident_id": incident_id, **result}
 
 
@@ -294,13 +317,34 @@ def _incident_place(db, incident_id: int):
     return place
 
 
-def recommend_at(db, lon: float, lat: float, *, region_id: int, zone_id: int | None, domains: list[str],
-                 limit: int = 5, explain: bool = False, now: dt.datetime | None = None,
-                 require_available: bool = True) -> dict:
+def recommend_at(
+    db,
+    lon: float,
+    lat: float,
+    *,
+    region_id: int,
+    zone_id: int | None,
+    domains: list[str],
+    limit: int = 5,
+    explain: bool = False,
+    now: dt.datetime | None = None,
+    require_available: bool = True,
+) -> dict:
     """The squads competent for ``domains`` that reach the place ``(lon, lat)`` first."""
     island = db.execute(_ISLAND, {"point": f"SRID=4326;POINT({lon} {lat})"}).scalar()
-    return _rank(db, lon, lat, island, region_id, zone_id, domains, limit, explain,
-                 now or dt.datetime.now(dt.UTC), require_available)
+    return _rank(
+        db,
+        lon,
+        lat,
+        island,
+        region_id,
+        zone_id,
+        domains,
+        limit,
+        explain,
+        now or dt.datetime.now(dt.UTC),
+        require_available,
+    )
 
 
 def _candidate(row, profile: Profile, source_ports: dict[int, float]) -> Candidate:
@@ -314,15 +358,33 @@ def _candidate(row, profile: Profile, source_ports: dict[int, float]) -> Candida
     return c
 
 
-def _rank(db, lon: float, lat: float, island: int | None, region_id: int, zone_id: int | None,
-          domains: list[str], limit: int, explain: bool, now: dt.datetime, require_available: bool) -> dict:
+def _rank(
+    db,
+    lon: float,
+    lat: float,
+    island: int | None,
+    region_id: int,
+    zone_id: int | None,
+    domains: list[str],
+    limit: int,
+    explain: bool,
+    now: dt.datetime,
+    require_available: bool,
+) -> dict:
     """Rank the squads on the island (and, if they can still win, those across the water)."""
     chain = region_chain(db, region_id)
     network = network_for(db, chain[-1])
     profile, ferries = network.profile, network.ferries
-    params = {"lon": lon, "lat": lat, "island": island, "domains": domains, "today": now.date(),
-              "require_available": require_available, "k": max(limit, 1),
-              "boats": bool(maritime_domains(db) & set(domains))}
+    params = {
+        "lon": lon,
+        "lat": lat,
+        "island": island,
+        "domains": domains,
+        "today": now.date(),
+        "require_available": require_available,
+        "k": max(limit, 1),
+        "boats": bool(maritime_domains(db) & set(domains)),
+    }
     rows = _fetch(db, NEARBY, params)
     details = {r.id: r for r in rows}
 
@@ -360,19 +422,23 @@ def _rank(db, lon: float, lat: float, island: int | None, region_id: int, zone_i
     for route in best.values():
         row = details[route.squad_id]
         route.covers_place = (row.scope == "zone" and row.station_region_id in zone) or (
-            row.scope == "authority" and row.authority_region in chain)
+            row.scope == "authority" and row.authority_region in chain
+        )
     ranked = sorted(best.values(), key=lambda r: (_minute(r.eta_seconds), not r.covers_place, r.eta_seconds))[:limit]
     result = {
         "domains": domains,
         "computed_at": now.isoformat(),
-        "recommendations": [{
-            "squad": _squad_from_row(details[r.squad_id]),
-            "eta_seconds": round(r.eta_seconds),
-            "distance_m": round(r.distance_m),
-            "mode": r.mode,
-            "covers_place": r.covers_place,
-            "legs": r.legs,
-        } for r in ranked],
+        "recommendations": [
+            {
+                "squad": _squad_from_row(details[r.squad_id]),
+                "eta_seconds": round(r.eta_seconds),
+                "distance_m": round(r.distance_m),
+                "mode": r.mode,
+                "covers_place": r.covers_place,
+                "legs": r.legs,
+            }
+            for r in ranked
+        ],
     }
     if explain:
         result["left_out"] = _left_out(db, params, island, ferries, source_ports, landing)

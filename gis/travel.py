@@ -168,18 +168,21 @@ class Sailing:
             previous, link, departs = self.via[port_id]
             at = self.arrival[previous]
             arrives = self.arrival[port_id]
-            out.append({
-                "mode": "land" if link.by_road else "ferry",
-                "from": self.network.ports[previous].ref(),
-                "to": self.network.ports[port_id].ref(),
-                "depart_at": departs.isoformat(),
-                "arrive_at": arrives.isoformat(),
-                "wait_seconds": round((departs - at).total_seconds()),
-                "seconds": round((arrives - at).total_seconds()),
-            })
+            out.append(
+                {
+                    "mode": "land" if link.by_road else "ferry",
+                    "from": self.network.ports[previous].ref(),
+                    "to": self.network.ports[port_id].ref(),
+                    "depart_at": departs.isoformat(),
+                    "arrive_at": arrives.isoformat(),
+                    "wait_seconds": round((departs - at).total_seconds()),
+                    "seconds": round((arrives - at).total_seconds()),
+                }
+            )
             port_id = previous
         out.reverse()
         return out
+
 
 def land_leg(
     profile: Profile,

@@ -86,8 +86,13 @@ class CommandScreen:
         self.frames: list[dict] = []
         self.client = socketio.Client(reconnection=False)
         self.client.on("frame", lambda frame: self.frames.append(frame), namespace="/command")
-        self.client.connect(url, namespaces=["/command"], auth={"token": token or TOKENS["dispatcher"][1]},
-                            transports=["websocket"], wait_timeout=10)
+        self.client.connect(
+            url,
+            namespaces=["/command"],
+            auth={"token": token or TOKENS["dispatcher"][1]},
+            transports=["websocket"],
+            wait_timeout=10,
+        )
 
     def updates(self, kind: str | None = None) -> list[dict]:
         return [u for f in self.frames for u in f["updates"] if kind is None or u["type"] == kind]

@@ -7,9 +7,12 @@ from tests.factories import incident_body
 
 def _write_some_history(client):
     incident = client.post("/api/v1/incidents", json=incident_body()).get_json()
-    squads = {f["properties"]["code"]: f["properties"]["id"] for f in client.get("/api/v1/squads").get_json()["features"]}
-    task = client.post(f"/api/v1/incidents/{incident['id']}/dispatch",
-                       json={"squad_ids": [squads["cb-shengshan"]]}).get_json()["tasks"][0]
+    squads = {
+        f["properties"]["code"]: f["properties"]["id"] for f in client.get("/api/v1/squads").get_json()["features"]
+    }
+    task = client.post(
+        f"/api/v1/incidents/{incident['id']}/dispatch", json={"squad_ids": [squads["cb-shengshan"]]}
+    ).get_json()["tasks"][0]
     client.post(f"/api/v1/tasks/{task['id']}/transition", json={"to": "acknowledged"})
     return incident
 
@@ -38,8 +41,9 @@ def test_a_removed_row_breaks_the_next_link(client, runner, database_url):
     _write_some_history(client)
     url = database_url.replace("postgresql+psycopg://", "postgresql://")
     with psycopg.connect(url, autocommit=True) as conn:
-        victim, following = [r[0] for r in conn.execute(
-            "SELECT id FROM event ORDER BY chain_seq OFFSET 3 LIMIT 2").fetchall()]
+        victim, following = [
+            r[0] for r in conn.execute("SELECT id FROM event ORDER BY chain_seq OFFSET 3 LIMIT 2").fetchall()
+        ]
         conn.execute("SET session_replication_role = replica")
         conn.execute("DELETE FROM event WHERE id = %s", (victim,))
     result = runner.invoke(args=["audit", "verify"])

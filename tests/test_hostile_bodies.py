@@ -5,7 +5,12 @@ import re
 import pytest
 
 BODIES = [
-    None, "text", [], [1, 2], 5, {"x": None},
+    None,
+    "text",
+    [],
+    [1, 2],
+    5,
+    {"x": None},
     {"authority": 5, "matter": 7, "target": "x", "window": 3, "slot": [], "squad_ids": "1"},
     {"source": ["patrol"], "matters": [{"code": 1}], "location": {"type": "Point", "coordinates": [1e308, "a"]}},
     {"to": 7, "reason": {"a": 1}, "location": "here", "fixes": [{"id": 1}]},

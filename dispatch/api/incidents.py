@@ -63,8 +63,14 @@ def incident_recommendations(incident_id: int):
     at = parse_time(request.args.get("at"), "at")  # ETA as of another time (ferry timetables)
     # A read: an autocommit connection spares the BEGIN and ROLLBACK round trips.
     with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        result = recommend(conn, incident_id, limit=query_int("limit", 5, low=1, high=50),
-                           domains=[domain] if domain else None, explain=query_flag("explain"), now=at)
+        result = recommend(
+            conn,
+            incident_id,
+            limit=query_int("limit", 5, low=1, high=50),
+            domains=[domain] if domain else None,
+            explain=query_flag("explain"),
+            now=at,
+        )
     return jsonify(result)
 
 
