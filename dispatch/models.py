@@ -357,9 +357,12 @@ INCIDENT_STATUSES = ("open", "dispatched", "resolved", "duplicate", "cancelled")
 TASK_STATES = ("scheduled", "dispatched", "acknowledged", "en_route", "on_scene", "completed", "declined", "cancelled")
 TASK_KINDS = ("response", "inspection")
 # States in which a task holds its squad (a scheduled inspection does not until it starts).
-BLOCKING_SQL = (
-    "(kind = 'response' AND state IN ('dispatched', 'acknowledged', 'en_route', 'on_scene')) "
-    "OR (kind = 'inspection' AND state IN ('en_route', 'on_scene'))"
+BLOCKING_STATES: dict[str, tuple[str, ...]] = {
+    "response": ("dispatched", "acknowledged", "en_route", "on_scene"),
+    "inspection": ("en_route", "on_scene"),
+}
+BLOCKING_SQL = " OR ".join(
+    f"(kind = '{kind}' AND state IN ({', '.join(repr(s) for s in states)}))" for kind, states in BLOCKING_STATES.items()
 )
 
 

@@ -22,7 +22,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from dispatch.errors import ApiError, Conflict, NotFound
-from dispatch.models import Incident, InspectionRequest, JointInspection, Squad, Task
+from dispatch.models import BLOCKING_STATES, Incident, InspectionRequest, JointInspection, Squad, Task
 from dispatch.record import publish_after_commit, record
 from dispatch.serializers import iso
 
@@ -47,10 +47,8 @@ _TIMESTAMP = {
 
 
 def blocks_squad(task: Task) -> bool:
-    """Whether the task holds its squad (mirrors the unique index in the schema)."""
-    if task.kind == "response":
-        return task.state in ("dispatched", "acknowledged", "en_route", "on_scene")
-    return task.state in ("en_route", "on_scene")
+    """Whether the task holds its squad (the rule of the unique index in the schema)."""
+    return task.state in BLOCKING_STATES.get(task.kind, ())
 
 
 def has_certified_officer(squad: Squad, day: dt.date) -> bool:
@@ -251,10 +249,7 @@ def cancel_for_incident(session: Session, incident: Incident, *, actor: str, rea
 
 
 def _blocking_clause():
-    return or_(
-        and_(Task.kind == "response", Task.state.in_(("dispatched", "acknowledged", "en_route", "on_scene"))),
-        and_(Task.kind == "inspection", Task.state.in_(("en_route", "on_scene"))),
-    )
+    return or_(*(and_(Task.kind == kind, Task.state.in_(states)) for kind, states in BLOCKING_STATES.items()))
 
 
 def _lock_incident(session: Session, incident_id: int | None) -> Incident | None:
