@@ -12,13 +12,12 @@ from __future__ import annotations
 
 import datetime as dt
 import math
-import threading
-import time
 from dataclasses import dataclass
 
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from dispatch import refcache
 from dispatch.errors import ApiError
 from dispatch.validation import parse_time
 from gis.crs import SYSTEMS, to_wgs84
@@ -29,9 +28,6 @@ MAX_ACCURACY_M = 100.0
 MAX_SPEED_KMH = {"maritime": 90.0, "default": 160.0}
 ENVELOPE_MARGIN_DEG = 0.3  # ~30 km around the county: squads cross to neighbours, not to other provinces
 FIX_FIELDS = {"id", "lon", "lat", "crs", "time", "accuracy", "speed", "heading"}
-
-_envelopes: dict[tuple[str, int], tuple[float, tuple[float, float, float, float], str]] = {}
-_envelopes_lock = threading.Lock()
 
 
 @dataclass
@@ -87,31 +83,28 @@ def parse_fix(data, field: str) -> Fix:
 
 
 def _squad_context(session: Session, squad_id: int):
-    """Envelope of the squad's county and its force (cached a few minutes)."""
-    key = (str(session.get_bind().url), squad_id)
-    with _envelopes_lock:
-        hit = _envelopes.get(key)
-        if hit and time.monotonic() - hit[0] < 300:
-            return hit[1], hit[2]
-    row = session.execute(
-        text("""
-        WITH RECURSIVE up(id, parent_id) AS (
-            SELECT r.id, r.parent_id FROM squad s JOIN authority a ON a.id = s.authority_id
-            JOIN region r ON r.id = a.region_id WHERE s.id = :squad
-            UNION ALL SELECT r.id, r.parent_id FROM region r JOIN up ON r.id = up.parent_id
-        )
-        SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b), (SELECT force FROM squad WHERE id = :squad)
-        FROM (SELECT ST_Envelope(boundary) AS b FROM region WHERE id = (SELECT id FROM up WHERE parent_id IS NULL)) e
-    """),
-        {"squad": squad_id},
-    ).one_or_none()
-    if row is None or row[0] is None:
-        raise ApiError(f"no squad {squad_id}", field="squad_id", status=404, code="not_found")
-    m = ENVELOPE_MARGIN_DEG
-    envelope = (row[0] - m, row[1] - m, row[2] + m, row[3] + m)
-    with _envelopes_lock:
-        _envelopes[key] = (time.monotonic(), envelope, row[4])
-    return envelope, row[4]
+    """Envelope of the squad's county and its force (reference data, cached a few minutes)."""
+
+    def load():
+        row = session.execute(
+            text("""
+            WITH RECURSIVE up(id, parent_id) AS (
+                SELECT r.id, r.parent_id FROM squad s JOIN authority a ON a.id = s.authority_id
+                JOIN region r ON r.id = a.region_id WHERE s.id = :squad
+                UNION ALL SELECT r.id, r.parent_id FROM region r JOIN up ON r.id = up.parent_id
+            )
+            SELECT ST_XMin(b), ST_YMin(b), ST_XMax(b), ST_YMax(b), (SELECT force FROM squad WHERE id = :squad)
+            FROM (SELECT ST_Envelope(boundary) AS b FROM region
+                  WHERE id = (SELECT id FROM up WHERE parent_id IS NULL)) e
+        """),
+            {"squad": squad_id},
+        ).one_or_none()
+        if row is None or row[0] is None:
+            raise ApiError(f"no squad {squad_id}", field="squad_id", status=404, code="not_found")
+        m = ENVELOPE_MARGIN_DEG
+        return (row[0] - m, row[1] - m, row[2] + m, row[3] + m), row[4]
+
+    return refcache.cached(session, ("squad-context", squad_id), load)
 
 
 def ingest(session: Session, squad_id: int, fixes: list[Fix]) -> dict:

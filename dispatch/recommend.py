@@ -27,14 +27,13 @@ import datetime as dt
 import math
 import re
 import threading
-import time
-from collections.abc import Callable
 from dataclasses import dataclass
 
 from psycopg.rows import namedtuple_row
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from dispatch import refcache
 from dispatch.errors import NotFound
 from dispatch.serializers import squad_summary
 from gis.travel import FerryNetwork, Link, Profile, boat_leg, great_circle_m, land_leg
@@ -143,29 +142,11 @@ class Route:
 
 # -- per-process caches of slowly changing reference data ----------------------------------------
 
-CACHE_TTL_SECONDS = 300
-_cache: dict[tuple, tuple[float, object]] = {}
-_cache_lock = threading.Lock()
-
-
-def _cached(session: Session, key: tuple, load: Callable[[], object]):
-    """``load()`` once per database and key for a few minutes (reference data, not live state)."""
-    bind = session.get_bind() if hasattr(session, "get_bind") else session.engine
-    full_key = (str(bind.url), *key)
-    with _cache_lock:
-        hit = _cache.get(full_key)
-        if hit and time.monotonic() - hit[0] < CACHE_TTL_SECONDS:
-            return hit[1]
-    value = load()
-    with _cache_lock:
-        _cache[full_key] = (time.monotonic(), value)
-    return value
-
 
 def invalidate_caches() -> None:
     """Forget the cached networks, regions and zones (after loading or editing reference data)."""
-    with _cache_lock:
-        _cache.clear()
+    refcache.clear()
+    with _places_lock:
         _PLACES.clear()
 
 
@@ -188,13 +169,13 @@ def region_chain(session: Session, region_id: int) -> tuple[int, ...]:
         )
         return tuple(rows)
 
-    return _cached(session, ("chain", region_id), load)
+    return refcache.cached(session, ("chain", region_id), load)
 
 
 def zone_regions(session: Session, zone_id: int | None) -> frozenset[int]:
     if zone_id is None:
         return frozenset()
-    return _cached(
+    return refcache.cached(
         session,
         ("zone", zone_id),
         lambda: frozenset(
@@ -205,7 +186,7 @@ def zone_regions(session: Session, zone_id: int | None) -> frozenset[int]:
 
 def maritime_domains(session) -> frozenset[str]:
     """Domains held by the maritime force's squads (boats are asked for only then)."""
-    return _cached(
+    return refcache.cached(
         session,
         ("boats",),
         lambda: frozenset(
@@ -256,7 +237,7 @@ def network_for(session: Session, root_region_id: int) -> Network:
         ]
         return Network(FerryNetwork(profile, ports, links), profile)
 
-    return _cached(session, ("network", root_region_id), load)
+    return refcache.cached(session, ("network", root_region_id), load)
 
 
 # -- ranking -------------------------------------------------------------------------------------
@@ -297,12 +278,12 @@ def recommend(
 # few thousand, so a recommendation is one query (the KNN) instead of two.
 _PLACES: collections.OrderedDict[tuple[str, int], object] = collections.OrderedDict()
 _PLACES_MAX = 20_000
+_places_lock = threading.Lock()
 
 
 def _incident_place(db, incident_id: int):
-    bind = db.get_bind() if hasattr(db, "get_bind") else db.engine
-    key = (str(bind.url), incident_id)
-    with _cache_lock:
+    key = (refcache.db_key(db), incident_id)
+    with _places_lock:
         place = _PLACES.get(key)
         if place is not None:
             _PLACES.move_to_end(key)
@@ -310,7 +291,7 @@ def _incident_place(db, incident_id: int):
     place = db.execute(PLACE_OF_INCIDENT, {"id": incident_id}).one_or_none()
     if place is None:
         raise NotFound(f"no incident {incident_id}", field="incident_id")
-    with _cache_lock:
+    with _places_lock:
         _PLACES[key] = place
         while len(_PLACES) > _PLACES_MAX:
             _PLACES.popitem(last=False)
