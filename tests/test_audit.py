@@ -49,3 +49,23 @@ def test_a_removed_row_breaks_the_next_link(client, runner, database_url):
     result = runner.invoke(args=["audit", "verify"])
     assert result.exit_code == 1
     assert f"event {following} fails verification" in result.output
+
+
+def test_the_chain_finds_the_previous_event_by_index(database_url):
+    """Recording a change must not scan the whole record: the trigger's lookup is an index scan."""
+    url = database_url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(url, autocommit=True) as conn:
+        source = conn.execute("SELECT prosrc FROM pg_proc WHERE proname = 'event_chain'").fetchone()[0]
+        lookup = next(line for line in source.splitlines() if "FROM event" in line).strip()
+        query = lookup.replace("SELECT * INTO last FROM", "SELECT * FROM").rstrip(";")
+        with conn.transaction():
+            conn.execute(
+                "INSERT INTO event (actor, action, entity_type, entity_id) "
+                "SELECT 'test', 'test.filler', 'test', g FROM generate_series(1, 3000) g"
+            )
+            conn.execute("ANALYZE event")
+            plan = "\n".join(row[0] for row in conn.execute(f"EXPLAIN {query}"))
+            found = conn.execute(f"SELECT chain_seq FROM ({query}) q").fetchone()[0]
+            newest = conn.execute("SELECT max(chain_seq) FROM event").fetchone()[0]
+        assert "Index Scan Backward" in plan and "Seq Scan" not in plan, plan
+        assert found == newest >= 3000
