@@ -285,15 +285,31 @@ def mark_duplicate(session: Session, incident_id: int, original_id: int, *, acto
 
 def incident_summary(incident: Incident) -> dict:
     """The small shape pushed to the command centre."""
+    return summary_shape(
+        id=incident.id,
+        status=incident.status,
+        priority=incident.priority,
+        location=point_json(incident.location),
+        sla_deadline=incident.sla_deadline,
+        matters=[m.code for m in incident.matters],
+        description=incident.description,
+        region=incident.region.name_zh if incident.region else None,
+    )
+
+
+def summary_shape(
+    *, id: int, status: str, priority: int, location, sla_deadline, matters: list[str], description, region
+) -> dict:
+    """incident_summary from plain values (the dispatch hot path reads them in SQL)."""
     return {
-        "id": incident.id,
-        "status": incident.status,
-        "priority": incident.priority,
-        "location": point_json(incident.location),
-        "sla_deadline": iso(incident.sla_deadline),
-        "matters": [m.code for m in incident.matters],
-        "description": incident.description,
-        "region": incident.region.name_zh if incident.region else None,
+        "id": id,
+        "status": status,
+        "priority": priority,
+        "location": location,
+        "sla_deadline": iso(sla_deadline),
+        "matters": matters,
+        "description": description,
+        "region": region,
     }
 
 

@@ -350,6 +350,12 @@ class Officer(Base):
         )
 
 
+# The same rule in SQL, for a squad ``s`` on the day ``:today``: one of its officers on duty
+# may enforce (Officer.certified_on). Dispatch checks it under the squad's row lock.
+CERTIFIED_ON_DUTY_SQL = """EXISTS (SELECT 1 FROM officer o WHERE o.squad_id = s.id AND o.on_duty AND NOT o.auxiliary
+                                   AND o.certificate_no IS NOT NULL AND o.certificate_expires >= :today)"""
+
+
 # -- dispatch: incidents, tasks, joint inspections, the record ---------------------------------
 
 INCIDENT_SOURCES = ("hotline_12345", "police_110", "patrol", "grid", "complaint", "supervision")

@@ -27,7 +27,7 @@ def enqueue_task_message(session: Session, task: Task, action: str, payload: dic
         {"id": task.squad_id},
     ).scalar_one()
     now = dt.datetime.now(dt.UTC)
-    body = {"seq": seq, "action": action, "task": payload}
+    body = message_body(seq, action, payload)
     message = SquadMessage(
         squad_id=task.squad_id, seq=seq, event="task", task_id=task.id, payload=body, last_sent_at=now, send_count=1
     )
@@ -43,8 +43,18 @@ def enqueue_task_message(session: Session, task: Task, action: str, payload: dic
         )
         .values(superseded_by=seq)
     )
-    session.info.setdefault(_DELIVER, []).append((task.squad_id, body))
+    queue_delivery(session, task.squad_id, body)
     return message
+
+
+def message_body(seq: int, action: str, payload: dict) -> dict:
+    """What a ``task`` message carries (and the outbox row's payload)."""
+    return {"seq": seq, "action": action, "task": payload}
+
+
+def queue_delivery(session: Session, squad_id: int, body: dict) -> None:
+    """Emit ``body`` to the squad's tablets once the transaction commits (its outbox row is written)."""
+    session.info.setdefault(_DELIVER, []).append((squad_id, body))
 
 
 def take_pending_deliveries(session: Session) -> list[tuple[int, dict]]:

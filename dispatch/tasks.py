@@ -14,17 +14,28 @@ squad's row, and the second sees it busy (409). A partial unique index on
 from __future__ import annotations
 
 import datetime as dt
+import json
+from dataclasses import dataclass
 
 from geoalchemy2.shape import from_shape
 from shapely import Point
-from sqlalchemy import and_, or_, select
+from sqlalchemy import and_, or_, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
 from dispatch.errors import ApiError, Conflict, NotFound
-from dispatch.models import BLOCKING_STATES, Incident, InspectionRequest, JointInspection, Squad, Task
+from dispatch.models import (
+    BLOCKING_STATES,
+    CERTIFIED_ON_DUTY_SQL,
+    Incident,
+    InspectionRequest,
+    JointInspection,
+    Squad,
+    Task,
+)
 from dispatch.record import publish_after_commit, record
 from dispatch.serializers import iso
+from gis.geojson import to_geojson
 
 TRANSITIONS: dict[str, tuple[str, ...]] = {
     "scheduled": ("acknowledged", "en_route", "declined", "cancelled"),
@@ -64,6 +75,7 @@ def lock_squads(session: Session, squad_ids: list[int], field: str = "squad_ids"
             .order_by(Squad.id)
             .options(selectinload(Squad.officers))
             .with_for_update(of=Squad)
+            .execution_options(populate_existing=True)  # a locked read decides on the row as it is now
         )
     )
     missing = sorted(set(squad_ids) - {s.id for s in squads})
@@ -72,77 +84,254 @@ def lock_squads(session: Session, squad_ids: list[int], field: str = "squad_ids"
     return squads
 
 
-def dispatch(
-    session: Session, incident: Incident, squad_ids: list[int], *, actor: str, note: str | None = None
-) -> list[Task]:
-    """One task per squad, all or nothing. ``incident`` must be locked by the caller."""
+# -- dispatch: the hot path, a few set-based statements instead of the ORM's unit of work ---------
+
+# The incident, locked first (the lock order is incident, squads, task), with what the checks
+# and the command centre's summary need.
+_LOCK_INCIDENT = text("""
+    SELECT i.id, i.status, i.priority, ST_X(i.location::geometry) AS lon, ST_Y(i.location::geometry) AS lat,
+           i.sla_deadline, i.description, i.dispatched_at, r.name_zh AS region,
+           ARRAY(SELECT m.code FROM incident_matter im JOIN matter m ON m.id = im.matter_id
+                 WHERE im.incident_id = i.id ORDER BY m.code) AS matters,
+           ARRAY(SELECT DISTINCT m.domain FROM incident_matter im JOIN matter m ON m.id = im.matter_id
+                 WHERE im.incident_id = i.id) AS domains,
+           ARRAY(SELECT t.squad_id FROM task t WHERE t.incident_id = i.id
+                 AND t.state = ANY(CAST(:assigned AS text[]))) AS assigned
+    FROM incident i LEFT JOIN region r ON r.id = i.region_id
+    WHERE i.id = :id
+    FOR UPDATE OF i""")
+# Then the squads, by id; the competence and certificate checks run on what the lock returns.
+_LOCK_SQUADS = text(f"""
+    SELECT s.id, s.code, s.name_zh, s.status, s.domains, {CERTIFIED_ON_DUTY_SQL} AS certified
+    FROM squad s WHERE s.id = ANY(CAST(:ids AS integer[]))
+    ORDER BY s.id
+    FOR UPDATE OF s""")
+# One task per squad, the squads' next outbox numbers and their status, in one statement.
+_BOOK = text("""
+    WITH booked AS (
+        INSERT INTO task (kind, incident_id, squad_id, state, reason, created_by)
+        SELECT 'response', :incident, u.squad_id, 'dispatched', :note, :actor
+        FROM unnest(CAST(:ids AS integer[])) AS u(squad_id) ORDER BY u.squad_id
+        RETURNING id, squad_id, created_at),
+    numbered AS (
+        UPDATE squad SET message_seq = message_seq + 1, status = :squad_status
+        WHERE id = ANY(CAST(:ids AS integer[])) RETURNING id, message_seq)
+    SELECT b.id, b.squad_id, b.created_at, n.message_seq
+    FROM booked b JOIN numbered n ON n.id = b.squad_id ORDER BY b.squad_id""")
+# The record (in the order given), the outbox rows and the incident, in one statement.
+_RECORD = text("""
+    WITH recorded AS (
+        INSERT INTO event (actor, action, entity_type, entity_id, incident_id, squad_id, data)
+        SELECT :actor, e.action, e.entity_type, e.entity_id, :incident, e.squad_id, e.data
+        FROM jsonb_to_recordset(CAST(:events AS jsonb))
+             AS e(n integer, action text, entity_type text, entity_id bigint, squad_id integer, data jsonb)
+        ORDER BY e.n
+        RETURNING id, action, entity_id),
+    messages AS (
+        INSERT INTO squad_message (squad_id, seq, event, task_id, payload, last_sent_at, send_count)
+        SELECT m.squad_id, m.seq, 'task', m.task_id, m.payload, now(), 1
+        FROM jsonb_to_recordset(CAST(:messages AS jsonb)) AS m(squad_id integer, seq integer, task_id integer,
+                                                                 payload jsonb)
+        RETURNING 1),
+    moved AS (
+        UPDATE incident SET status = :status, dispatched_at = coalesce(dispatched_at, now())
+        WHERE id = :incident RETURNING 1)
+    SELECT id, action, entity_id FROM recorded""")
+# A response task holds its squad from the moment it is dispatched (BLOCKING_STATES).
+_DISPATCH_HOLDS_SQUAD = "dispatched" in BLOCKING_STATES["response"]
+
+
+@dataclass
+class _SquadRef:
+    id: int
+    code: str
+    name_zh: str
+
+
+@dataclass
+class _NewTask:
+    """A task just dispatched, with the attributes ``task_json`` reads."""
+
+    id: int
+    incident_id: int
+    squad: _SquadRef
+    reason: str | None
+    created_by: str
+    created_at: dt.datetime
+    kind: str = "response"
+    state: str = "dispatched"
+    joint_inspection_id: int | None = None
+    acknowledged_at: dt.datetime | None = None
+    en_route_at: dt.datetime | None = None
+    on_scene_at: dt.datetime | None = None
+    completed_at: dt.datetime | None = None
+    closed_at: dt.datetime | None = None
+
+    @property
+    def squad_id(self) -> int:
+        return self.squad.id
+
+
+def dispatch(session: Session, incident_id: int, squad_ids: list[int], *, actor: str, note: str | None = None) -> list:
+    """One task per squad, all or nothing; returns the tasks (``task_json`` shapes them).
+
+    Same rules and record as a transition, in four statements: lock the incident,
+    lock the squads (by id), book them, record. The squad's row lock serialises two
+    dispatchers sending it at the same moment: the second sees it busy (409).
+    """
+    from dispatch.incidents import summary_shape
+    from dispatch.outbox import message_body, queue_delivery
+
+    incident = session.execute(_LOCK_INCIDENT, {"id": incident_id, "assigned": list(ASSIGNED)}).one_or_none()
+    if incident is None:
+        raise NotFound(f"no incident {incident_id}", field="incident_id")
     if incident.status not in ("open", "dispatched"):
         raise Conflict(
-            f"incident {incident.id} is {incident.status}; only open incidents are dispatched", code="incident_closed"
+            f"incident {incident_id} is {incident.status}; only open incidents are dispatched", code="incident_closed"
         )
-    today = dt.date.today()
-    domains = {m.domain for m in incident.matters}
-    squads = lock_squads(session, squad_ids)
-    already = {t.squad_id for t in incident.tasks if t.state in ASSIGNED}
+    ids = sorted(set(squad_ids))
+    squads = session.execute(_LOCK_SQUADS, {"ids": ids, "today": dt.date.today()}).all()
+    missing = sorted(set(ids) - {s.id for s in squads})
+    if missing:
+        raise NotFound(f"no squad {', '.join(map(str, missing))}", field="squad_ids")
+    domains = set(incident.domains)
     for squad in squads:
-        if squad.id in already:
-            raise Conflict(
-                f"squad {squad.id} already has a task for incident {incident.id}",
-                field="squad_ids",
-                code="already_assigned",
-            )
-        if squad.status != "available":
-            raise Conflict(
-                f"squad {squad.id} ({squad.name_zh}) is {squad.status}",
-                field="squad_ids",
-                code="squad_unavailable",
-                details={"squad_id": squad.id},
-            )
-        if not domains & set(squad.domains):
-            raise Conflict(
-                f"squad {squad.id} ({squad.name_zh}) is not competent for {', '.join(sorted(domains))}",
-                field="squad_ids",
-                code="squad_not_competent",
-                details={"squad_id": squad.id},
-            )
-        if not has_certified_officer(squad, today):
-            raise Conflict(
-                f"squad {squad.id} ({squad.name_zh}) has no certified officer on duty "
-                "(auxiliaries are never sent alone)",
-                field="squad_ids",
-                code="no_certified_officer",
-                details={"squad_id": squad.id},
-            )
-    tasks = []
-    for squad in squads:
-        task = Task(kind="response", incident=incident, squad=squad, state="dispatched", created_by=actor, reason=note)
-        session.add(task)
-        tasks.append(task)
+        _check_dispatchable(squad, incident_id, domains, already=set(incident.assigned))
     try:
-        with session.begin_nested():
-            session.flush()
-    except IntegrityError:
+        booked = session.execute(
+            _BOOK,
+            {
+                "incident": incident_id,
+                "ids": ids,
+                "note": note,
+                "actor": actor,
+                "squad_status": "busy" if _DISPATCH_HOLDS_SQUAD else "available",
+            },
+        ).all()
+    except IntegrityError:  # the partial unique index: all or nothing, so nothing is kept
+        session.rollback()
         raise Conflict(
             "a squad was booked by another dispatch at the same moment", field="squad_ids", code="squad_unavailable"
         ) from None
-    now = dt.datetime.now(dt.UTC)
-    for task in tasks:
-        event = record(
-            session,
-            actor=actor,
-            action="task.dispatched",
-            entity_type="task",
-            entity_id=task.id,
-            incident_id=incident.id,
-            squad_id=task.squad_id,
-            data={"state": "dispatched", "note": note},
+    by_id = {s.id: s for s in squads}
+    tasks = [
+        _NewTask(
+            id=row.id,
+            incident_id=incident_id,
+            squad=_SquadRef(row.squad_id, by_id[row.squad_id].code, by_id[row.squad_id].name_zh),
+            reason=note,
+            created_by=actor,
+            created_at=row.created_at,
         )
-        announce_task(session, task, "dispatched", event.id)
-        _follow_squad(session, task.squad, actor=actor, incident_id=incident.id)
-    if incident.dispatched_at is None:
-        incident.dispatched_at = now
-    follow_incident(session, incident, actor=actor)
+        for row in booked
+    ]
+    seqs = {row.squad_id: row.message_seq for row in booked}
+    # the record, in the order a dispatch has always written it
+    events: list[dict] = []
+    for task in tasks:
+        events.append(
+            {
+                "action": "task.dispatched",
+                "entity_type": "task",
+                "entity_id": task.id,
+                "squad_id": task.squad_id,
+                "data": {"state": "dispatched", "note": note},
+            }
+        )
+        if _DISPATCH_HOLDS_SQUAD:
+            events.append(
+                {
+                    "action": "squad.status",
+                    "entity_type": "squad",
+                    "entity_id": task.squad_id,
+                    "squad_id": task.squad_id,
+                    "data": {"from": "available", "to": "busy"},
+                }
+            )
+    if incident.status != "dispatched":
+        events.append(
+            {
+                "action": "incident.status",
+                "entity_type": "incident",
+                "entity_id": incident_id,
+                "squad_id": None,
+                "data": {"from": incident.status, "to": "dispatched"},
+            }
+        )
+    for n, event in enumerate(events):
+        event["n"] = n
+    payloads = {task.id: task_json(task) for task in tasks}
+    messages = [
+        {
+            "squad_id": t.squad_id,
+            "seq": seqs[t.squad_id],
+            "task_id": t.id,
+            "payload": message_body(seqs[t.squad_id], "dispatched", payloads[t.id]),
+        }
+        for t in tasks
+    ]
+    recorded = session.execute(
+        _RECORD,
+        {
+            "actor": actor,
+            "incident": incident_id,
+            "events": json.dumps(events, ensure_ascii=False),
+            "messages": json.dumps(messages, ensure_ascii=False),
+            "status": "dispatched",
+        },
+    ).all()
+    revs = {(row.action, row.entity_id): row.id for row in recorded}
+    for task, message in zip(tasks, messages, strict=True):
+        queue_delivery(session, task.squad_id, message["payload"])
+        publish_after_commit(session, "task", payloads[task.id], rev=revs[("task.dispatched", task.id)])
+        if _DISPATCH_HOLDS_SQUAD:
+            publish_after_commit(
+                session, "squad", {"id": task.squad_id, "status": "busy"}, rev=revs[("squad.status", task.squad_id)]
+            )
+    if incident.status != "dispatched":
+        summary = summary_shape(
+            id=incident_id,
+            status="dispatched",
+            priority=incident.priority,
+            location=to_geojson(Point(incident.lon, incident.lat)),
+            sla_deadline=incident.sla_deadline,
+            matters=list(incident.matters),
+            description=incident.description,
+            region=incident.region,
+        )
+        publish_after_commit(session, "incident", summary, rev=revs[("incident.status", incident_id)])
     return tasks
+
+
+def _check_dispatchable(squad, incident_id: int, domains: set[str], already: set[int]) -> None:
+    """409 naming the squad when it may not take this incident (busy, incompetent, uncertified)."""
+    if squad.id in already:
+        raise Conflict(
+            f"squad {squad.id} already has a task for incident {incident_id}",
+            field="squad_ids",
+            code="already_assigned",
+        )
+    if squad.status != "available":
+        raise Conflict(
+            f"squad {squad.id} ({squad.name_zh}) is {squad.status}",
+            field="squad_ids",
+            code="squad_unavailable",
+            details={"squad_id": squad.id},
+        )
+    if not domains & set(squad.domains):
+        raise Conflict(
+            f"squad {squad.id} ({squad.name_zh}) is not competent for {', '.join(sorted(domains))}",
+            field="squad_ids",
+            code="squad_not_competent",
+            details={"squad_id": squad.id},
+        )
+    if not squad.certified:
+        raise Conflict(
+            f"squad {squad.id} ({squad.name_zh}) has no certified officer on duty (auxiliaries are never sent alone)",
+            field="squad_ids",
+            code="no_certified_officer",
+            details={"squad_id": squad.id},
+        )
 
 
 def announce_task(session: Session, task: Task, action: str, rev: int) -> None:

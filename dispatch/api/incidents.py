@@ -82,8 +82,7 @@ def dispatch_incident(incident_id: int):
     squad_ids = id_list(body, "squad_ids", maximum=20)
     note = optional_text(body, "note", 2000)
     session = db.session
-    incident = get_incident(session, incident_id, lock=True)
-    tasks = dispatch(session, incident, squad_ids, actor=actor(), note=note)
+    tasks = dispatch(session, incident_id, squad_ids, actor=actor(), note=note)
     session.commit()
     return jsonify({"tasks": [task_json(t) for t in tasks]}), 201
 
