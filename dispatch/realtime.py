@@ -37,13 +37,20 @@ def squad_room(squad_id: int) -> str:
 
 
 class Coalescer:
-    """Keeps the latest update per entity and emits them as one frame per interval."""
+    """Keeps the latest update per entity and emits them as frames, at most one per interval.
+
+    Leading edge: an update that finds no frame sent within the last interval goes out at
+    once; updates arriving sooner wait for the end of that interval and share one frame.
+    Under a steady stream that is one frame per interval, as before; a lone update (a
+    dispatch on a quiet evening) reaches the screens without waiting for a clock tick.
+    """
 
     def __init__(self, interval: float = 1.0):
         self.interval = interval
         self._pending: dict[tuple[str, object], dict] = {}
         self._lock = threading.Lock()
-        self._started = False
+        self._wake = None  # the async mode's event, made when the loop starts
+        self._last_frame = float("-inf")
         self.frames_sent = 0
 
     def add(self, update: dict) -> None:
@@ -52,9 +59,11 @@ class Coalescer:
             current = self._pending.get(key)
             if current is None or (update.get("rev") or 0) >= (current.get("rev") or 0):
                 self._pending[key] = update
-            if not self._started:
-                self._started = True
+            if self._wake is None:
+                self._wake = socketio.server.eio.create_event()
                 socketio.start_background_task(self._run)
+            wake = self._wake
+        wake.set()
 
     def flush(self) -> None:
         with self._lock:
@@ -68,7 +77,12 @@ class Coalescer:
 
     def _run(self) -> None:
         while True:
-            socketio.sleep(self.interval)
+            self._wake.wait()
+            self._wake.clear()
+            wait = self._last_frame + self.interval - time.monotonic()
+            if wait > 0:
+                socketio.sleep(wait)
+            self._last_frame = time.monotonic()
             self.flush()
 
 

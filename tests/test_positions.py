@@ -113,6 +113,38 @@ def test_bad_fixes_and_foreign_tokens_are_refused(api, store, tablet_squad):
         assert response.status_code == 400 and response.json()["error"]["field"] == field
 
 
+def test_a_lone_update_goes_out_at_once_a_burst_one_frame_per_interval(start_server, store, tablet_squad):
+    """Leading-edge frames: nothing waits for a clock tick, yet screens never get two frames within an interval."""
+    import time
+
+    squad_id, token = tablet_squad
+    server = start_server(FRAME_INTERVAL_S=3)
+    screen = CommandScreen(server.url)
+    tablet = Tablet(server.url, token)
+    try:
+        time.sleep(0.2)
+        sent = time.monotonic()
+        assert tablet.send_position(_fix("lone", 122.45, 30.73, 0))["position_moved"] is True
+        screen.wait_until(lambda: screen.updates("position"), timeout=5)
+        assert time.monotonic() - sent < 1.5, "a lone update does not wait for the 3 s interval"
+        for i in range(8):  # a burst within the interval that follows
+            tablet.send_position(_fix(f"burst{i}", 122.45 + (i + 1) * 0.0002, 30.73, (i + 1) / 10))
+            time.sleep(0.1)
+        screen.wait_until(
+            lambda: any(
+                u["data"]["coordinates"][0] == pytest.approx(122.45 + 8 * 0.0002, abs=1e-6)
+                for u in screen.updates("position")
+            ),
+            timeout=10,
+        )
+        times = [f["at"] for f in screen.frames]
+        assert len(times) == 2, "the burst shares the one frame after the interval"
+        assert times[1] - times[0] >= 3 - 0.05
+    finally:
+        tablet.close()
+        screen.close()
+
+
 def test_socket_fixes_reach_the_command_centre_coalesced(live_server, store, tablet_squad):
     squad_id, token = tablet_squad
     screen = CommandScreen(live_server.url)
