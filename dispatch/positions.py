@@ -4,13 +4,15 @@ Idempotent on the client's fix id. Every fix enters the history; only a fix
 that is newer than the squad's last position and carries no flag moves it.
 Flags (kept, never shown as the position): ``poor_accuracy``,
 ``impossible_speed`` (from the last shown position), ``outside_envelope`` (far
-outside the squad's county). The insert bypasses the ORM: one pipelined
-``executemany`` per batch.
+outside the squad's county). The store bypasses the ORM: the batches of many
+squads go to PostgreSQL as one statement (realtime.py groups the tablets'
+``position`` events into one transaction: group commit).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import json
 import math
 from dataclasses import dataclass
 
@@ -107,92 +109,141 @@ def _squad_context(session: Session, squad_id: int):
     return refcache.cached(session, ("squad-context", squad_id), load)
 
 
+# The fixes of any number of squads in one statement: history rows (idempotent on the fix id),
+# and each squad moved to its newest clean fix if that one is new and newer than its position.
+_STORE = text("""
+    WITH f AS (
+        SELECT * FROM jsonb_to_recordset(CAST(:fixes AS jsonb))
+        AS f(squad_id integer, client_fix_id text, fix_time timestamptz, lon float8, lat float8, accuracy_m float8,
+             speed_mps float8, heading float8, source_crs text, flags text[], newest boolean)),
+    stored AS (
+        INSERT INTO position_fix (squad_id, client_fix_id, fix_time, location, accuracy_m, speed_mps, heading,
+                                  source_crs, flags)
+        SELECT squad_id, client_fix_id, fix_time, ST_SetSRID(ST_MakePoint(lon, lat), 4326)::geography, accuracy_m,
+               speed_mps, heading, source_crs, flags
+        FROM f
+        ON CONFLICT (squad_id, client_fix_id) DO NOTHING
+        RETURNING squad_id, client_fix_id),
+    moved AS (
+        UPDATE squad s SET last_position = ST_SetSRID(ST_MakePoint(f.lon, f.lat), 4326)::geography,
+                           last_position_at = f.fix_time
+        FROM f JOIN stored USING (squad_id, client_fix_id)
+        WHERE f.newest AND s.id = f.squad_id AND (s.last_position_at IS NULL OR s.last_position_at < f.fix_time)
+        RETURNING s.id)
+    SELECT squad_id, client_fix_id FROM stored
+    UNION ALL SELECT id, NULL FROM moved""")
+_LAST_POSITIONS = text("""
+    SELECT id, ST_X(last_position::geometry) AS lon, ST_Y(last_position::geometry) AS lat, last_position_at
+    FROM squad WHERE id = ANY(CAST(:ids AS integer[]))""")
+
+
 def ingest(session: Session, squad_id: int, fixes: list[Fix]) -> dict:
     """Store ``fixes`` of a squad; move its position to the newest clean one. Returns counts."""
-    if not fixes:
-        return {"received": 0, "stored": 0, "duplicates": 0, "flagged": 0, "position_moved": False}
-    envelope, force = _squad_context(session, squad_id)
-    max_speed = MAX_SPEED_KMH.get(force, MAX_SPEED_KMH["default"]) / 3.6
-    last = session.execute(
-        text(
-            "SELECT ST_X(last_position::geometry), ST_Y(last_position::geometry), last_position_at "
-            "FROM squad WHERE id = :id"
-        ),
-        {"id": squad_id},
-    ).one()
-    prev_lon, prev_lat, prev_time = last
-    newest: Fix | None = None
-    for fix in sorted(fixes, key=lambda f: f.time):
-        if fix.accuracy is not None and fix.accuracy > MAX_ACCURACY_M:
-            fix.flags.append("poor_accuracy")
-        if not (envelope[0] <= fix.lon <= envelope[2] and envelope[1] <= fix.lat <= envelope[3]):
-            fix.flags.append("outside_envelope")
-        if prev_time is not None and fix.time > prev_time and prev_lon is not None:
-            seconds = (fix.time - prev_time).total_seconds()
-            if great_circle_m(prev_lon, prev_lat, fix.lon, fix.lat) > max_speed * seconds + 50:
-                fix.flags.append("impossible_speed")
-        if not fix.flags and (prev_time is None or fix.time > prev_time):
-            prev_lon, prev_lat, prev_time = fix.lon, fix.lat, fix.time
-            newest = fix
-    raw = session.connection().connection.driver_connection
-    with raw.cursor() as cursor:
-        cursor.executemany(
-            """INSERT INTO position_fix (squad_id, client_fix_id, fix_time, location, accuracy_m, speed_mps,
-                                         heading, source_crs, flags)
-               VALUES (%s, %s, %s, ST_SetSRID(ST_MakePoint(%s, %s), 4326)::geography, %s, %s, %s, %s, %s)
-               ON CONFLICT (squad_id, client_fix_id) DO NOTHING RETURNING client_fix_id""",
-            [
-                (squad_id, f.client_id, f.time, f.lon, f.lat, f.accuracy, f.speed, f.heading, f.crs, f.flags)
-                for f in fixes
-            ],
-            returning=True,
-        )
-        stored: set[str] = set()
-        while True:
-            row = cursor.fetchone()
-            if row is not None:
-                stored.add(row[0])
-            if not cursor.nextset():
-                break
+    return ingest_many(session, [(squad_id, fixes)])[0]
+
+
+def ingest_many(session: Session, batches: list[tuple[int, list[Fix]]]) -> list[dict]:
+    """Store several batches of fixes (of one squad each) in two statements; the counts of each batch.
+
+    A squad's batches are taken in order, as if they had come one after the other:
+    a fix id seen in an earlier batch is a duplicate in a later one, and the squad
+    moves to the newest clean fix of them all.
+    """
+    squads = sorted({squad_id for squad_id, fixes in batches if fixes})
+    contexts = {squad_id: _squad_context(session, squad_id) for squad_id in squads}
+    last = {row.id: row for row in session.execute(_LAST_POSITIONS, {"ids": squads})} if squads else {}
+    rows: list[dict] = []
+    newest: dict[int, tuple[Fix, int]] = {}  # squad -> its newest clean fix, and the batch it came in
+    seen: set[tuple[int, str]] = set()
+    taken: list[list[Fix]] = []  # per batch: the fixes sent to the database (not repeated in the group)
+    for index, (squad_id, fixes) in enumerate(batches):
+        mine: list[Fix] = []
+        taken.append(mine)
+        if not fixes:
+            continue
+        envelope, force = contexts[squad_id]
+        max_speed = MAX_SPEED_KMH.get(force, MAX_SPEED_KMH["default"]) / 3.6
+        shown = newest.get(squad_id)
+        if shown is not None:
+            prev_lon, prev_lat, prev_time = shown[0].lon, shown[0].lat, shown[0].time
+        else:
+            prev = last[squad_id]
+            prev_lon, prev_lat, prev_time = prev.lon, prev.lat, prev.last_position_at
+        for fix in sorted(fixes, key=lambda f: f.time):
+            if (squad_id, fix.client_id) in seen:
+                continue
+            seen.add((squad_id, fix.client_id))
+            mine.append(fix)
+            if fix.accuracy is not None and fix.accuracy > MAX_ACCURACY_M:
+                fix.flags.append("poor_accuracy")
+            if not (envelope[0] <= fix.lon <= envelope[2] and envelope[1] <= fix.lat <= envelope[3]):
+                fix.flags.append("outside_envelope")
+            if prev_time is not None and fix.time > prev_time and prev_lon is not None:
+                seconds = (fix.time - prev_time).total_seconds()
+                if great_circle_m(prev_lon, prev_lat, fix.lon, fix.lat) > max_speed * seconds + 50:
+                    fix.flags.append("impossible_speed")
+            if not fix.flags and (prev_time is None or fix.time > prev_time):
+                prev_lon, prev_lat, prev_time = fix.lon, fix.lat, fix.time
+                newest[squad_id] = (fix, index)
+    for squad_id, fixes in zip((b[0] for b in batches), taken, strict=True):
+        shown = newest.get(squad_id)
+        for fix in fixes:
+            rows.append(
+                {
+                    "squad_id": squad_id,
+                    "client_fix_id": fix.client_id,
+                    "fix_time": fix.time.isoformat(),
+                    "lon": fix.lon,
+                    "lat": fix.lat,
+                    "accuracy_m": fix.accuracy,
+                    "speed_mps": fix.speed,
+                    "heading": fix.heading,
+                    "source_crs": fix.crs,
+                    "flags": fix.flags,
+                    "newest": shown is not None and shown[0] is fix,
+                }
+            )
+    stored: set[tuple[int, str]] = set()
+    moved: set[int] = set()
+    if rows:
+        for squad_id, client_id in session.execute(_STORE, {"fixes": json.dumps(rows)}):
+            if client_id is None:
+                moved.add(squad_id)
+            else:
+                stored.add((squad_id, client_id))
     from dispatch.observability import FIXES
+    from dispatch.record import publish_after_commit
 
     FIXES.inc(len(stored))
-    moved = False
-    if newest is not None and newest.client_id in stored:
-        moved = (
-            session.execute(
-                text("""
-            UPDATE squad SET last_position = ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography,
-                             last_position_at = :t
-            WHERE id = :id AND (last_position_at IS NULL OR last_position_at < :t)
-        """),
-                {"lon": newest.lon, "lat": newest.lat, "t": newest.time, "id": squad_id},
-            ).rowcount
-            > 0
-        )
-    if moved:
-        from dispatch.record import publish_after_commit
-
+    for squad_id in moved:
+        fix = newest[squad_id][0]
         publish_after_commit(
             session,
             "position",
             {
                 "id": squad_id,
-                "coordinates": [round(newest.lon, 6), round(newest.lat, 6)],
-                "time": newest.time.isoformat(),
-                "speed": newest.speed,
-                "heading": newest.heading,
+                "coordinates": [round(fix.lon, 6), round(fix.lat, 6)],
+                "time": fix.time.isoformat(),
+                "speed": fix.speed,
+                "heading": fix.heading,
             },
-            rev=int(newest.time.timestamp() * 1000),
+            rev=int(fix.time.timestamp() * 1000),
         )
-    return {
-        "received": len(fixes),
-        "stored": len(stored),
-        "duplicates": len(fixes) - len(stored),
-        "flagged": sum(1 for f in fixes if f.flags and f.client_id in stored),
-        "flags": {f.client_id: f.flags for f in fixes if f.flags and f.client_id in stored},
-        "position_moved": moved,
-    }
+    results = []
+    for index, ((squad_id, fixes), mine) in enumerate(zip(batches, taken, strict=True)):
+        kept = [f for f in mine if (squad_id, f.client_id) in stored]
+        shown = newest.get(squad_id)
+        results.append(
+            {
+                "received": len(fixes),
+                "stored": len(kept),
+                "duplicates": len(fixes) - len(kept),
+                "flagged": sum(1 for f in kept if f.flags),
+                "flags": {f.client_id: f.flags for f in kept if f.flags},
+                "position_moved": squad_id in moved and shown is not None and shown[1] == index,
+            }
+        )
+    return results
 
 
 def parse_batch(body) -> list[Fix]:

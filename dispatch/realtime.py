@@ -102,6 +102,104 @@ def deliver_to_squad(squad_id: int, message: dict) -> None:
         log.exception("could not emit message %s to squad %s", message.get("seq"), squad_id)
 
 
+# -- group commit of the tablets' positions -----------------------------------------------------
+
+
+class PositionWriter:
+    """Stores the ``position`` events of every tablet of this process, many per transaction.
+
+    A handler queues its parsed fixes and waits; one writer takes everything queued,
+    stores it with ``positions.ingest_many`` and commits, then answers each tablet. A
+    tablet's reply therefore means its fixes are in the database (it may drop them from
+    its offline queue). Alone, an event is written at once; under load the events that
+    arrive during one commit share the next. If a group fails, its events are retried
+    one by one, so a bad batch fails only its own tablet.
+    """
+
+    WAIT_S = 30.0
+
+    def __init__(self):
+        self._queue: list[list] = []
+        self._lock = threading.Lock()
+        self._wake = None
+        self._app = None
+
+    def submit(self, squad_id: int, fixes: list) -> dict:
+        from flask import current_app
+
+        done = socketio.server.eio.create_event()
+        item = [squad_id, fixes, done, None]
+        with self._lock:
+            self._queue.append(item)
+            if self._wake is None:
+                self._app = current_app._get_current_object()
+                self._wake = socketio.server.eio.create_event()
+                socketio.start_background_task(self._run)
+            wake = self._wake
+        wake.set()
+        if not done.wait(self.WAIT_S):
+            return {"ok": False, "error": "the server could not store the fixes in time; send them again"}
+        return item[3]
+
+    def _run(self) -> None:
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            with self._lock:
+                group, self._queue = self._queue, []
+            if not group:
+                continue
+            try:
+                with self._app.app_context():
+                    self._store(group)
+            except Exception:  # the writer outlives anything; no tablet waits for nothing
+                log.exception("position writer round failed")
+                for item in group:
+                    if item[3] is None:
+                        item[3] = {"ok": False, "error": "the fixes could not be stored; send them again"}
+                    item[2].set()
+
+    def _store(self, group: list[list]) -> None:
+        from dispatch.db import db
+        from dispatch.errors import ApiError
+        from dispatch.positions import ingest_many
+
+        session = db.session
+        answers: list[dict] | None = None
+        try:
+            results = ingest_many(session, [(item[0], item[1]) for item in group])
+            session.commit()
+            answers = [{"ok": True, **result} for result in results]
+        except ApiError as exc:  # a squad the database does not know (removed meanwhile)
+            _rollback(session)
+            if len(group) == 1:
+                answers = [{"ok": False, **exc.to_dict()}]
+        except Exception:  # the database refused the group, or is away
+            _rollback(session)
+            if len(group) == 1:
+                log.exception("could not store the fixes of squad %s", group[0][0])
+                answers = [{"ok": False, "error": "the fixes could not be stored; send them again"}]
+        finally:
+            db.session.remove()
+        if answers is None:  # one event at a time: each gets its own answer
+            for item in group:
+                self._store([item])
+            return
+        for item, answer in zip(group, answers, strict=True):
+            item[3] = answer
+            item[2].set()
+
+
+def _rollback(session) -> None:
+    try:
+        session.rollback()
+    except Exception:  # noqa: BLE001 - a dead connection: the pool replaces it
+        log.warning("rollback failed after a position write error", exc_info=True)
+
+
+position_writer = PositionWriter()
+
+
 # -- tablets -------------------------------------------------------------------------------------
 
 # sid -> squad id, for the tablets connected to this process.
@@ -168,22 +266,18 @@ class SquadNamespace(Namespace):
         return {"ok": True, "acknowledged": acknowledged}
 
     def on_position(self, data):
-        """One fix (or ``{"fixes": [...]}``) from the tablet; answers the counts or the error."""
-        from dispatch.db import db
+        """One fix (or ``{"fixes": [...]}``) from the tablet; answers the counts once they are committed."""
         from dispatch.errors import ApiError
-        from dispatch.positions import ingest, parse_batch, parse_fix
+        from dispatch.positions import parse_batch, parse_fix
 
         squad_id = self._squad()
         if squad_id is None:
             return {"ok": False, "error": "not connected as a squad"}
         try:
             fixes = parse_batch(data) if isinstance(data, dict) and "fixes" in data else [parse_fix(data, "fix")]
-            result = ingest(db.session, squad_id, fixes)
-            db.session.commit()
         except ApiError as exc:
-            db.session.rollback()
             return {"ok": False, **exc.to_dict()}
-        return {"ok": True, **result}
+        return position_writer.submit(squad_id, fixes)
 
 
 class CommandNamespace(Namespace):

@@ -192,3 +192,80 @@ def test_snapshot_then_stream_without_gaps(api, live_server, store):
         assert newer[-1]["rev"] > shown[created["id"]]["rev"], "the screen knows the update is newer"
     finally:
         screen.close()
+
+
+def test_one_group_stores_many_squads_batches_as_if_sent_one_after_the_other(session):
+    """Group commit (realtime.PositionWriter): several tablets' events in one statement, same answers."""
+    from dispatch.positions import ingest_many, parse_fix
+
+    a, b = (session.scalar(select(Squad.id).where(Squad.code == code)) for code in ("cb-caiyuan", "cb-shengshan"))
+
+    def fixes(*specs):
+        return [parse_fix(_fix(*spec), "fix") for spec in specs]
+
+    results = ingest_many(
+        session,
+        [
+            (a, fixes(("g1", 122.450, 30.730, 0), ("g2", 122.451, 30.730, 1))),
+            (b, fixes(("h1", 122.800, 30.710, 0))),
+            (a, fixes(("g2", 122.451, 30.730, 1), ("g3", 122.452, 30.730, 2))),  # g2 again: a duplicate
+            (b, fixes(("h0", 122.799, 30.710, -1))),  # older than h1: history only
+        ],
+    )
+    session.commit()
+    assert [(r["stored"], r["duplicates"], r["position_moved"]) for r in results] == [
+        (2, 0, False),  # a's newest clean fix came in the third batch
+        (1, 0, True),
+        (1, 1, True),
+        (1, 0, False),
+    ]
+    for squad_id, minutes in ((a, 2), (b, 0)):
+        assert _position(session, squad_id)[2] == T0 + dt.timedelta(minutes=minutes)
+    assert session.scalar(text("SELECT count(*) FROM position_fix WHERE squad_id IN (:a, :b)"), {"a": a, "b": b}) == 5
+
+
+def test_many_tablets_sending_at_once_each_get_their_own_committed_answer(live_server, store):
+    """The socket path groups concurrent events into shared transactions; every reply is its own tablet's."""
+    import threading
+
+    from tests.factories import make_squad
+
+    tablets = []
+    for i in range(20):
+        squad = make_squad(store, at=(122.45 + i * 0.001, 30.73))
+        _, token = issue_token(store, squad.id)
+        tablets.append((squad.id, token))
+    store.commit()
+    replies: dict[int, list[dict]] = {}
+    errors: list[BaseException] = []
+    barrier = threading.Barrier(len(tablets))
+
+    def send(squad_id: int, token: str) -> None:
+        try:
+            tablet = Tablet(live_server.url, token)
+            try:
+                barrier.wait(timeout=30)
+                mine = replies.setdefault(squad_id, [])
+                for k in range(5):
+                    fixes = [_fix(f"{squad_id}-{k}-{j}", 122.45, 30.73 + j * 1e-5, k + j / 100) for j in range(3)]
+                    mine.append(tablet.client.call("position", {"fixes": fixes}, namespace="/squad", timeout=15))
+                mine.append(tablet.send_position(_fix(f"{squad_id}-0-0", 122.45, 30.73, 0)))  # a repeat
+            finally:
+                tablet.close()
+        except BaseException as exc:  # noqa: BLE001 - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=send, args=pair) for pair in tablets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert errors == []
+    for squad_id, _ in tablets:
+        *batches, repeat = replies[squad_id]
+        assert all(r["ok"] and r["stored"] == 3 and r["position_moved"] for r in batches), batches
+        assert repeat["ok"] and repeat["stored"] == 0 and repeat["duplicates"] == 1
+        assert _position(store, squad_id)[2] == T0 + dt.timedelta(minutes=4.02)
+    ids = [s for s, _ in tablets]
+    stored = store.scalar(text("SELECT count(*) FROM position_fix WHERE squad_id = ANY(:ids)"), {"ids": ids})
+    assert stored == 20 * 15
