@@ -92,12 +92,27 @@ def mark_sent(session: Session, squad_id: int, seqs: list[int]) -> None:
 
 def acknowledge(session: Session, squad_id: int, seq: int) -> bool:
     """The tablet has the message ``seq``; True if it was waiting for that."""
-    result = session.execute(
-        update(SquadMessage)
-        .where(SquadMessage.squad_id == squad_id, SquadMessage.seq == seq, SquadMessage.acked_at.is_(None))
-        .values(acked_at=dt.datetime.now(dt.UTC))
-    )
-    return result.rowcount > 0
+    return acknowledge_many(session, [(squad_id, seq)])[0]
+
+
+_ACKNOWLEDGE = text("""
+    UPDATE squad_message m SET acked_at = now()
+    FROM unnest(CAST(:squads AS integer[]), CAST(:seqs AS integer[])) AS a(squad_id, seq)
+    WHERE m.squad_id = a.squad_id AND m.seq = a.seq AND m.acked_at IS NULL
+    RETURNING m.squad_id, m.seq""")
+
+
+def acknowledge_many(session: Session, acks: list[tuple[int, int]]) -> list[bool]:
+    """Several tablets' ``(squad_id, seq)`` in one statement; for each, whether it was waiting."""
+    if not acks:
+        return []
+    rows = session.execute(_ACKNOWLEDGE, {"squads": [a[0] for a in acks], "seqs": [a[1] for a in acks]})
+    waiting = {(squad_id, seq) for squad_id, seq in rows}
+    answers = []
+    for ack in acks:  # the same ack twice in one group: the first one took it
+        answers.append(ack in waiting)
+        waiting.discard(ack)
+    return answers
 
 
 def overdue(session: Session, squad_ids: list[int], timeout_s: float) -> dict[int, list[dict]]:

@@ -102,44 +102,43 @@ def deliver_to_squad(squad_id: int, message: dict) -> None:
         log.exception("could not emit message %s to squad %s", message.get("seq"), squad_id)
 
 
-# -- group commit of the tablets' positions -----------------------------------------------------
+# -- group commit of what tablets send ----------------------------------------------------------
 
 
-class PositionWriter:
-    """Stores the ``position`` events of every tablet of this process, many per transaction.
+class GroupWriter:
+    """Stores what the tablets of this process send (positions, acks), many per transaction.
 
-    A handler queues its parsed fixes and waits; one writer takes everything queued,
-    stores it with ``positions.ingest_many`` and commits, then answers each tablet. A
-    tablet's reply therefore means its fixes are in the database (it may drop them from
-    its offline queue). Alone, an event is written at once; under load the events that
-    arrive during one commit share the next. If a group fails, its events are retried
-    one by one, so a bad batch fails only its own tablet.
+    A handler queues its item and waits; one writer takes everything queued, stores it
+    with ``store(session, items) -> answers`` and commits, then answers each tablet. A
+    reply therefore means the item is in the database (a tablet may drop fixes from its
+    offline queue once answered). Alone, an item is written at once; under load the items
+    that arrive during one commit share the next. If a group fails, its items are retried
+    one by one, so a bad item fails only its own tablet.
     """
 
     WAIT_S = 30.0
 
-    def __init__(self):
+    def __init__(self, name: str, store):
+        self.name = name
+        self.store = store
+        self.app = None  # set by init_app: the writer runs in its app's context
         self._queue: list[list] = []
         self._lock = threading.Lock()
         self._wake = None
-        self._app = None
 
-    def submit(self, squad_id: int, fixes: list) -> dict:
-        from flask import current_app
-
+    def submit(self, item) -> dict:
         done = socketio.server.eio.create_event()
-        item = [squad_id, fixes, done, None]
+        entry = [item, done, None]
         with self._lock:
-            self._queue.append(item)
+            self._queue.append(entry)
             if self._wake is None:
-                self._app = current_app._get_current_object()
                 self._wake = socketio.server.eio.create_event()
                 socketio.start_background_task(self._run)
             wake = self._wake
         wake.set()
         if not done.wait(self.WAIT_S):
-            return {"ok": False, "error": "the server could not store the fixes in time; send them again"}
-        return item[3]
+            return {"ok": False, "error": f"the server could not store the {self.name} in time; send it again"}
+        return entry[2]
 
     def _run(self) -> None:
         while True:
@@ -150,54 +149,65 @@ class PositionWriter:
             if not group:
                 continue
             try:
-                with self._app.app_context():
-                    self._store(group)
+                with self.app.app_context():
+                    self._write(group)
             except Exception:  # the writer outlives anything; no tablet waits for nothing
-                log.exception("position writer round failed")
-                for item in group:
-                    if item[3] is None:
-                        item[3] = {"ok": False, "error": "the fixes could not be stored; send them again"}
-                    item[2].set()
+                log.exception("%s writer round failed", self.name)
+                for entry in group:
+                    if entry[2] is None:
+                        entry[2] = {"ok": False, "error": f"the {self.name} could not be stored; send it again"}
+                    entry[1].set()
 
-    def _store(self, group: list[list]) -> None:
+    def _write(self, group: list[list]) -> None:
         from dispatch.db import db
         from dispatch.errors import ApiError
-        from dispatch.positions import ingest_many
 
         session = db.session
         answers: list[dict] | None = None
         try:
-            results = ingest_many(session, [(item[0], item[1]) for item in group])
+            answers = self.store(session, [entry[0] for entry in group])
             session.commit()
-            answers = [{"ok": True, **result} for result in results]
-        except ApiError as exc:  # a squad the database does not know (removed meanwhile)
+        except ApiError as exc:  # e.g. a squad the database no longer knows
+            answers = None if len(group) > 1 else [{"ok": False, **exc.to_dict()}]
             _rollback(session)
-            if len(group) == 1:
-                answers = [{"ok": False, **exc.to_dict()}]
         except Exception:  # the database refused the group, or is away
             _rollback(session)
+            answers = None
             if len(group) == 1:
-                log.exception("could not store the fixes of squad %s", group[0][0])
-                answers = [{"ok": False, "error": "the fixes could not be stored; send them again"}]
+                log.exception("could not store the %s of squad %s", self.name, group[0][0][0])
+                answers = [{"ok": False, "error": f"the {self.name} could not be stored; send it again"}]
         finally:
             db.session.remove()
-        if answers is None:  # one event at a time: each gets its own answer
-            for item in group:
-                self._store([item])
+        if answers is None:  # one item at a time: each gets its own answer
+            for entry in group:
+                self._write([entry])
             return
-        for item, answer in zip(group, answers, strict=True):
-            item[3] = answer
-            item[2].set()
+        for entry, answer in zip(group, answers, strict=True):
+            entry[2] = answer
+            entry[1].set()
 
 
 def _rollback(session) -> None:
     try:
         session.rollback()
     except Exception:  # noqa: BLE001 - a dead connection: the pool replaces it
-        log.warning("rollback failed after a position write error", exc_info=True)
+        log.warning("rollback failed after a write error", exc_info=True)
 
 
-position_writer = PositionWriter()
+def _store_positions(session, items: list[tuple[int, list]]) -> list[dict]:
+    from dispatch.positions import ingest_many
+
+    return [{"ok": True, **result} for result in ingest_many(session, items)]
+
+
+def _store_acks(session, items: list[tuple[int, int]]) -> list[dict]:
+    from dispatch.outbox import acknowledge_many
+
+    return [{"ok": True, "acknowledged": waiting} for waiting in acknowledge_many(session, items)]
+
+
+position_writer = GroupWriter("fixes", _store_positions)
+ack_writer = GroupWriter("ack", _store_acks)
 
 
 # -- tablets -------------------------------------------------------------------------------------
@@ -248,36 +258,44 @@ class SquadNamespace(Namespace):
         with _tablets_lock:
             _tablets.pop(request.sid, None)
 
-    def _squad(self) -> int | None:
+    def trigger_event(self, event, *args):
+        """``ack`` and ``position``, a tablet's frequent events, skip Flask-SocketIO's request
+        context (built per event, unused by them): they run on the sid alone."""
+        lean = self._LEAN.get(event)
+        if lean is None:
+            return super().trigger_event(event, *args)
+        sid, data = args[0], (args[1] if len(args) > 1 else None)
         with _tablets_lock:
-            return _tablets.get(request.sid)
+            squad_id = _tablets.get(sid)
+        if squad_id is None:
+            return {"ok": False, "error": "not connected as a squad"}
+        try:
+            return lean(squad_id, data)
+        except Exception:  # what Flask-SocketIO would have logged; the tablet gets an answer
+            log.exception("%s from squad %s failed", event, squad_id)
+            return {"ok": False, "error": "internal error"}
 
-    def on_ack(self, data):
+    @staticmethod
+    def _ack(squad_id: int, data) -> dict:
         """``{"seq": N}``: the tablet holds message N of its own squad."""
-        from dispatch.db import db
-        from dispatch.outbox import acknowledge
-
-        squad_id = self._squad()
         seq = data.get("seq") if isinstance(data, dict) else None
-        if squad_id is None or isinstance(seq, bool) or not isinstance(seq, int):
+        if isinstance(seq, bool) or not isinstance(seq, int) or not 0 < seq < 2**31:
             return {"ok": False, "error": 'ack takes {"seq": N}'}
-        acknowledged = acknowledge(db.session, squad_id, seq)
-        db.session.commit()
-        return {"ok": True, "acknowledged": acknowledged}
+        return ack_writer.submit((squad_id, seq))
 
-    def on_position(self, data):
-        """One fix (or ``{"fixes": [...]}``) from the tablet; answers the counts once they are committed."""
+    @staticmethod
+    def _position(squad_id: int, data) -> dict:
+        """One fix (or ``{"fixes": [...]}``); the counts once they are committed."""
         from dispatch.errors import ApiError
         from dispatch.positions import parse_batch, parse_fix
 
-        squad_id = self._squad()
-        if squad_id is None:
-            return {"ok": False, "error": "not connected as a squad"}
         try:
             fixes = parse_batch(data) if isinstance(data, dict) and "fixes" in data else [parse_fix(data, "fix")]
         except ApiError as exc:
             return {"ok": False, **exc.to_dict()}
-        return position_writer.submit(squad_id, fixes)
+        return position_writer.submit((squad_id, fixes))
+
+    _LEAN = {"ack": _ack, "position": _position}
 
 
 class CommandNamespace(Namespace):
@@ -359,6 +377,7 @@ def serve(app, host: str, port: int) -> None:
 
 def init_app(app) -> None:
     coalescer.interval = app.config["FRAME_INTERVAL_S"]
+    position_writer.app = ack_writer.app = app
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],

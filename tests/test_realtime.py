@@ -301,3 +301,20 @@ def test_many_tablets_reconnecting_at_once_each_get_their_pending_task(api, live
         assert message["seq"] == 1 and message["task"]["squad"]["id"] == squad_id
     counts = store.execute(text("SELECT squad_id, count(*) FROM task GROUP BY squad_id HAVING count(*) > 1")).all()
     assert counts == [], "no squad got a task twice"
+
+
+def test_acks_of_several_tablets_in_one_statement(client, session):
+    """Group commit of acks: each answer says whether that squad's message was waiting, once."""
+    from dispatch.outbox import acknowledge_many
+
+    squads = {
+        f["properties"]["code"]: f["properties"]["id"] for f in client.get("/api/v1/squads").get_json()["features"]
+    }
+    a, b = squads["cb-shengshan"], squads["cb-caiyuan"]
+    for squad_id, at in ((a, GOUQI), (b, (122.45, 30.73))):
+        incident = client.post("/api/v1/incidents", json=incident_body(at=at)).get_json()
+        sent = client.post(f"/api/v1/incidents/{incident['id']}/dispatch", json={"squad_ids": [squad_id]})
+        assert sent.status_code == 201, sent.get_json()
+    assert acknowledge_many(session, [(a, 1), (b, 2), (a, 1), (b, 1)]) == [True, False, False, True]
+    session.commit()
+    assert acknowledge_many(session, [(a, 1), (b, 1)]) == [False, False], "already acknowledged"
