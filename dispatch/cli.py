@@ -125,10 +125,12 @@ def run_server(app: Flask, host: str, port: int, *, seed: bool = True) -> None:
         _print_demo_access(app)
 
     def _stop(signum, frame):  # noqa: ARG001
-        raise KeyboardInterrupt
+        if not realtime.stop_serving():  # gevent stops its server; Werkzeug's threads are interrupted
+            raise KeyboardInterrupt
 
     # SIGTERM ends the server the way Ctrl-C does, so the cluster is stopped on exit.
     signal.signal(signal.SIGTERM, _stop)
+    signal.signal(signal.SIGINT, _stop)
     realtime.start_background_work(app)
     if os.environ.get("DEMO_SIMULATION") == "1":  # the demo: moving squads, 12345 calls (dispatch/simulate.py)
         from dispatch.simulate import start_in_background

@@ -217,9 +217,15 @@ _tablets: dict[str, int] = {}
 _tablets_lock = threading.Lock()
 
 
+# squad id -> handshakes in progress: a connecting tablet is sent its backlog by on_connect,
+# so the resend loop leaves that squad alone until the handshake has marked it sent.
+_connecting: dict[int, int] = {}
+
+
 def connected_squads() -> list[int]:
+    """Squads with a tablet here whose backlog is the resend loop's to send."""
     with _tablets_lock:
-        return sorted(set(_tablets.values()))
+        return sorted(set(_tablets.values()).difference(_connecting))
 
 
 def connected_tablets() -> int:
@@ -244,14 +250,27 @@ class SquadNamespace(Namespace):
         session.commit()
         if squad_id is None:
             raise ConnectionRefusedError("unauthorized: a valid tablet token is required")
+        sid = request.sid
         with _tablets_lock:
-            _tablets[request.sid] = squad_id
-        join_room(squad_room(squad_id))
-        pending = unacknowledged(session, squad_id, last_seq)
-        for message in pending:
-            emit("task", message)
-        mark_sent(session, squad_id, [m["seq"] for m in pending])
-        session.commit()
+            _tablets[sid] = squad_id  # from now on its acks and fixes are taken
+            _connecting[squad_id] = _connecting.get(squad_id, 0) + 1
+        try:
+            join_room(squad_room(squad_id))  # before the backlog is read: nothing falls in between
+            pending = unacknowledged(session, squad_id, last_seq)
+            for message in pending:
+                emit("task", message)
+            mark_sent(session, squad_id, [m["seq"] for m in pending])
+            session.commit()
+        except BaseException:
+            with _tablets_lock:
+                _tablets.pop(sid, None)
+            raise
+        finally:
+            with _tablets_lock:
+                if _connecting.get(squad_id, 0) <= 1:
+                    _connecting.pop(squad_id, None)
+                else:
+                    _connecting[squad_id] -= 1
         emit("welcome", {"squad_id": squad_id, "resent": len(pending)})
 
     def on_disconnect(self, *args):
@@ -361,6 +380,7 @@ def serve(app, host: str, port: int) -> None:
         return
     import socket
 
+    import gevent
     from gevent import pywsgi
     from geventwebsocket.handler import WebSocketHandler
 
@@ -371,8 +391,31 @@ def serve(app, host: str, port: int) -> None:
             sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             super().__init__(sock, *args, **kwargs)
 
-    server = pywsgi.WSGIServer((host, port), app, handler_class=NoDelayHandler, log=None)
-    server.serve_forever()
+    global _stop_server
+    # A reconnect storm (every tablet after a restart) opens a thousand connections at once:
+    # gevent's default listen backlog of 128 overflows into SYN retransmits of seconds.
+    server = pywsgi.WSGIServer((host, port), app, handler_class=NoDelayHandler, log=None, backlog=LISTEN_BACKLOG)
+    _stop_server = lambda: gevent.spawn(server.stop)  # noqa: E731
+    try:
+        server.serve_forever()
+    finally:
+        _stop_server = None
+
+
+LISTEN_BACKLOG = 4096  # the kernel caps it at net.core.somaxconn
+_stop_server = None
+
+
+def stop_serving() -> bool:
+    """From a signal handler: ask the gevent server to stop. False when there is none (threads).
+
+    Raising KeyboardInterrupt from the handler would land in whichever greenlet is running
+    (a tablet's disconnect, say), which catches it; the server would not stop.
+    """
+    if _stop_server is None:
+        return False
+    _stop_server()
+    return True
 
 
 def init_app(app) -> None:
