@@ -23,7 +23,8 @@ websocket, the Socket.IO v5 protocol spoken directly), and three phases run:
    ``position`` events (``--batch`` fixes each, one in flight, paced to ``--rate`` fixes/s in all)
    for ``--seconds``; accepted fixes/s, and fix time -> the position update in a frame at
    ``--ingest-screens`` screens (p99). Then again at 80 % of the accepted rate (the latency at a
-   load the server sustains), then single-fix events for ``--single-seconds``.
+   load the server sustains: the latency target is judged there, provided that rate meets the
+   rate target), then single-fix events for ``--single-seconds``.
 
 Everything runs on this machine: the server, PostgreSQL, Node and the load generators share the
 cores; the CPU seconds of each, and of every other process of the machine, are printed so the
@@ -819,11 +820,15 @@ def report(args, total_seconds: float, r: dict) -> None:
                 f"{ing['fixes_per_s']:,.0f} fixes/s",
             )
         )
+        # Latency is judged at a load the server sustains (the run at 80 % of what it accepted), and
+        # only if that load itself meets the rate target: at saturation the queues grow without bound.
+        held = runs[1] if len(runs) > 1 and runs[1]["batch"] == args.batch else ing
         checks.append(
             (
-                f"ingest -> command centre p99 <= {TARGET_INGEST_P99_MS:g} ms",
-                ms(ing["latency"], 0.99) <= TARGET_INGEST_P99_MS,
-                f"{ms(ing['latency'], 0.99):.0f} ms",
+                f"ingest -> command centre p99 <= {TARGET_INGEST_P99_MS:g} ms, sustained at >= "
+                f"{TARGET_FIXES_PER_S:,.0f}/s",
+                ms(held["latency"], 0.99) <= TARGET_INGEST_P99_MS and held["fixes_per_s"] >= TARGET_FIXES_PER_S,
+                f"{ms(held['latency'], 0.99):.0f} ms at {held['fixes_per_s']:,.0f} fixes/s",
             )
         )
     for label, ok, value in checks:
@@ -839,7 +844,9 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--broadcasts", type=int, default=20, help="timed broadcasts (one position update each)")
     parser.add_argument("--frame-interval", type=float, default=0.05, help="FRAME_INTERVAL_S of the dispatch phase")
     parser.add_argument("--seconds", type=float, default=20, help="ingest duration (0: no ingest phase)")
-    parser.add_argument("--rate", type=float, default=6000, help="fixes/s offered in all during ingest")
+    parser.add_argument(
+        "--rate", type=float, default=8000, help="fixes/s offered in all during ingest (above what is accepted)"
+    )
     parser.add_argument("--batch", type=int, default=10, help="fixes per position event during ingest")
     parser.add_argument(
         "--single-seconds", type=float, default=10, help="then single-fix events for this long (0: skip)"
