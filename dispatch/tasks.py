@@ -101,41 +101,42 @@ _LOCK_INCIDENT = text("""
     WHERE i.id = :id
     FOR UPDATE OF i""")
 # Then the squads, by id; the competence and certificate checks run on what the lock returns.
+# Each row also draws its task's id, so that booking and recording are one statement.
 _LOCK_SQUADS = text(f"""
-    SELECT s.id, s.code, s.name_zh, s.status, s.domains, {CERTIFIED_ON_DUTY_SQL} AS certified
+    SELECT s.id, s.code, s.name_zh, s.status, s.domains, s.message_seq, {CERTIFIED_ON_DUTY_SQL} AS certified,
+           nextval(pg_get_serial_sequence('task', 'id')) AS task_id
     FROM squad s WHERE s.id = ANY(CAST(:ids AS integer[]))
     ORDER BY s.id
     FOR UPDATE OF s""")
-# One task per squad, the squads' next outbox numbers and their status, in one statement.
+# The tasks, the squads' outbox numbers and status, the outbox rows, the incident and the record
+# (in the order given): one statement. The partial unique index on task refuses a double booking.
 _BOOK = text("""
     WITH booked AS (
-        INSERT INTO task (kind, incident_id, squad_id, state, reason, created_by)
-        SELECT 'response', :incident, u.squad_id, 'dispatched', :note, :actor
-        FROM unnest(CAST(:ids AS integer[])) AS u(squad_id) ORDER BY u.squad_id
-        RETURNING id, squad_id, created_at),
+        INSERT INTO task (id, kind, incident_id, squad_id, state, reason, created_by, created_at, updated_at)
+        SELECT b.task_id, 'response', :incident, b.squad_id, 'dispatched', :note, :actor, :now, :now
+        FROM jsonb_to_recordset(CAST(:tasks AS jsonb)) AS b(task_id integer, squad_id integer, seq integer)
+        RETURNING 1),
     numbered AS (
-        UPDATE squad SET message_seq = message_seq + 1, status = :squad_status
-        WHERE id = ANY(CAST(:ids AS integer[])) RETURNING id, message_seq)
-    SELECT b.id, b.squad_id, b.created_at, n.message_seq
-    FROM booked b JOIN numbered n ON n.id = b.squad_id ORDER BY b.squad_id""")
-# The record (in the order given), the outbox rows and the incident, in one statement.
-_RECORD = text("""
-    WITH recorded AS (
+        UPDATE squad s SET message_seq = b.seq, status = :squad_status
+        FROM jsonb_to_recordset(CAST(:tasks AS jsonb)) AS b(task_id integer, squad_id integer, seq integer)
+        WHERE s.id = b.squad_id
+        RETURNING 1),
+    messages AS (
+        INSERT INTO squad_message (squad_id, seq, event, task_id, payload, last_sent_at, send_count)
+        SELECT m.squad_id, m.seq, 'task', m.task_id, m.payload, :now, 1
+        FROM jsonb_to_recordset(CAST(:messages AS jsonb)) AS m(squad_id integer, seq integer, task_id integer,
+                                                                 payload jsonb)
+        RETURNING 1),
+    moved AS (
+        UPDATE incident SET status = 'dispatched', dispatched_at = coalesce(dispatched_at, :now)
+        WHERE id = :incident RETURNING 1),
+    recorded AS (
         INSERT INTO event (actor, action, entity_type, entity_id, incident_id, squad_id, data)
         SELECT :actor, e.action, e.entity_type, e.entity_id, :incident, e.squad_id, e.data
         FROM jsonb_to_recordset(CAST(:events AS jsonb))
              AS e(n integer, action text, entity_type text, entity_id bigint, squad_id integer, data jsonb)
         ORDER BY e.n
-        RETURNING id, action, entity_id),
-    messages AS (
-        INSERT INTO squad_message (squad_id, seq, event, task_id, payload, last_sent_at, send_count)
-        SELECT m.squad_id, m.seq, 'task', m.task_id, m.payload, now(), 1
-        FROM jsonb_to_recordset(CAST(:messages AS jsonb)) AS m(squad_id integer, seq integer, task_id integer,
-                                                                 payload jsonb)
-        RETURNING 1),
-    moved AS (
-        UPDATE incident SET status = :status, dispatched_at = coalesce(dispatched_at, now())
-        WHERE id = :incident RETURNING 1)
+        RETURNING id, action, entity_id)
     SELECT id, action, entity_id FROM recorded""")
 # A response task holds its squad from the moment it is dispatched (BLOCKING_STATES).
 _DISPATCH_HOLDS_SQUAD = "dispatched" in BLOCKING_STATES["response"]
@@ -175,9 +176,9 @@ class _NewTask:
 def dispatch(session: Session, incident_id: int, squad_ids: list[int], *, actor: str, note: str | None = None) -> list:
     """One task per squad, all or nothing; returns the tasks (``task_json`` shapes them).
 
-    Same rules and record as a transition, in four statements: lock the incident,
-    lock the squads (by id), book them, record. The squad's row lock serialises two
-    dispatchers sending it at the same moment: the second sees it busy (409).
+    The rules and the record of the ORM path, in three statements: lock the incident,
+    lock the squads (by id), then book and record at once. The squad's row lock
+    serialises two dispatchers sending it at the same moment: the second sees it busy (409).
     """
     from dispatch.incidents import summary_shape
     from dispatch.outbox import message_body, queue_delivery
@@ -197,15 +198,44 @@ def dispatch(session: Session, incident_id: int, squad_ids: list[int], *, actor:
     domains = set(incident.domains)
     for squad in squads:
         _check_dispatchable(squad, incident_id, domains, already=set(incident.assigned))
+    now = dt.datetime.now(dt.UTC)
+    tasks = [
+        _NewTask(
+            id=squad.task_id,
+            incident_id=incident_id,
+            squad=_SquadRef(squad.id, squad.code, squad.name_zh),
+            reason=note,
+            created_by=actor,
+            created_at=now,
+        )
+        for squad in squads
+    ]
+    seqs = {squad.id: squad.message_seq + 1 for squad in squads}  # the squad rows are locked
+    payloads = {task.id: task_json(task) for task in tasks}
+    messages = [
+        {
+            "squad_id": t.squad_id,
+            "seq": seqs[t.squad_id],
+            "task_id": t.id,
+            "payload": message_body(seqs[t.squad_id], "dispatched", payloads[t.id]),
+        }
+        for t in tasks
+    ]
+    events = _dispatch_events(tasks, incident, note)
     try:
-        booked = session.execute(
+        recorded = session.execute(
             _BOOK,
             {
                 "incident": incident_id,
-                "ids": ids,
                 "note": note,
                 "actor": actor,
+                "now": now,
                 "squad_status": "busy" if _DISPATCH_HOLDS_SQUAD else "available",
+                "tasks": json.dumps(
+                    [{"task_id": t.id, "squad_id": t.squad_id, "seq": seqs[t.squad_id]} for t in tasks]
+                ),
+                "messages": json.dumps(messages, ensure_ascii=False),
+                "events": json.dumps(events, ensure_ascii=False),
             },
         ).all()
     except IntegrityError:  # the partial unique index: all or nothing, so nothing is kept
@@ -213,20 +243,32 @@ def dispatch(session: Session, incident_id: int, squad_ids: list[int], *, actor:
         raise Conflict(
             "a squad was booked by another dispatch at the same moment", field="squad_ids", code="squad_unavailable"
         ) from None
-    by_id = {s.id: s for s in squads}
-    tasks = [
-        _NewTask(
-            id=row.id,
-            incident_id=incident_id,
-            squad=_SquadRef(row.squad_id, by_id[row.squad_id].code, by_id[row.squad_id].name_zh),
-            reason=note,
-            created_by=actor,
-            created_at=row.created_at,
+    revs = {(row.action, row.entity_id): row.id for row in recorded}
+    for task, message in zip(tasks, messages, strict=True):
+        queue_delivery(session, task.squad_id, message["payload"])
+        publish_after_commit(session, "task", payloads[task.id], rev=revs[("task.dispatched", task.id)])
+        if _DISPATCH_HOLDS_SQUAD:
+            publish_after_commit(
+                session, "squad", {"id": task.squad_id, "status": "busy"}, rev=revs[("squad.status", task.squad_id)]
+            )
+    if incident.status != "dispatched":
+        summary = summary_shape(
+            id=incident_id,
+            status="dispatched",
+            priority=incident.priority,
+            location=to_geojson(Point(incident.lon, incident.lat)),
+            sla_deadline=incident.sla_deadline,
+            matters=list(incident.matters),
+            description=incident.description,
+            region=incident.region,
         )
-        for row in booked
-    ]
-    seqs = {row.squad_id: row.message_seq for row in booked}
-    # the record, in the order a dispatch has always written it
+        publish_after_commit(session, "incident", summary, rev=revs[("incident.status", incident_id)])
+    return tasks
+
+
+def _dispatch_events(tasks: list[_NewTask], incident, note: str | None) -> list[dict]:
+    """The record of a dispatch, in the order it has always been written: each task and its
+    squad's status, then the incident's status."""
     events: list[dict] = []
     for task in tasks:
         events.append(
@@ -253,54 +295,14 @@ def dispatch(session: Session, incident_id: int, squad_ids: list[int], *, actor:
             {
                 "action": "incident.status",
                 "entity_type": "incident",
-                "entity_id": incident_id,
+                "entity_id": incident.id,
                 "squad_id": None,
                 "data": {"from": incident.status, "to": "dispatched"},
             }
         )
     for n, event in enumerate(events):
         event["n"] = n
-    payloads = {task.id: task_json(task) for task in tasks}
-    messages = [
-        {
-            "squad_id": t.squad_id,
-            "seq": seqs[t.squad_id],
-            "task_id": t.id,
-            "payload": message_body(seqs[t.squad_id], "dispatched", payloads[t.id]),
-        }
-        for t in tasks
-    ]
-    recorded = session.execute(
-        _RECORD,
-        {
-            "actor": actor,
-            "incident": incident_id,
-            "events": json.dumps(events, ensure_ascii=False),
-            "messages": json.dumps(messages, ensure_ascii=False),
-            "status": "dispatched",
-        },
-    ).all()
-    revs = {(row.action, row.entity_id): row.id for row in recorded}
-    for task, message in zip(tasks, messages, strict=True):
-        queue_delivery(session, task.squad_id, message["payload"])
-        publish_after_commit(session, "task", payloads[task.id], rev=revs[("task.dispatched", task.id)])
-        if _DISPATCH_HOLDS_SQUAD:
-            publish_after_commit(
-                session, "squad", {"id": task.squad_id, "status": "busy"}, rev=revs[("squad.status", task.squad_id)]
-            )
-    if incident.status != "dispatched":
-        summary = summary_shape(
-            id=incident_id,
-            status="dispatched",
-            priority=incident.priority,
-            location=to_geojson(Point(incident.lon, incident.lat)),
-            sla_deadline=incident.sla_deadline,
-            matters=list(incident.matters),
-            description=incident.description,
-            region=incident.region,
-        )
-        publish_after_commit(session, "incident", summary, rev=revs[("incident.status", incident_id)])
-    return tasks
+    return events
 
 
 def _check_dispatchable(squad, incident_id: int, domains: set[str], already: set[int]) -> None:
