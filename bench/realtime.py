@@ -8,7 +8,8 @@ websocket, the Socket.IO v5 protocol spoken directly), and three phases run:
 
 1. dispatch (``python -m dispatch.production --no-seed``, gevent, ``FRAME_INTERVAL_S=0.05``):
    - dispatch-to-tablet, with 1,000 tablets on ``/squad``: ``POST /api/v1/incidents/<id>/dispatch``
-     to random squads, one after the other (incidents filed before through ``POST /incidents``);
+     to random squads, one after the other (incidents filed before through ``POST /incidents``),
+     after ``--warmup`` untimed ones (connections, prepared statements; Node's JIT alike);
      from just before the POST to the ``task`` ``dispatched`` event at the tablet (which acks it);
      the server part is the POST's response time;
    - broadcast, with 1,000 screens on ``/command`` added: a fix ``POST /api/v1/squads/<id>/positions``
@@ -469,11 +470,17 @@ def measure_ingest(workers: Workers, tablets: list[dict], seconds: float, rate: 
     stored_in_window = sum(a["stored_in_window"] for a in answers)
     replies = [r for a in answers for r in a["replies"]]
     latencies: list[float] = []
+    to_frame: list[float] = []  # fix time -> the frame that carries it leaves the server (its "at")
+    fanout: list[float] = []  # that frame's "at" -> arrival at the screen
     frames = 0
     for answer in workers.same(cmd="results"):
         frames += answer["frames"]
         for screen in answer["positions"]:
-            latencies += [wall - rev / 1000 for _sid, rev, _arrived, wall, _at in screen if rev / 1000 >= started_wall]
+            for _sid, rev, _arrived, wall, at in screen:
+                if rev / 1000 >= started_wall:
+                    latencies.append(wall - rev / 1000)
+                    to_frame.append(at - rev / 1000)
+                    fanout.append(wall - at)
     return {
         "seconds": seconds,
         "rate": rate,
@@ -485,6 +492,8 @@ def measure_ingest(workers: Workers, tablets: list[dict], seconds: float, rate: 
         "timeouts": sum(a["timeouts"] for a in answers),
         "reply": replies,
         "latency": latencies,
+        "to_frame": to_frame,
+        "fanout": fanout,
         "frames": frames,
     }
 
@@ -588,7 +597,8 @@ def run(args: argparse.Namespace) -> int:
         http = requests.Session()
         http.trust_env = False
         http.headers["Authorization"] = f"Bearer {api_token}"
-        dispatched = rng.sample(squads, min(args.dispatches, len(squads) - 1))
+        dispatched = rng.sample(squads, min(args.dispatches + args.warmup, len(squads) - 1))
+        warm = max(0, len(dispatched) - args.dispatches)  # the first ones, untimed, on either server
         beacon = next(s for s in squads if s not in dispatched)
         workers = Workers(args.workers)
         worker_pids = [w.pid for w in workers.procs]
@@ -603,10 +613,12 @@ def run(args: argparse.Namespace) -> int:
         pids |= {f"load {i}": (pid, False) for i, pid in enumerate(worker_pids)}
         results["connect_python"] = workers.connect(base, squads, 0)
         phase(f"{len(squads):,} tablets connected to dispatch")
+        squad_ids = [s["id"] for s in dispatched]
+        measure_dispatch(http, base, workers, squad_ids[:warm], incident_ids[:warm], node=False)
         time.sleep(1)
         meter = CpuMeter(pids)
         results["python_dispatch"] = measure_dispatch(
-            http, base, workers, [s["id"] for s in dispatched], incident_ids, node=False
+            http, base, workers, squad_ids[warm:], incident_ids[warm:], node=False
         )
         results["cpu"]["dispatch, dispatch"] = meter.read()
         phase(f"{len(dispatched)} dispatches on dispatch")
@@ -628,11 +640,12 @@ def run(args: argparse.Namespace) -> int:
             pids = {"node": (node.pid, False)} | {f"load {i}": (p, False) for i, p in enumerate(worker_pids)}
             results["connect_node"] = workers.connect(node_base, squads, 0)
             phase(f"Node server; {len(squads):,} tablets connected")
+            fake_incidents = list(range(1, len(dispatched) + 1))
+            measure_dispatch(http, node_base, workers, squad_ids[:warm], fake_incidents[:warm], node=True)
             time.sleep(1)
             meter = CpuMeter(pids)
-            fake_incidents = list(range(1, len(dispatched) + 1))
             results["node_dispatch"] = measure_dispatch(
-                http, node_base, workers, [s["id"] for s in dispatched], fake_incidents, node=True
+                http, node_base, workers, squad_ids[warm:], fake_incidents[warm:], node=True
             )
             results["cpu"]["dispatch, Node"] = meter.read()
             results["connect_node"] += workers.connect(node_base, [], args.screens)
@@ -694,7 +707,8 @@ def report(args, total_seconds: float, r: dict) -> None:
     print(line)
     print(
         f"dispatch real-time benchmark: {args.tablets:,} tablets, {args.screens:,} screens, "
-        f"{args.dispatches} dispatches, {args.broadcasts} broadcasts, {args.workers} load-generator processes"
+        f"{args.dispatches} dispatches (after {args.warmup} untimed), {args.broadcasts} broadcasts, "
+        f"{args.workers} load-generator processes"
     )
     print(
         f"whole run {total_seconds:.0f} s on {os.cpu_count()} cores (server, PostgreSQL, Node, load generators share them)"
@@ -750,6 +764,12 @@ def report(args, total_seconds: float, r: dict) -> None:
                 f"{label:34}{run['offered_per_s']:10,.0f}{run['fixes_per_s']:11,.0f}{ms(run['reply'], 0.5):10.0f}"
                 f"{ms(run['reply'], 0.99):8.0f}{ms(run['latency'], 0.5):15.0f}{ms(run['latency'], 0.99):8.0f}"
                 f"{len(run['latency']):8,}"
+            )
+        for run in runs:
+            print(
+                f"  {run['batch']} fix/event {run['seconds']:g} s: fix -> frame leaves the server p50 "
+                f"{ms(run['to_frame'], 0.5):.0f} p99 {ms(run['to_frame'], 0.99):.0f}; frame -> screen p50 "
+                f"{ms(run['fanout'], 0.5):.0f} p99 {ms(run['fanout'], 0.99):.0f}; {run['frames']:,} frames in all"
             )
         print(
             f"  (ms; refused events {sum(x['refused'] for x in runs)}, timeouts {sum(x['timeouts'] for x in runs)}; "
@@ -841,6 +861,7 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--tablets", type=int, default=1000, help="squads, each with one connected tablet")
     parser.add_argument("--screens", type=int, default=1000, help="command screens for the broadcast")
     parser.add_argument("--dispatches", type=int, default=200, help="timed dispatches (one incident each)")
+    parser.add_argument("--warmup", type=int, default=30, help="untimed dispatches first, on either server")
     parser.add_argument("--broadcasts", type=int, default=20, help="timed broadcasts (one position update each)")
     parser.add_argument("--frame-interval", type=float, default=0.05, help="FRAME_INTERVAL_S of the dispatch phase")
     parser.add_argument("--seconds", type=float, default=20, help="ingest duration (0: no ingest phase)")
