@@ -28,9 +28,11 @@ from dataclasses import dataclass
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from flask import Blueprint, Flask, g, jsonify, redirect, render_template_string, request, session, url_for
+from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
+from dispatch import refcache
 from dispatch.models import ROLES, Account, ApiToken, Task
 
 API_TOKEN_PREFIX = "dpt_"
@@ -203,7 +205,7 @@ def principal_from_token(session: Session, token: str | None) -> Principal | Non
     """A bearer token: an API token (dpt_) or a squad's tablet token (sqt_)."""
     if not token or len(token) > 200:
         return None
-    key = (str(session.get_bind().url), _digest(token))
+    key = (refcache.db_key(session), _digest(token))  # no Session is made for a remembered token
     hit = _token_cache.get(key)
     if hit and time.monotonic() - hit[0] < TOKEN_CACHE_SECONDS:
         return hit[1]
@@ -234,7 +236,7 @@ def current_principal() -> Principal | None:
 
 
 def _identify(db_session: Session) -> Principal | None:
-    header = request.headers.get("Authorization", "")
+    header = request.environ.get("HTTP_AUTHORIZATION", "")  # the Authorization header, read directly
     if header.lower().startswith("bearer "):
         return principal_from_token(db_session, header[7:].strip())
     account_id = session.get("account_id")
@@ -408,12 +410,28 @@ def ensure_demo_accounts(session: Session) -> list[tuple[str, str, str]]:
     return out
 
 
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, without their fixed cost on requests that carry no
+    session cookie and leave the session alone (scripts and tablets with a bearer token)."""
+
+    def open_session(self, app: Flask, request):
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()  # as Flask's own does without a cookie, minus building the signer
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session, response) -> None:
+        if not session and not session.modified and not session.accessed:
+            return  # nothing to set, delete or vary on: Flask's own returns too, after reading seven settings
+        super().save_session(app, session, response)
+
+
 def init_app(app: Flask) -> None:
     app.config.setdefault("AUTH_REQUIRED", True)
     app.config.setdefault("INTAKE_RATE_PER_MINUTE", int(os.environ.get("INTAKE_RATE_PER_MINUTE", "120")))
     app.config.update(
         SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12)
     )
+    app.session_interface = CookieSessions()
     app.register_blueprint(bp)
     app.before_request(enforce)
     app.jinja_env.globals["csrf_token"] = csrf_token

@@ -72,22 +72,43 @@ def configure_logging(fmt: str) -> None:
 
 
 def _before() -> None:
-    incoming = request.headers.get("X-Request-Id", "")
-    g.request_id = incoming if _SAFE_ID.match(incoming) else uuid.uuid4().hex
+    incoming = request.environ.get("HTTP_X_REQUEST_ID", "")  # the X-Request-Id header, read directly
+    g.request_id = incoming if incoming and _SAFE_ID.match(incoming) else uuid.uuid4().hex
     g.started = time.perf_counter()
 
 
+_SECURITY_HEADERS = (
+    ("X-Content-Type-Options", "nosniff"),
+    ("X-Frame-Options", "DENY"),
+    ("Referrer-Policy", "no-referrer"),
+)
+_JSON_CSP = ("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+# The metrics' children by label values (prometheus_client's labels() validates and locks each
+# time; a child, once made, is the same object for good).
+_request_counters: dict[tuple[str, str, str], object] = {}
+_latency_histograms: dict[str, object] = {}
+
+
 def _after(response: Response) -> Response:
-    response.headers["X-Request-Id"] = getattr(g, "request_id", "")
-    response.headers.setdefault("X-Content-Type-Options", "nosniff")
-    response.headers.setdefault("X-Frame-Options", "DENY")
-    response.headers.setdefault("Referrer-Policy", "no-referrer")
-    if response.mimetype == "application/json":
-        response.headers.setdefault("Content-Security-Policy", "default-src 'none'; frame-ancestors 'none'")
+    headers = response.headers
+    headers["X-Request-Id"] = getattr(g, "request_id", "")
+    present = {name.lower() for name, _ in headers.items()}  # a view's own choice stands (setdefault)
+    for name, value in _SECURITY_HEADERS:
+        if name.lower() not in present:
+            headers.add(name, value)
+    if response.mimetype == "application/json" and "content-security-policy" not in present:
+        headers.add(*_JSON_CSP)
     endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
-    REQUESTS.labels(request.method, endpoint, str(response.status_code)).inc()
+    key = (request.method, endpoint, str(response.status_code))
+    counter = _request_counters.get(key)
+    if counter is None:
+        counter = _request_counters.setdefault(key, REQUESTS.labels(*key))
+    counter.inc()
     if hasattr(g, "started"):
-        LATENCY.labels(endpoint).observe(time.perf_counter() - g.started)
+        histogram = _latency_histograms.get(endpoint)
+        if histogram is None:
+            histogram = _latency_histograms.setdefault(endpoint, LATENCY.labels(endpoint))
+        histogram.observe(time.perf_counter() - g.started)
     return response
 
 

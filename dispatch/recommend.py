@@ -15,9 +15,10 @@
 Eligible (seed 002 task 5): competent for the matter's domain, available, and
 with at least one certified officer on duty whose certificate is valid today.
 
-The request path is three queries (the place, the candidates, the chosen
-squads); the ferry network, the region tree and zone membership are cached
-per process for a few minutes.
+The request path is one query (the KNN candidates; a second one for the squads
+across the water when a ferry can still win); the incident's place is
+remembered, and the ferry network, the region tree, zone membership and the
+names of authorities and regions are cached per process for a few minutes.
 """
 
 from __future__ import annotations
@@ -28,8 +29,8 @@ import math
 import re
 import threading
 from dataclasses import dataclass
+from typing import NamedTuple
 
-from psycopg.rows import namedtuple_row
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
@@ -49,19 +50,23 @@ ISLAND_OF_POINT = """SELECT isl.id FROM island isl WHERE ST_DWithin(isl.outline,
                      ORDER BY isl.outline <-> CAST(:point AS geometry) LIMIT 1"""
 
 
-def _eligible(domains: str) -> str:
-    return f"{AVAILABLE} AND s.domains && {domains} AND {CERTIFIED_ON_DUTY}"
-
-
-# What the answer shows of a squad, joined to each candidate row (a handful of rows).
+# What the answer shows of a squad, read in the KNN subquery itself (a handful of rows). The
+# authority and the station region come from the per-process reference cache, not from joins:
+# the planner's time, which PostgreSQL spends on every execution (the KNN needs custom plans:
+# see NEARBY), grows with every relation and subquery in the statement.
 _SQUAD_COLUMNS = """s.id, s.code, s.name_zh, s.name_en, s.force, s.domains, s.scope, s.status, s.station_region_id,
-       s.last_position_at, a.code AS authority_code, a.name_zh AS authority_name, a.region_id AS authority_region,
-       r.code AS region_code, r.name_zh AS region_name, r.name_en AS region_name_en,
-       (SELECT count(*) FROM officer o WHERE o.squad_id = s.id) AS officers,
-       (SELECT count(*) FROM officer o WHERE o.squad_id = s.id AND o.on_duty AND NOT o.auxiliary
-                                          AND o.certificate_expires >= :today) AS certified_on_duty,
+       s.authority_id, s.last_position_at,
+       (SELECT ARRAY[count(*), count(*) FILTER (WHERE o.on_duty AND NOT o.auxiliary
+                                                  AND o.certificate_expires >= :today)]
+        FROM officer o WHERE o.squad_id = s.id) AS officer_counts,
        ST_X(s.last_position::geometry) AS squad_lon, ST_Y(s.last_position::geometry) AS squad_lat"""
-_SQUAD_JOINS = "JOIN authority a ON a.id = s.authority_id JOIN region r ON r.id = s.station_region_id"
+_ORIGIN = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography"
+# In the KNN scans the officer check stays a per-row subplan (OFFSET 0 keeps PostgreSQL from
+# turning it into a semi-join, which costs planning time and nothing saves: the scan stops
+# after a few rows). Same rule as CERTIFIED_ON_DUTY.
+_CERTIFIED_IN_SCAN = """EXISTS (SELECT 1 FROM officer o WHERE o.squad_id = s.id AND o.on_duty
+                               AND NOT o.auxiliary AND o.certificate_expires >= :today OFFSET 0)"""
+_ELIGIBLE_IN_SCAN = f"{AVAILABLE} AND s.domains && CAST(:domains AS varchar[]) AND {_CERTIFIED_IN_SCAN}"
 
 PLACE_OF_INCIDENT = text(f"""
     SELECT ST_X(inc.location::geometry) AS lon, ST_Y(inc.location::geometry) AS lat, inc.region_id, inc.zone_id,
@@ -72,37 +77,40 @@ PLACE_OF_INCIDENT = text(f"""
 """)
 _ISLAND = text(ISLAND_OF_POINT)
 
-# The eligible squads on the place's island and, when the maritime force is competent, the
-# nearest boats: KNN index scans. The domains and the island are bound as values (not read
-# from a CTE) so that the planner estimates them and picks the KNN scan.
+# The eligible squads on the place's island: a KNN index scan. The domains and the island are
+# bound as values (not read from a CTE) so that the planner estimates them and picks the KNN
+# scan; for the same reason the plan is a custom one at every execution (a generic plan would
+# guess the domains' selectivity and scan the island), so the statement is kept small. The
+# island is cast to integer: psycopg sends a small Python int as a smallint, and btree_gist
+# has no integer = smallint operator, so the (island_id, last_position) index could not take
+# the island as its condition (the planner then sorted a small island's squads instead).
 NEARBY = text(f"""
-    WITH origin AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography AS g),
-    near AS (
-        SELECT 'land' AS mode, c.id, c.d_origin FROM origin CROSS JOIN LATERAL (
-            SELECT s.id, ST_Distance(s.last_position, origin.g) AS d_origin FROM squad s
-            WHERE s.island_id = :island AND s.force <> 'maritime' AND {_eligible("CAST(:domains AS varchar[])")}
-            ORDER BY s.last_position <-> origin.g LIMIT :k) c
-        UNION ALL
-        SELECT 'boat', c.id, c.d_origin FROM origin CROSS JOIN LATERAL (
-            SELECT s.id, ST_Distance(s.last_position, origin.g) AS d_origin FROM squad s
-            WHERE s.force = 'maritime' AND {_eligible("CAST(:domains AS varchar[])")}
-            ORDER BY s.last_position <-> origin.g LIMIT :k) c
-        WHERE CAST(:boats AS boolean)  -- only when the maritime force is competent
-    )
-    SELECT near.mode, NULL::int AS port_id, near.d_origin, near.d_origin AS d_incident, {_SQUAD_COLUMNS}
-    FROM near JOIN squad s ON s.id = near.id {_SQUAD_JOINS}
+    (SELECT 'land' AS mode, NULL::int AS port_id, ST_Distance(s.last_position, {_ORIGIN}) AS d_origin,
+            {_SQUAD_COLUMNS}
+     FROM squad s
+     WHERE s.island_id = CAST(:island AS integer) AND s.force <> 'maritime' AND {_ELIGIBLE_IN_SCAN}
+     ORDER BY s.last_position <-> {_ORIGIN} LIMIT :k)
+""")
+# ... and, when the maritime force is competent, the nearest boats too (a second statement
+# rather than a branch switched off by a parameter: PostgreSQL would plan that branch anyway).
+NEARBY_WITH_BOATS = text(f"""
+    {NEARBY.text.strip()}
+    UNION ALL
+    (SELECT 'boat', NULL::int, ST_Distance(s.last_position, {_ORIGIN}), {_SQUAD_COLUMNS}
+     FROM squad s
+     WHERE s.force = 'maritime' AND {_ELIGIBLE_IN_SCAN}
+     ORDER BY s.last_position <-> {_ORIGIN} LIMIT :k)
 """)
 
 # Squads across the water: the eligible ones nearest each pier from which a ferry reaches the place.
 VIA_PORTS = text(f"""
-    WITH origin AS (SELECT ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography AS g)
-    SELECT 'ferry' AS mode, p.id AS port_id, c.d_origin, ST_Distance(s.last_position, origin.g) AS d_incident,
-           {_SQUAD_COLUMNS}
-    FROM origin, port p CROSS JOIN LATERAL (
-        SELECT s.id, ST_Distance(s.last_position, p.location) AS d_origin FROM squad s
-        WHERE s.island_id = p.island_id AND s.force <> 'maritime' AND {_eligible("CAST(:domains AS varchar[])")}
+    SELECT 'ferry' AS mode, p.id AS port_id, c.*
+    FROM port p CROSS JOIN LATERAL (
+        SELECT ST_Distance(s.last_position, p.location) AS d_origin, ST_Distance(s.last_position, {_ORIGIN}) AS d_incident,
+               {_SQUAD_COLUMNS}
+        FROM squad s
+        WHERE s.island_id = p.island_id AND s.force <> 'maritime' AND {_ELIGIBLE_IN_SCAN}
         ORDER BY s.last_position <-> p.location LIMIT :k) c
-    JOIN squad s ON s.id = c.id {_SQUAD_JOINS}
     WHERE p.id = ANY(:ports)
 """)
 
@@ -192,6 +200,48 @@ def maritime_domains(session) -> frozenset[str]:
         lambda: frozenset(
             session.execute(text("SELECT DISTINCT unnest(domains) FROM squad WHERE force = 'maritime'")).scalars()
         ),
+    )
+
+
+class AuthorityRef(NamedTuple):
+    code: str
+    name_zh: str
+    region_id: int
+
+
+class RegionRef(NamedTuple):
+    code: str
+    name_zh: str
+    name_en: str
+
+
+def _authorities(db, ids: set[int]) -> dict[int, AuthorityRef]:
+    """The squads' authorities (code, name, region), cached like the rest of the reference data."""
+    return refcache.cached_many(
+        db,
+        "authority",
+        ids,
+        lambda missing: {
+            r[0]: AuthorityRef(*r[1:])
+            for r in db.execute(
+                text("SELECT id, code, name_zh, region_id FROM authority WHERE id = ANY(:ids)"), {"ids": missing}
+            )
+        },
+    )
+
+
+def _regions(db, ids: set[int]) -> dict[int, RegionRef]:
+    """The squads' station regions (code and names), cached like the rest of the reference data."""
+    return refcache.cached_many(
+        db,
+        "region",
+        ids,
+        lambda missing: {
+            r[0]: RegionRef(*r[1:])
+            for r in db.execute(
+                text("SELECT id, code, name_zh, name_en FROM region WHERE id = ANY(:ids)"), {"ids": missing}
+            )
+        },
     )
 
 
@@ -329,13 +379,12 @@ def recommend_at(
 
 
 def _candidate(row, profile: Profile, source_ports: dict[int, float]) -> Candidate:
-    c = Candidate(row.id, row.mode, row.port_id, row.d_origin, row.d_incident, row.squad_lon, row.squad_lat)
-    if c.mode == "land":
-        c.lower_bound = profile.land_seconds(c.d_origin)
-    elif c.mode == "boat":
-        c.lower_bound = profile.boat_seconds(c.d_origin)
-    else:
+    if row.mode == "ferry":
+        c = Candidate(row.id, "ferry", row.port_id, row.d_origin, row.d_incident, row.squad_lon, row.squad_lat)
         c.lower_bound = profile.land_seconds(c.d_origin) + source_ports[c.port_id]
+        return c
+    c = Candidate(row.id, row.mode, None, row.d_origin, row.d_origin, row.squad_lon, row.squad_lat)
+    c.lower_bound = profile.land_seconds(c.d_origin) if c.mode == "land" else profile.boat_seconds(c.d_origin)
     return c
 
 
@@ -364,9 +413,9 @@ def _rank(
         "today": now.date(),
         "require_available": require_available,
         "k": max(limit, 1),
-        "boats": bool(maritime_domains(db) & set(domains)),
     }
-    rows = _fetch(db, NEARBY, params)
+    boats = not maritime_domains(db).isdisjoint(domains)  # only when the maritime force is competent
+    rows = _fetch(db, NEARBY_WITH_BOATS if boats else NEARBY, params)
     details = {r.id: r for r in rows}
 
     best: dict[int, Route] = {}
@@ -388,30 +437,35 @@ def _rank(
     # ferry can still beat the squads already found are asked for their nearest squads.
     if island is not None and ferries is not None:
         landing = {p.id: great_circle_m(p.lon, p.lat, lon, lat) for p in ferries.ports_by_island.get(island, [])}
-        for port_id, port in ferries.ports.items():
-            if port.island_id == island or not landing:
-                continue
-            bound = min(ferries.lower_bound(port_id, q) + profile.land_seconds(d) for q, d in landing.items())
-            if math.isfinite(bound) and not (_full(best, limit) and _minute(bound) > _minute(_kth(best, limit))):
-                source_ports[port_id] = bound
+        if landing:
+            drive = [(q, profile.land_seconds(d)) for q, d in landing.items()]
+            cutoff = _minute(_kth(best, limit)) if _full(best, limit) else math.inf  # best is fixed here
+            for port_id, port in ferries.ports.items():
+                if port.island_id == island:
+                    continue
+                bound = min(ferries.lower_bound(port_id, q) + seconds for q, seconds in drive)
+                if math.isfinite(bound) and not _minute(bound) > cutoff:
+                    source_ports[port_id] = bound
     if source_ports:
         across = _fetch(db, VIA_PORTS, {**params, "ports": list(source_ports)})
         details.update({r.id: r for r in across})
         evaluate([_candidate(r, profile, source_ports) for r in across])
 
     zone = zone_regions(db, zone_id)
+    authorities = _authorities(db, {details[r].authority_id for r in best})
     for route in best.values():
         row = details[route.squad_id]
         route.covers_place = (row.scope == "zone" and row.station_region_id in zone) or (
-            row.scope == "authority" and row.authority_region in chain
+            row.scope == "authority" and authorities[row.authority_id].region_id in chain
         )
     ranked = sorted(best.values(), key=lambda r: (_minute(r.eta_seconds), not r.covers_place, r.eta_seconds))[:limit]
+    regions = _regions(db, {details[r.squad_id].station_region_id for r in ranked})
     result = {
         "domains": domains,
         "computed_at": now.isoformat(),
         "recommendations": [
             {
-                "squad": _squad_from_row(details[r.squad_id]),
+                "squad": _squad_from_row(details[r.squad_id], authorities, regions),
                 "eta_seconds": round(r.eta_seconds),
                 "distance_m": round(r.distance_m),
                 "mode": r.mode,
@@ -427,20 +481,45 @@ def _rank(
 
 
 _PSYCOPG_SQL: dict[int, str] = {}
+_ROW_TYPES: dict[int, type] = {}
+
+
+def _psycopg_sql(statement) -> str:
+    """A ``text()`` statement for psycopg: :name -> %(name)s, leaving PostgreSQL's :: casts alone."""
+    sql = _PSYCOPG_SQL.get(id(statement))
+    if sql is None:
+        sql = re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", statement.text.replace("%", "%%"))  # literal % doubled first
+        _PSYCOPG_SQL[id(statement)] = sql
+    return sql
 
 
 def _fetch(db, statement, params: dict) -> list:
     """The hot queries straight through psycopg (named-tuple rows), skipping SQLAlchemy's
-    result machinery: about a third of a millisecond per request. Same transaction as ``db``."""
-    sql = _PSYCOPG_SQL.get(id(statement))
-    if sql is None:
-        # :name -> %(name)s, leaving PostgreSQL's :: casts alone; literal % doubled first.
-        sql = re.sub(r"(?<![:\w]):(\w+)", r"%(\1)s", statement.text.replace("%", "%%"))
-        _PSYCOPG_SQL[id(statement)] = sql
+    result machinery: about a third of a millisecond per request. Same transaction as ``db``.
+
+    Never as a prepared statement: after five executions PostgreSQL may switch a prepared
+    statement to a generic plan, which cannot see the domains and the island and scans the
+    island instead of the KNN index (measured on the benchmark's county: 1.7 ms a query
+    instead of 0.5 ms, and whether it switches depends on the statistics of the day).
+    Unprepared, every execution is planned with its values, which these small statements
+    make cheap (under 0.1 ms of planning).
+
+    Results come in binary (no text to parse), as rows of one named-tuple type per statement,
+    made on its first execution (psycopg's namedtuple_row looks the type up at every one)."""
+    key = id(statement)
+    sql = _psycopg_sql(statement)
+
+    def rows_of_statement(cursor):
+        row_type = _ROW_TYPES.get(key)
+        if row_type is None:
+            row_type = collections.namedtuple("Row", [c.name for c in cursor.description], rename=True)
+            row_type = _ROW_TYPES.setdefault(key, row_type)
+        return row_type._make
+
     connection = db.connection() if hasattr(db, "get_bind") else db
     raw = connection.connection.driver_connection
-    with raw.cursor(row_factory=namedtuple_row) as cursor:
-        cursor.execute(sql, params)
+    with raw.cursor(row_factory=rows_of_statement, binary=True) as cursor:
+        cursor.execute(sql, params, prepare=False)
         return cursor.fetchall()
 
 
@@ -452,7 +531,8 @@ def _kth(best: dict[int, Route], limit: int) -> float:
     return sorted(r.eta_seconds for r in best.values())[limit - 1]
 
 
-def _squad_from_row(row) -> dict:  # a row of _SQUAD_COLUMNS
+def _squad_from_row(row, authorities: dict, regions: dict) -> dict:  # a row of _SQUAD_COLUMNS
+    authority, region = authorities[row.authority_id], regions[row.station_region_id]
     return squad_summary(
         id=row.id,
         code=row.code,
@@ -462,10 +542,10 @@ def _squad_from_row(row) -> dict:  # a row of _SQUAD_COLUMNS
         domains=row.domains,
         scope=row.scope,
         status=row.status,
-        authority=(row.authority_code, row.authority_name),
-        station_region=(row.region_code, row.region_name, row.region_name_en),
-        officers=row.officers,
-        certified_on_duty=row.certified_on_duty,
+        authority=(authority.code, authority.name_zh),
+        station_region=(region.code, region.name_zh, region.name_en),
+        officers=row.officer_counts[0],
+        certified_on_duty=row.officer_counts[1],
         last_position_at=row.last_position_at,
     )
 

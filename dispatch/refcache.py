@@ -1,5 +1,5 @@
 """A per-process cache of slowly changing reference data (ferry networks, the region tree,
-zones, squads' counties), kept per database for a few minutes.
+zones, authorities' and regions' names, squads' counties), kept per database for a few minutes.
 
 ``clear()`` forgets everything (after loading or editing reference data); other processes
 see the change when their entries expire.
@@ -9,17 +9,25 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable
+import weakref
+from collections.abc import Callable, Iterable
 
 TTL_SECONDS = 300
 _entries: dict[tuple, tuple[float, object]] = {}
 _lock = threading.Lock()
+_engine_keys: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()  # engine -> its URL, rendered once
 
 
 def db_key(db) -> str:
-    """The database a Session or a Connection talks to (tests use one database each)."""
-    bind = db.get_bind() if hasattr(db, "get_bind") else db.engine
-    return str(bind.url)
+    """The database a Session, a scoped session or a Connection talks to (tests use one database each)."""
+    factory = getattr(db, "session_factory", None)  # a scoped_session: no need to create its session
+    bind = factory.kw.get("bind") if factory is not None else None
+    if bind is None:
+        bind = db.get_bind() if hasattr(db, "get_bind") else db.engine
+    key = _engine_keys.get(bind)
+    if key is None:
+        key = _engine_keys.setdefault(bind, str(bind.url))
+    return key
 
 
 def cached(db, key: tuple, load: Callable[[], object]):
@@ -33,6 +41,29 @@ def cached(db, key: tuple, load: Callable[[], object]):
     with _lock:
         _entries[full_key] = (time.monotonic(), value)
     return value
+
+
+def cached_many(db, kind: str, ids: Iterable, load: Callable[[list], dict]) -> dict:
+    """``{id: value}`` for ``ids``: the fresh ones from the cache, the others with one ``load(missing)``
+    (which returns ``{id: value}``) remembered for TTL_SECONDS each."""
+    base = db_key(db)
+    found, missing = {}, []
+    with _lock:
+        now = time.monotonic()
+        for i in ids:
+            hit = _entries.get((base, kind, i))
+            if hit and now - hit[0] < TTL_SECONDS:
+                found[i] = hit[1]
+            else:
+                missing.append(i)
+    if missing:
+        loaded = load(missing)
+        with _lock:
+            now = time.monotonic()
+            for i, value in loaded.items():
+                _entries[(base, kind, i)] = (now, value)
+        found.update(loaded)
+    return found
 
 
 def clear() -> None:

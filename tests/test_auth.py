@@ -168,3 +168,11 @@ def test_intake_is_rate_limited_per_key(app, client):
     assert codes == [201, 201, 201, 429]
     limited = client.post("/api/v1/incidents", json=incident_body())
     assert limited.headers["Retry-After"] == "60" and limited.get_json()["error"]["code"] == "rate_limited"
+
+
+def test_bearer_requests_leave_no_session_trace_and_a_forged_cookie_signs_nobody_in(client, anonymous):
+    answer = client.get("/api/v1/incidents")
+    assert answer.status_code == 200
+    assert "Set-Cookie" not in answer.headers and "Cookie" not in answer.headers.get("Vary", "")
+    anonymous.set_cookie("session", "eyJhY2NvdW50X2lkIjoxfQ.forged.signature")
+    assert anonymous.get("/api/v1/incidents").status_code == 401

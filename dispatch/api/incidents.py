@@ -19,6 +19,7 @@ from dispatch.incidents import (
 from dispatch.models import DOMAINS, INCIDENT_STATUSES
 from dispatch.recommend import recommend
 from dispatch.record import event_json, events_of_incident
+from dispatch.serializers import json_response
 from dispatch.tasks import dispatch, task_json
 from dispatch.validation import check_fields, id_list, optional_id, optional_text, parse_time
 
@@ -61,17 +62,24 @@ def incident_recommendations(incident_id: int):
     if domain is not None and domain not in DOMAINS:
         raise ApiError(f"unknown domain {domain!r}", field="domain")
     at = parse_time(request.args.get("at"), "at")  # ETA as of another time (ferry timetables)
-    # A read: an autocommit connection spares the BEGIN and ROLLBACK round trips.
-    with db.engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
-        result = recommend(
-            conn,
-            incident_id,
-            limit=query_int("limit", 5, low=1, high=50),
-            domains=[domain] if domain else None,
-            explain=query_flag("explain"),
-            now=at,
-        )
-    return jsonify(result)
+    limit = query_int("limit", 5, low=1, high=50)
+    explain = query_flag("explain")
+    # A read: an autocommit connection spares the BEGIN and ROLLBACK round trips. Autocommit is
+    # switched on the driver's connection itself (SQLAlchemy's isolation_level option does the
+    # same with twice the bookkeeping) and off again before the pool takes the connection back.
+    with db.engine.connect() as conn:
+        driver = conn.connection.driver_connection
+        driver.autocommit = True
+        try:
+            result = recommend(
+                conn, incident_id, limit=limit, domains=[domain] if domain else None, explain=explain, now=at
+            )
+        finally:
+            if driver.closed or driver.broken:
+                conn.invalidate()  # lost (a database restart): the pool must not hand it out again
+            else:
+                driver.autocommit = False
+    return json_response(result)  # plain JSON values: orjson
 
 
 @bp.post("/incidents/<int:incident_id>/dispatch")
