@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 
+import psycopg
 from flask import Flask, jsonify, request
 from sqlalchemy.exc import DataError, OperationalError
 from werkzeug.exceptions import HTTPException
@@ -98,8 +99,11 @@ def register_error_handlers(app: Flask) -> None:
         return response
 
     @app.errorhandler(OperationalError)
-    def _database_unavailable(exc: OperationalError):
-        log.warning("database unavailable during %s %s: %s", request.method, request.path, exc.orig)
+    @app.errorhandler(psycopg.OperationalError)  # the hot paths that talk to psycopg directly
+    def _database_unavailable(exc: Exception):
+        log.warning(
+            "database unavailable during %s %s: %s", request.method, request.path, getattr(exc, "orig", exc) or exc
+        )
         response = error_response(503, "database_unavailable", "the database is unavailable; retry shortly")
         response[0].headers["Retry-After"] = "2"
         return response
