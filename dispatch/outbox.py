@@ -115,24 +115,32 @@ def acknowledge_many(session: Session, acks: list[tuple[int, int]]) -> list[bool
     return answers
 
 
+_OVERDUE_SQUADS = text("""
+    SELECT DISTINCT squad_id FROM squad_message
+    WHERE acked_at IS NULL AND superseded_by IS NULL AND last_sent_at < :cutoff""")
+_OVERDUE = text("""
+    SELECT squad_id, payload FROM squad_message
+    WHERE squad_id = ANY(CAST(:squads AS integer[])) AND acked_at IS NULL AND superseded_by IS NULL
+      AND last_sent_at < :cutoff
+    ORDER BY squad_id, seq""")
+
+
 def overdue(session: Session, squad_ids: list[int], timeout_s: float) -> dict[int, list[dict]]:
-    """Unacknowledged messages last sent more than ``timeout_s`` ago, per squad, in order."""
+    """Unacknowledged messages last sent more than ``timeout_s`` ago, per squad, in order.
+
+    Asked every round for every tablet of the process: first which squads have overdue
+    messages at all (the pending set, under its partial index), then the messages of those
+    among ``squad_ids``. Sending a thousand connected squads' ids each round cost the
+    event loop 8 to 18 ms (binding them), whatever the answer."""
     if not squad_ids:
         return {}
     cutoff = dt.datetime.now(dt.UTC) - dt.timedelta(seconds=timeout_s)
-    rows = session.execute(
-        select(SquadMessage.squad_id, SquadMessage.payload)
-        .where(
-            SquadMessage.squad_id.in_(squad_ids),
-            SquadMessage.acked_at.is_(None),
-            SquadMessage.superseded_by.is_(None),
-            SquadMessage.last_sent_at < cutoff,
-        )
-        .order_by(SquadMessage.squad_id, SquadMessage.seq)
-    ).all()
+    waiting = {row[0] for row in session.execute(_OVERDUE_SQUADS, {"cutoff": cutoff})}
+    wanted = sorted(waiting.intersection(squad_ids))
     out: dict[int, list[dict]] = {}
-    for squad_id, payload in rows:
-        out.setdefault(squad_id, []).append(payload)
+    if wanted:
+        for squad_id, payload in session.execute(_OVERDUE, {"squads": wanted, "cutoff": cutoff}):
+            out.setdefault(squad_id, []).append(payload)
     return out
 
 
