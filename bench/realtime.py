@@ -860,7 +860,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--tablets", type=int, default=1000, help="squads, each with one connected tablet")
     parser.add_argument("--screens", type=int, default=1000, help="command screens for the broadcast")
-    parser.add_argument("--dispatches", type=int, default=200, help="timed dispatches (one incident each)")
+    parser.add_argument(
+        "--dispatches", type=int, default=600, help="timed dispatches (one incident each; 600 for a steady p99)"
+    )
     parser.add_argument("--warmup", type=int, default=30, help="untimed dispatches first, on either server")
     parser.add_argument("--broadcasts", type=int, default=20, help="timed broadcasts (one position update each)")
     parser.add_argument("--frame-interval", type=float, default=0.05, help="FRAME_INTERVAL_S of the dispatch phase")
