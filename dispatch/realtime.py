@@ -4,8 +4,9 @@
   squad's room and no other, receive ``task`` messages ``{"seq", ...}`` from the
   outbox and answer ``ack {"seq"}``; they may send ``position`` fixes.
 - ``/command``: command centres receive ``frame`` events, at most one per
-  second per process, each a list of updates ``{"type", "id", "rev", "data"}``
-  (the latest state of each entity changed since the last frame).
+  interval (1 s) per screen, each a list of updates ``{"type", "id", "rev", "data"}``
+  (the latest state of each entity changed since the last frame). With several
+  processes, each frames its own screens with every process's updates (UpdateBus).
 
 Domain code never calls this module directly: it queues updates with
 ``dispatch.record.publish_after_commit`` and messages with
@@ -14,9 +15,11 @@ Domain code never calls this module directly: it queues updates with
 
 from __future__ import annotations
 
+import json
 import logging
 import threading
 import time
+import uuid
 
 from flask import request
 from flask_socketio import Namespace, SocketIO, emit, join_room
@@ -70,7 +73,10 @@ class Coalescer:
             updates, self._pending = list(self._pending.values()), {}
         if updates:
             try:
-                socketio.emit("frame", {"at": time.time(), "updates": updates}, namespace=COMMAND_NS)
+                # this process's screens only, when the bus brings every process every update
+                socketio.emit(
+                    "frame", {"at": time.time(), "updates": updates}, namespace=COMMAND_NS, ignore_queue=bus.enabled
+                )
                 self.frames_sent += 1
             except Exception:  # a broken message queue must not kill the loop
                 log.exception("could not emit a command frame")
@@ -89,9 +95,89 @@ class Coalescer:
 coalescer = Coalescer()
 
 
+class UpdateBus:
+    """Several processes behind one address: every process learns every committed update and
+    frames its own screens, so a screen still gets at most one frame per interval.
+
+    (Emitting each process's frames through the Socket.IO message queue would give a screen
+    one frame per interval per process.) Updates go to the other processes over a Redis
+    channel of their own, batched by a forwarder so that no request waits on Redis; each
+    process's listener adds what the others committed to its coalescer. Frames are best
+    effort, as they always were: a screen that missed one catches up from the snapshot and
+    the revs; tablets' messages go through the outbox and the Socket.IO queue, not here.
+    """
+
+    CHANNEL = "dispatch-command-updates"
+
+    def __init__(self):
+        self.url: str | None = None
+        self.host = uuid.uuid4().hex  # its own messages come back to it: ignored
+        self._out: list[dict] = []
+        self._lock = threading.Lock()
+        self._wake = None
+        self.received = 0
+
+    @property
+    def enabled(self) -> bool:
+        return self.url is not None
+
+    def configure(self, message_queue: str | None) -> None:
+        redis_url = message_queue and message_queue.startswith(("redis://", "rediss://", "unix://"))
+        self.url = message_queue if redis_url else None
+
+    def send(self, update: dict) -> None:
+        if self.url is None:
+            return
+        with self._lock:
+            self._out.append(update)
+            if self._wake is None:
+                self._wake = socketio.server.eio.create_event()
+                socketio.start_background_task(self._forward)
+            wake = self._wake
+        wake.set()
+
+    def _forward(self) -> None:
+        import redis
+
+        client = redis.Redis.from_url(self.url)
+        while True:
+            self._wake.wait()
+            self._wake.clear()
+            with self._lock:
+                batch, self._out = self._out, []
+            if batch:
+                try:
+                    client.publish(self.CHANNEL, json.dumps({"from": self.host, "updates": batch}))
+                except Exception:  # Redis away: these updates reach only this process's screens
+                    log.exception("could not forward %d command updates to the other processes", len(batch))
+
+    def listen(self) -> None:
+        """The other processes' updates into this process's coalescer (a background task)."""
+        import redis
+
+        while True:
+            try:
+                pubsub = redis.Redis.from_url(self.url).pubsub(ignore_subscribe_messages=True)
+                pubsub.subscribe(self.CHANNEL)
+                for message in pubsub.listen():
+                    body = json.loads(message["data"])
+                    if body.get("from") == self.host:
+                        continue
+                    for update in body.get("updates", []):
+                        self.received += 1
+                        coalescer.add(update)
+            except Exception:  # Redis restarting: subscribe again
+                log.exception("command update listener lost Redis; subscribing again")
+                socketio.sleep(1)
+
+
+bus = UpdateBus()
+
+
 def publish(update: dict) -> None:
     """One update for the command centre (called after commit by dispatch.record)."""
     coalescer.add(update)
+    bus.send(update)
 
 
 def deliver_to_squad(squad_id: int, message: dict) -> None:
@@ -369,8 +455,10 @@ def _resend_loop(app, interval: float, timeout: float) -> None:
 
 
 def start_background_work(app) -> None:
-    """Start the resend loop of this server process."""
+    """Start the resend loop of this server process, and its share of the update bus."""
     socketio.start_background_task(_resend_loop, app, app.config["RESEND_INTERVAL_S"], app.config["ACK_TIMEOUT_S"])
+    if bus.enabled:
+        socketio.start_background_task(bus.listen)
 
 
 def serve(app, host: str, port: int) -> None:
@@ -420,6 +508,7 @@ def stop_serving() -> bool:
 
 def init_app(app) -> None:
     coalescer.interval = app.config["FRAME_INTERVAL_S"]
+    bus.configure(app.config.get("SOCKETIO_MESSAGE_QUEUE"))
     position_writer.app = ack_writer.app = app
     socketio.init_app(
         app,

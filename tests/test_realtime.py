@@ -204,6 +204,61 @@ def test_two_processes_share_one_stream_through_redis(start_server, store):
         redis.stop()
 
 
+def test_two_processes_frame_each_screen_at_most_once_per_interval(start_server, store):
+    """Each process frames its own screens with every process's updates: one stream, not one per process."""
+    redis = RedisServer()
+    try:
+        one = start_server(SOCKETIO_MESSAGE_QUEUE=redis.url, FRAME_INTERVAL_S=2)
+        two = start_server(SOCKETIO_MESSAGE_QUEUE=redis.url, FRAME_INTERVAL_S=2)
+        squads = []
+        for code in ("cb-shengshan", "cb-caiyuan"):
+            squad_id, token = _token(store, code)
+            lon, lat = store.execute(
+                text("SELECT ST_X(station::geometry), ST_Y(station::geometry) FROM squad WHERE id = :id"),
+                {"id": squad_id},
+            ).one()
+            squads.append((squad_id, token, lon, lat))
+        screen = CommandScreen(two.url)
+        time.sleep(0.5)  # both processes' listeners are subscribed by now
+        start = dt.datetime.now(dt.UTC)
+        try:
+            for i in range(12):  # alternately through each process, over about three seconds
+                server = (one, two)[i % 2]
+                squad_id, token, lon, lat = squads[i % 2]
+                fix = {
+                    "id": f"bus-{i}",
+                    "lon": lon + i * 1e-5,
+                    "lat": lat,
+                    "crs": "wgs84",
+                    "accuracy": 5,
+                    "time": (start + dt.timedelta(seconds=i)).isoformat(),
+                }
+                response = requests.post(
+                    f"{server.url}/api/v1/squads/{squad_id}/positions",
+                    json={"fixes": [fix]},
+                    headers={"Authorization": f"Bearer {token}"},
+                    timeout=10,
+                )
+                assert response.status_code == 200 and response.json()["position_moved"], response.text
+                time.sleep(0.25)
+
+            def last_fix_of(squad_id: int, i: int) -> bool:
+                return any(
+                    u["id"] == squad_id and u["rev"] == int((start + dt.timedelta(seconds=i)).timestamp() * 1000)
+                    for u in screen.updates("position")
+                )
+
+            screen.wait_until(lambda: last_fix_of(squads[0][0], 10) and last_fix_of(squads[1][0], 11), timeout=10)
+        finally:
+            screen.close()
+        times = [frame["at"] for frame in screen.frames]
+        assert len(times) >= 2
+        gaps = [round(b - a, 3) for a, b in zip(times, times[1:], strict=False)]
+        assert all(gap >= 2 - 0.05 for gap in gaps), f"frames closer than the interval: {gaps}"
+    finally:
+        redis.stop()
+
+
 def test_the_production_server_gevent_delivers_too(start_server, store):
     server = start_server(production=True)
     squad_id, token = _token(store, "cb-shengshan")
