@@ -350,10 +350,11 @@ class Officer(Base):
         )
 
 
-# The same rule in SQL, for a squad ``s`` on the day ``:today``: one of its officers on duty
-# may enforce (Officer.certified_on). Dispatch checks it under the squad's row lock.
-CERTIFIED_ON_DUTY_SQL = """EXISTS (SELECT 1 FROM officer o WHERE o.squad_id = s.id AND o.on_duty AND NOT o.auxiliary
-                                   AND o.certificate_no IS NOT NULL AND o.certificate_expires >= :today)"""
+# The same rule in SQL, the one definition every query uses: an officer ``o`` on duty who may
+# enforce on the day ``:today`` (Officer.certified_on), and a squad ``s`` that has one.
+CERTIFIED_OFFICER_SQL = """o.on_duty AND NOT o.auxiliary AND o.certificate_no IS NOT NULL
+                          AND o.certificate_expires >= :today"""
+CERTIFIED_ON_DUTY_SQL = f"EXISTS (SELECT 1 FROM officer o WHERE o.squad_id = s.id AND {CERTIFIED_OFFICER_SQL})"
 
 
 # -- dispatch: incidents, tasks, joint inspections, the record ---------------------------------

@@ -36,13 +36,13 @@ from sqlalchemy.orm import Session
 
 from dispatch import refcache
 from dispatch.errors import NotFound
+from dispatch.models import CERTIFIED_OFFICER_SQL, CERTIFIED_ON_DUTY_SQL
 from dispatch.serializers import squad_summary
 from gis.travel import FerryNetwork, Link, Profile, boat_leg, great_circle_m, land_leg
 from gis.travel import Port as TravelPort
 
 # A squad may act when one of its officers is certified, on duty and unexpired.
-CERTIFIED_ON_DUTY = """EXISTS (SELECT 1 FROM officer o WHERE o.squad_id = s.id AND o.on_duty
-                               AND NOT o.auxiliary AND o.certificate_expires >= :today)"""
+CERTIFIED_ON_DUTY = CERTIFIED_ON_DUTY_SQL
 # A scheduled joint inspection may take a squad that is busy now, never one off duty.
 AVAILABLE = "(s.status = 'available' OR (NOT :require_available AND s.status <> 'off_duty'))"
 # A point's island: the one it lies on, or one within ~500 m (approximate coastlines, GPS noise).
@@ -54,18 +54,16 @@ ISLAND_OF_POINT = """SELECT isl.id FROM island isl WHERE ST_DWithin(isl.outline,
 # authority and the station region come from the per-process reference cache, not from joins:
 # the planner's time, which PostgreSQL spends on every execution (the KNN needs custom plans:
 # see NEARBY), grows with every relation and subquery in the statement.
-_SQUAD_COLUMNS = """s.id, s.code, s.name_zh, s.name_en, s.force, s.domains, s.scope, s.status, s.station_region_id,
+_SQUAD_COLUMNS = f"""s.id, s.code, s.name_zh, s.name_en, s.force, s.domains, s.scope, s.status, s.station_region_id,
        s.authority_id, s.last_position_at,
-       (SELECT ARRAY[count(*), count(*) FILTER (WHERE o.on_duty AND NOT o.auxiliary
-                                                  AND o.certificate_expires >= :today)]
+       (SELECT ARRAY[count(*), count(*) FILTER (WHERE {CERTIFIED_OFFICER_SQL})]
         FROM officer o WHERE o.squad_id = s.id) AS officer_counts,
        ST_X(s.last_position::geometry) AS squad_lon, ST_Y(s.last_position::geometry) AS squad_lat"""
 _ORIGIN = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography"
 # In the KNN scans the officer check stays a per-row subplan (OFFSET 0 keeps PostgreSQL from
 # turning it into a semi-join, which costs planning time and nothing saves: the scan stops
 # after a few rows). Same rule as CERTIFIED_ON_DUTY.
-_CERTIFIED_IN_SCAN = """EXISTS (SELECT 1 FROM officer o WHERE o.squad_id = s.id AND o.on_duty
-                               AND NOT o.auxiliary AND o.certificate_expires >= :today OFFSET 0)"""
+_CERTIFIED_IN_SCAN = f"EXISTS (SELECT 1 FROM officer o WHERE o.squad_id = s.id AND {CERTIFIED_OFFICER_SQL} OFFSET 0)"
 _ELIGIBLE_IN_SCAN = f"{AVAILABLE} AND s.domains && CAST(:domains AS varchar[]) AND {_CERTIFIED_IN_SCAN}"
 
 PLACE_OF_INCIDENT = text(f"""
