@@ -39,6 +39,30 @@ def squad_room(squad_id: int) -> str:
 # -- coalesced updates for the command centre ----------------------------------------------------
 
 
+class _Loop:
+    """A background loop of this process, started the first time there is work for it.
+
+    ``wake()`` from any greenlet or thread says there is work; the loop, ``run``, blocks in
+    ``wait()`` until then. Wakes while it is busy come to one more round.
+    """
+
+    def __init__(self, run):
+        self._run = run
+        self._event = None  # the async mode's event (gevent or threading), made at the first wake
+        self._lock = threading.Lock()
+
+    def wake(self) -> None:
+        with self._lock:
+            if self._event is None:
+                self._event = socketio.server.eio.create_event()
+                socketio.start_background_task(self._run)
+        self._event.set()
+
+    def wait(self) -> None:
+        self._event.wait()
+        self._event.clear()
+
+
 class Coalescer:
     """Keeps the latest update per entity and emits them as frames, at most one per interval.
 
@@ -52,7 +76,7 @@ class Coalescer:
         self.interval = interval
         self._pending: dict[tuple[str, object], dict] = {}
         self._lock = threading.Lock()
-        self._wake = None  # the async mode's event, made when the loop starts
+        self._loop = _Loop(self._run)
         self._last_frame = float("-inf")
         self.frames_sent = 0
 
@@ -62,11 +86,7 @@ class Coalescer:
             current = self._pending.get(key)
             if current is None or (update.get("rev") or 0) >= (current.get("rev") or 0):
                 self._pending[key] = update
-            if self._wake is None:
-                self._wake = socketio.server.eio.create_event()
-                socketio.start_background_task(self._run)
-            wake = self._wake
-        wake.set()
+        self._loop.wake()
 
     def flush(self) -> None:
         with self._lock:
@@ -83,8 +103,7 @@ class Coalescer:
 
     def _run(self) -> None:
         while True:
-            self._wake.wait()
-            self._wake.clear()
+            self._loop.wait()
             wait = self._last_frame + self.interval - time.monotonic()
             if wait > 0:
                 socketio.sleep(wait)
@@ -114,7 +133,7 @@ class UpdateBus:
         self.host = uuid.uuid4().hex  # its own messages come back to it: ignored
         self._out: list[dict] = []
         self._lock = threading.Lock()
-        self._wake = None
+        self._loop = _Loop(self._forward)
         self.received = 0
 
     @property
@@ -130,19 +149,14 @@ class UpdateBus:
             return
         with self._lock:
             self._out.append(update)
-            if self._wake is None:
-                self._wake = socketio.server.eio.create_event()
-                socketio.start_background_task(self._forward)
-            wake = self._wake
-        wake.set()
+        self._loop.wake()
 
     def _forward(self) -> None:
         import redis
 
         client = redis.Redis.from_url(self.url)
         while True:
-            self._wake.wait()
-            self._wake.clear()
+            self._loop.wait()
             with self._lock:
                 batch, self._out = self._out, []
             if batch:
@@ -210,26 +224,21 @@ class GroupWriter:
         self.app = None  # set by init_app: the writer runs in its app's context
         self._queue: list[list] = []
         self._lock = threading.Lock()
-        self._wake = None
+        self._loop = _Loop(self._run)
 
     def submit(self, item) -> dict:
         done = socketio.server.eio.create_event()
         entry = [item, done, None]
         with self._lock:
             self._queue.append(entry)
-            if self._wake is None:
-                self._wake = socketio.server.eio.create_event()
-                socketio.start_background_task(self._run)
-            wake = self._wake
-        wake.set()
+        self._loop.wake()
         if not done.wait(self.WAIT_S):
             return {"ok": False, "error": f"the server could not store the {self.name} in time; send it again"}
         return entry[2]
 
     def _run(self) -> None:
         while True:
-            self._wake.wait()
-            self._wake.clear()
+            self._loop.wait()
             with self._lock:
                 group, self._queue = self._queue, []
             if not group:
