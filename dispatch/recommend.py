@@ -213,34 +213,15 @@ class RegionRef(NamedTuple):
     name_en: str
 
 
-def _authorities(db, ids: set[int]) -> dict[int, AuthorityRef]:
-    """The squads' authorities (code, name, region), cached like the rest of the reference data."""
-    return refcache.cached_many(
-        db,
-        "authority",
-        ids,
-        lambda missing: {
-            r[0]: AuthorityRef(*r[1:])
-            for r in db.execute(
-                text("SELECT id, code, name_zh, region_id FROM authority WHERE id = ANY(:ids)"), {"ids": missing}
-            )
-        },
-    )
+def _references(db, table: str, row_type: type, ids: set[int]) -> dict:
+    """Rows of a reference table by id, as ``row_type`` (its fields are the columns after id),
+    cached like the rest of the reference data."""
 
+    def load(missing: list[int]) -> dict:
+        query = text(f"SELECT id, {', '.join(row_type._fields)} FROM {table} WHERE id = ANY(:ids)")
+        return {r[0]: row_type(*r[1:]) for r in db.execute(query, {"ids": missing})}
 
-def _regions(db, ids: set[int]) -> dict[int, RegionRef]:
-    """The squads' station regions (code and names), cached like the rest of the reference data."""
-    return refcache.cached_many(
-        db,
-        "region",
-        ids,
-        lambda missing: {
-            r[0]: RegionRef(*r[1:])
-            for r in db.execute(
-                text("SELECT id, code, name_zh, name_en FROM region WHERE id = ANY(:ids)"), {"ids": missing}
-            )
-        },
-    )
+    return refcache.cached_many(db, table, ids, load)
 
 
 @dataclass
@@ -450,14 +431,14 @@ def _rank(
         evaluate([_candidate(r, profile, source_ports) for r in across])
 
     zone = zone_regions(db, zone_id)
-    authorities = _authorities(db, {details[r].authority_id for r in best})
+    authorities = _references(db, "authority", AuthorityRef, {details[r].authority_id for r in best})
     for route in best.values():
         row = details[route.squad_id]
         route.covers_place = (row.scope == "zone" and row.station_region_id in zone) or (
             row.scope == "authority" and authorities[row.authority_id].region_id in chain
         )
     ranked = sorted(best.values(), key=lambda r: (_minute(r.eta_seconds), not r.covers_place, r.eta_seconds))[:limit]
-    regions = _regions(db, {details[r.squad_id].station_region_id for r in ranked})
+    regions = _references(db, "region", RegionRef, {details[r.squad_id].station_region_id for r in ranked})
     result = {
         "domains": domains,
         "computed_at": now.isoformat(),
