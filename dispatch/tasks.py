@@ -17,10 +17,12 @@ import datetime as dt
 import json
 from dataclasses import dataclass
 
+import psycopg
 from geoalchemy2.shape import from_shape
+from psycopg.rows import namedtuple_row
 from shapely import Point
 from sqlalchemy import and_, or_, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.orm import Session, selectinload
 
 from dispatch.errors import ApiError, Conflict, NotFound
@@ -138,6 +140,10 @@ _BOOK = text("""
         ORDER BY e.n
         RETURNING id, action, entity_id)
     SELECT id, action, entity_id FROM recorded""")
+# The same statements for the psycopg connection itself (pipeline mode): %(name)s parameters.
+_LOCK_INCIDENT_SQL, _LOCK_SQUADS_SQL, _BOOK_SQL = (
+    str(statement.compile(dialect=psycopg_dialect.dialect())) for statement in (_LOCK_INCIDENT, _LOCK_SQUADS, _BOOK)
+)
 # A response task holds its squad from the moment it is dispatched (BLOCKING_STATES).
 _DISPATCH_HOLDS_SQUAD = "dispatched" in BLOCKING_STATES["response"]
 
@@ -174,76 +180,96 @@ class _NewTask:
 
 
 def dispatch(session: Session, incident_id: int, squad_ids: list[int], *, actor: str, note: str | None = None) -> list:
-    """One task per squad, all or nothing; returns the tasks (``task_json`` shapes them).
+    """One task per squad, all or nothing, committed; returns the tasks (``task_json`` shapes them).
 
-    The rules and the record of the ORM path, in three statements: lock the incident,
-    lock the squads (by id), then book and record at once. The squad's row lock
-    serialises two dispatchers sending it at the same moment: the second sees it busy (409).
+    The rules and the record of the ORM path in three statements and two round trips to
+    PostgreSQL (psycopg's pipeline mode): lock the incident and the squads (by id) in one,
+    then book, record and commit in the other. The squad's row lock serialises two
+    dispatchers sending it at the same moment: the second sees it busy (409).
     """
     from dispatch.incidents import summary_shape
     from dispatch.outbox import message_body, queue_delivery
 
-    incident = session.execute(_LOCK_INCIDENT, {"id": incident_id, "assigned": list(ASSIGNED)}).one_or_none()
-    if incident is None:
-        raise NotFound(f"no incident {incident_id}", field="incident_id")
-    if incident.status not in ("open", "dispatched"):
-        raise Conflict(
-            f"incident {incident_id} is {incident.status}; only open incidents are dispatched", code="incident_closed"
-        )
+    connection = session.connection()
+    raw = connection.connection.driver_connection  # the psycopg connection of the session's transaction
     ids = sorted(set(squad_ids))
-    squads = session.execute(_LOCK_SQUADS, {"ids": ids, "today": dt.date.today()}).all()
-    missing = sorted(set(ids) - {s.id for s in squads})
-    if missing:
-        raise NotFound(f"no squad {', '.join(map(str, missing))}", field="squad_ids")
-    domains = set(incident.domains)
-    for squad in squads:
-        _check_dispatchable(squad, incident_id, domains, already=set(incident.assigned))
-    now = dt.datetime.now(dt.UTC)
-    tasks = [
-        _NewTask(
-            id=squad.task_id,
-            incident_id=incident_id,
-            squad=_SquadRef(squad.id, squad.code, squad.name_zh),
-            reason=note,
-            created_by=actor,
-            created_at=now,
-        )
-        for squad in squads
-    ]
-    seqs = {squad.id: squad.message_seq + 1 for squad in squads}  # the squad rows are locked
-    payloads = {task.id: task_json(task) for task in tasks}
-    messages = [
-        {
-            "squad_id": t.squad_id,
-            "seq": seqs[t.squad_id],
-            "task_id": t.id,
-            "payload": message_body(seqs[t.squad_id], "dispatched", payloads[t.id]),
-        }
-        for t in tasks
-    ]
-    events = _dispatch_events(tasks, incident, note)
     try:
-        recorded = session.execute(
-            _BOOK,
+        # BEGIN, the incident's lock, then the squads' (the lock order): one round trip.
+        with (
+            raw.pipeline(),
+            raw.cursor(row_factory=namedtuple_row) as locked_incident,
+            raw.cursor(row_factory=namedtuple_row) as locked_squads,
+        ):
+            locked_incident.execute(_LOCK_INCIDENT_SQL, {"id": incident_id, "assigned": list(ASSIGNED)})
+            locked_squads.execute(_LOCK_SQUADS_SQL, {"ids": ids, "today": dt.date.today()})
+            incident = locked_incident.fetchone()
+            squads = locked_squads.fetchall()
+        if incident is None:
+            raise NotFound(f"no incident {incident_id}", field="incident_id")
+        if incident.status not in ("open", "dispatched"):
+            raise Conflict(
+                f"incident {incident_id} is {incident.status}; only open incidents are dispatched",
+                code="incident_closed",
+            )
+        missing = sorted(set(ids) - {s.id for s in squads})
+        if missing:
+            raise NotFound(f"no squad {', '.join(map(str, missing))}", field="squad_ids")
+        domains = set(incident.domains)
+        for squad in squads:
+            _check_dispatchable(squad, incident_id, domains, already=set(incident.assigned))
+        now = dt.datetime.now(dt.UTC)
+        tasks = [
+            _NewTask(
+                id=squad.task_id,
+                incident_id=incident_id,
+                squad=_SquadRef(squad.id, squad.code, squad.name_zh),
+                reason=note,
+                created_by=actor,
+                created_at=now,
+            )
+            for squad in squads
+        ]
+        seqs = {squad.id: squad.message_seq + 1 for squad in squads}  # the squad rows are locked
+        payloads = {task.id: task_json(task) for task in tasks}
+        messages = [
             {
-                "incident": incident_id,
-                "note": note,
-                "actor": actor,
-                "now": now,
-                "squad_status": "busy" if _DISPATCH_HOLDS_SQUAD else "available",
-                "tasks": json.dumps(
-                    [{"task_id": t.id, "squad_id": t.squad_id, "seq": seqs[t.squad_id]} for t in tasks]
-                ),
-                "messages": json.dumps(messages, ensure_ascii=False),
-                "events": json.dumps(events, ensure_ascii=False),
-            },
-        ).all()
-    except IntegrityError:  # the partial unique index: all or nothing, so nothing is kept
+                "squad_id": t.squad_id,
+                "seq": seqs[t.squad_id],
+                "task_id": t.id,
+                "payload": message_body(seqs[t.squad_id], "dispatched", payloads[t.id]),
+            }
+            for t in tasks
+        ]
+        events = _dispatch_events(tasks, incident, note)
+        # Book, record and COMMIT: the other round trip.
+        with raw.pipeline(), raw.cursor() as book:
+            book.execute(
+                _BOOK_SQL,
+                {
+                    "incident": incident_id,
+                    "note": note,
+                    "actor": actor,
+                    "now": now,
+                    "squad_status": "busy" if _DISPATCH_HOLDS_SQUAD else "available",
+                    "tasks": json.dumps(
+                        [{"task_id": t.id, "squad_id": t.squad_id, "seq": seqs[t.squad_id]} for t in tasks]
+                    ),
+                    "messages": json.dumps(messages, ensure_ascii=False),
+                    "events": json.dumps(events, ensure_ascii=False),
+                },
+            )
+            raw.commit()
+            recorded = book.fetchall()
+    except psycopg.IntegrityError:  # the partial unique index: all or nothing, so nothing is kept
         session.rollback()
         raise Conflict(
             "a squad was booked by another dispatch at the same moment", field="squad_ids", code="squad_unavailable"
         ) from None
-    revs = {(row.action, row.entity_id): row.id for row in recorded}
+    except psycopg.OperationalError:
+        if raw.closed or raw.broken:
+            connection.invalidate()  # lost (a database restart): the pool must not hand it out again
+        raise
+    revs = {(action, entity_id): event_id for event_id, action, entity_id in recorded}
     for task, message in zip(tasks, messages, strict=True):
         queue_delivery(session, task.squad_id, message["payload"])
         publish_after_commit(session, "task", payloads[task.id], rev=revs[("task.dispatched", task.id)])
@@ -263,6 +289,7 @@ def dispatch(session: Session, incident_id: int, squad_ids: list[int], *, actor:
             region=incident.region,
         )
         publish_after_commit(session, "incident", summary, rev=revs[("incident.status", incident_id)])
+    session.commit()  # committed already: this closes the session's transaction and sends the updates
     return tasks
 
 

@@ -89,9 +89,7 @@ def dispatch_incident(incident_id: int):
     check_fields(body, {"squad_ids", "note"})
     squad_ids = id_list(body, "squad_ids", maximum=20)
     note = optional_text(body, "note", 2000)
-    session = db.session
-    tasks = dispatch(session, incident_id, squad_ids, actor=actor(), note=note)
-    session.commit()
+    tasks = dispatch(db.session, incident_id, squad_ids, actor=actor(), note=note)  # committed
     return jsonify({"tasks": [task_json(t) for t in tasks]}), 201
 
 
