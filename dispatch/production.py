@@ -23,8 +23,11 @@ def main(argv: list[str] | None = None) -> None:
     args = parser.parse_args(argv)
     os.environ["SOCKETIO_ASYNC_MODE"] = "gevent"
 
-    from dispatch import create_app
+    from dispatch import create_app, pgwait, wsfast
     from dispatch.cli import run_server
+
+    pgwait.install()  # psycopg's waits on the hub's io watchers, not gevent's select.poll emulation
+    wsfast.install()  # gevent-websocket's unmasking and UTF-8 check in C
 
     run_server(create_app(), args.host, args.port, seed=args.seed)
 
