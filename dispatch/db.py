@@ -2,7 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+import psycopg
 from sqlalchemy import create_engine, text
+from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
 
@@ -43,3 +48,23 @@ class Database:
 
 
 db = Database()
+
+
+def driver_sql(statement) -> str:
+    """A ``text()`` statement (``:name`` parameters) for the psycopg connection itself (``%(name)s``)."""
+    return str(statement.compile(dialect=psycopg_dialect.dialect()))
+
+
+@contextmanager
+def driver_connection(session: Session) -> Iterator[psycopg.Connection]:
+    """The psycopg connection of the session's transaction, for the hot paths that pipeline
+    their statements (several in one round trip) past SQLAlchemy. A connection lost in a
+    database restart is invalidated, so the pool does not hand it out again."""
+    connection = session.connection()
+    raw = connection.connection.driver_connection
+    try:
+        yield raw
+    except psycopg.OperationalError:
+        if raw.closed or raw.broken:
+            connection.invalidate()
+        raise

@@ -16,10 +16,12 @@ import json
 import math
 from dataclasses import dataclass
 
+from psycopg.rows import namedtuple_row
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from dispatch import refcache
+from dispatch.db import driver_connection, driver_sql
 from dispatch.errors import ApiError
 from dispatch.validation import parse_time
 from gis.crs import SYSTEMS, to_wgs84
@@ -142,16 +144,25 @@ def ingest(session: Session, squad_id: int, fixes: list[Fix]) -> dict:
     return ingest_many(session, [(squad_id, fixes)])[0]
 
 
-def ingest_many(session: Session, batches: list[tuple[int, list[Fix]]]) -> list[dict]:
+_STORE_SQL, _LAST_POSITIONS_SQL = driver_sql(_STORE), driver_sql(_LAST_POSITIONS)
+
+
+def ingest_many(session: Session, batches: list[tuple[int, list[Fix]]], *, commit: bool = False) -> list[dict]:
     """Store several batches of fixes (of one squad each) in two statements; the counts of each batch.
 
     A squad's batches are taken in order, as if they had come one after the other:
     a fix id seen in an earlier batch is a duplicate in a later one, and the squad
-    moves to the newest clean fix of them all.
+    moves to the newest clean fix of them all. Two round trips to PostgreSQL (psycopg's
+    pipeline mode): BEGIN with the squads' last positions, then the store (and the
+    COMMIT, with ``commit``: the caller's ``session.commit()`` then only sends the updates).
     """
     squads = sorted({squad_id for squad_id, fixes in batches if fixes})
     contexts = {squad_id: _squad_context(session, squad_id) for squad_id in squads}
-    last = {row.id: row for row in session.execute(_LAST_POSITIONS, {"ids": squads})} if squads else {}
+    last = {}
+    if squads:
+        with driver_connection(session) as raw, raw.pipeline(), raw.cursor(row_factory=namedtuple_row) as cursor:
+            cursor.execute(_LAST_POSITIONS_SQL, {"ids": squads})
+            last = {row.id: row for row in cursor.fetchall()}
     rows: list[dict] = []
     newest: dict[int, tuple[Fix, int]] = {}  # squad -> its newest clean fix, and the batch it came in
     seen: set[tuple[int, str]] = set()
@@ -206,7 +217,12 @@ def ingest_many(session: Session, batches: list[tuple[int, list[Fix]]]) -> list[
     stored: set[tuple[int, str]] = set()
     moved: set[int] = set()
     if rows:
-        for squad_id, client_id in session.execute(_STORE, {"fixes": json.dumps(rows)}):
+        with driver_connection(session) as raw, raw.pipeline(), raw.cursor() as cursor:
+            cursor.execute(_STORE_SQL, {"fixes": json.dumps(rows)})
+            if commit:
+                raw.commit()
+            answer = cursor.fetchall()
+        for squad_id, client_id in answer:
             if client_id is None:
                 moved.add(squad_id)
             else:

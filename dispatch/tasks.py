@@ -22,9 +22,9 @@ from geoalchemy2.shape import from_shape
 from psycopg.rows import namedtuple_row
 from shapely import Point
 from sqlalchemy import and_, or_, select, text
-from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.orm import Session, selectinload
 
+from dispatch.db import driver_connection, driver_sql
 from dispatch.errors import ApiError, Conflict, NotFound
 from dispatch.models import (
     BLOCKING_STATES,
@@ -121,7 +121,7 @@ _BOOK = text("""
     numbered AS (
         UPDATE squad s SET message_seq = b.seq, status = :squad_status
         FROM jsonb_to_recordset(CAST(:tasks AS jsonb)) AS b(task_id integer, squad_id integer, seq integer)
-        WHERE s.id = b.squad_id
+        WHERE s.id = b.squad_id AND s.id = ANY(CAST(:squad_ids AS integer[]))  -- the index, not a scan of squad
         RETURNING 1),
     messages AS (
         INSERT INTO squad_message (squad_id, seq, event, task_id, payload, last_sent_at, send_count)
@@ -141,9 +141,7 @@ _BOOK = text("""
         RETURNING id, action, entity_id)
     SELECT id, action, entity_id FROM recorded""")
 # The same statements for the psycopg connection itself (pipeline mode): %(name)s parameters.
-_LOCK_INCIDENT_SQL, _LOCK_SQUADS_SQL, _BOOK_SQL = (
-    str(statement.compile(dialect=psycopg_dialect.dialect())) for statement in (_LOCK_INCIDENT, _LOCK_SQUADS, _BOOK)
-)
+_LOCK_INCIDENT_SQL, _LOCK_SQUADS_SQL, _BOOK_SQL = map(driver_sql, (_LOCK_INCIDENT, _LOCK_SQUADS, _BOOK))
 # A response task holds its squad from the moment it is dispatched (BLOCKING_STATES).
 _DISPATCH_HOLDS_SQUAD = "dispatched" in BLOCKING_STATES["response"]
 
@@ -190,85 +188,81 @@ def dispatch(session: Session, incident_id: int, squad_ids: list[int], *, actor:
     from dispatch.incidents import summary_shape
     from dispatch.outbox import message_body, queue_delivery
 
-    connection = session.connection()
-    raw = connection.connection.driver_connection  # the psycopg connection of the session's transaction
     ids = sorted(set(squad_ids))
     try:
-        # BEGIN, the incident's lock, then the squads' (the lock order): one round trip.
-        with (
-            raw.pipeline(),
-            raw.cursor(row_factory=namedtuple_row) as locked_incident,
-            raw.cursor(row_factory=namedtuple_row) as locked_squads,
-        ):
-            locked_incident.execute(_LOCK_INCIDENT_SQL, {"id": incident_id, "assigned": list(ASSIGNED)})
-            locked_squads.execute(_LOCK_SQUADS_SQL, {"ids": ids, "today": dt.date.today()})
-            incident = locked_incident.fetchone()
-            squads = locked_squads.fetchall()
-        if incident is None:
-            raise NotFound(f"no incident {incident_id}", field="incident_id")
-        if incident.status not in ("open", "dispatched"):
-            raise Conflict(
-                f"incident {incident_id} is {incident.status}; only open incidents are dispatched",
-                code="incident_closed",
-            )
-        missing = sorted(set(ids) - {s.id for s in squads})
-        if missing:
-            raise NotFound(f"no squad {', '.join(map(str, missing))}", field="squad_ids")
-        domains = set(incident.domains)
-        for squad in squads:
-            _check_dispatchable(squad, incident_id, domains, already=set(incident.assigned))
-        now = dt.datetime.now(dt.UTC)
-        tasks = [
-            _NewTask(
-                id=squad.task_id,
-                incident_id=incident_id,
-                squad=_SquadRef(squad.id, squad.code, squad.name_zh),
-                reason=note,
-                created_by=actor,
-                created_at=now,
-            )
-            for squad in squads
-        ]
-        seqs = {squad.id: squad.message_seq + 1 for squad in squads}  # the squad rows are locked
-        payloads = {task.id: task_json(task) for task in tasks}
-        messages = [
-            {
-                "squad_id": t.squad_id,
-                "seq": seqs[t.squad_id],
-                "task_id": t.id,
-                "payload": message_body(seqs[t.squad_id], "dispatched", payloads[t.id]),
-            }
-            for t in tasks
-        ]
-        events = _dispatch_events(tasks, incident, note)
-        # Book, record and COMMIT: the other round trip.
-        with raw.pipeline(), raw.cursor() as book:
-            book.execute(
-                _BOOK_SQL,
+        with driver_connection(session) as raw:
+            # BEGIN, the incident's lock, then the squads' (the lock order): one round trip.
+            with (
+                raw.pipeline(),
+                raw.cursor(row_factory=namedtuple_row) as locked_incident,
+                raw.cursor(row_factory=namedtuple_row) as locked_squads,
+            ):
+                locked_incident.execute(_LOCK_INCIDENT_SQL, {"id": incident_id, "assigned": list(ASSIGNED)})
+                locked_squads.execute(_LOCK_SQUADS_SQL, {"ids": ids, "today": dt.date.today()})
+                incident = locked_incident.fetchone()
+                squads = locked_squads.fetchall()
+            if incident is None:
+                raise NotFound(f"no incident {incident_id}", field="incident_id")
+            if incident.status not in ("open", "dispatched"):
+                raise Conflict(
+                    f"incident {incident_id} is {incident.status}; only open incidents are dispatched",
+                    code="incident_closed",
+                )
+            missing = sorted(set(ids) - {s.id for s in squads})
+            if missing:
+                raise NotFound(f"no squad {', '.join(map(str, missing))}", field="squad_ids")
+            domains = set(incident.domains)
+            for squad in squads:
+                _check_dispatchable(squad, incident_id, domains, already=set(incident.assigned))
+            now = dt.datetime.now(dt.UTC)
+            tasks = [
+                _NewTask(
+                    id=squad.task_id,
+                    incident_id=incident_id,
+                    squad=_SquadRef(squad.id, squad.code, squad.name_zh),
+                    reason=note,
+                    created_by=actor,
+                    created_at=now,
+                )
+                for squad in squads
+            ]
+            seqs = {squad.id: squad.message_seq + 1 for squad in squads}  # the squad rows are locked
+            payloads = {task.id: task_json(task) for task in tasks}
+            messages = [
                 {
-                    "incident": incident_id,
-                    "note": note,
-                    "actor": actor,
-                    "now": now,
-                    "squad_status": "busy" if _DISPATCH_HOLDS_SQUAD else "available",
-                    "tasks": json.dumps(
-                        [{"task_id": t.id, "squad_id": t.squad_id, "seq": seqs[t.squad_id]} for t in tasks]
-                    ),
-                    "messages": json.dumps(messages, ensure_ascii=False),
-                    "events": json.dumps(events, ensure_ascii=False),
-                },
-            )
-            raw.commit()
-            recorded = book.fetchall()
+                    "squad_id": t.squad_id,
+                    "seq": seqs[t.squad_id],
+                    "task_id": t.id,
+                    "payload": message_body(seqs[t.squad_id], "dispatched", payloads[t.id]),
+                }
+                for t in tasks
+            ]
+            events = _dispatch_events(tasks, incident, note)
+            # Book, record and COMMIT: the other round trip.
+            with raw.pipeline(), raw.cursor() as book:
+                book.execute(
+                    _BOOK_SQL,
+                    {
+                        "incident": incident_id,
+                        "note": note,
+                        "actor": actor,
+                        "now": now,
+                        "squad_status": "busy" if _DISPATCH_HOLDS_SQUAD else "available",
+                        "squad_ids": [t.squad_id for t in tasks],
+                        "tasks": json.dumps(
+                            [{"task_id": t.id, "squad_id": t.squad_id, "seq": seqs[t.squad_id]} for t in tasks]
+                        ),
+                        "messages": json.dumps(messages, ensure_ascii=False),
+                        "events": json.dumps(events, ensure_ascii=False),
+                    },
+                )
+                raw.commit()
+                recorded = book.fetchall()
     except psycopg.IntegrityError:  # the partial unique index: all or nothing, so nothing is kept
         session.rollback()
         raise Conflict(
             "a squad was booked by another dispatch at the same moment", field="squad_ids", code="squad_unavailable"
         ) from None
-    except psycopg.OperationalError:
-        if raw.closed or raw.broken:
-            connection.invalidate()  # lost (a database restart): the pool must not hand it out again
-        raise
     revs = {(action, entity_id): event_id for event_id, action, entity_id in recorded}
     for task, message in zip(tasks, messages, strict=True):
         queue_delivery(session, task.squad_id, message["payload"])
