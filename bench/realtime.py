@@ -9,7 +9,8 @@ websocket, the Socket.IO v5 protocol spoken directly), and three phases run:
 1. dispatch (``python -m dispatch.production --no-seed``, gevent, ``FRAME_INTERVAL_S=0.05``):
    - dispatch-to-tablet, with 1,000 tablets on ``/squad``: ``POST /api/v1/incidents/<id>/dispatch``
      to random squads, one after the other (incidents filed before through ``POST /incidents``),
-     after ``--warmup`` untimed ones (connections, prepared statements; Node's JIT alike);
+     after ``--warmup`` untimed ones leading straight into them (connections, prepared
+     statements; Node's JIT alike);
      from just before the POST to the ``task`` ``dispatched`` event at the tablet (which acks it);
      the server part is the POST's response time;
    - broadcast, with 1,000 screens on ``/command`` added: a fix ``POST /api/v1/squads/<id>/positions``
@@ -366,23 +367,40 @@ class Workers:
 
 
 def measure_dispatch(
-    http: requests.Session, base: str, workers: Workers, squad_ids: list[int], incident_ids: list[int], node: bool
+    http: requests.Session,
+    base: str,
+    workers: Workers,
+    squad_ids: list[int],
+    incident_ids: list[int],
+    node: bool,
+    warm: int = 0,
+    on_timed=None,
 ) -> dict:
-    """Dispatches one after the other; tablet arrival and HTTP response time of each."""
+    """Dispatches one after the other; tablet arrival and HTTP response time of each.
+
+    The first ``warm`` are untimed and lead straight into the timed ones (``on_timed()`` is
+    called in between, to start the CPU meter): on this VM a process idle for a second or
+    two answers its first requests slowly (a PostgreSQL backend 10-25 ms for ``SELECT 1``,
+    any process ~2 ms for a socket round trip), so a pause there would time the pause.
+    """
     workers.same(cmd="reset")
     sent: dict[int, float] = {}
     server: list[float] = []
-    for squad_id, incident_id in zip(squad_ids, incident_ids, strict=True):
+    for n, (squad_id, incident_id) in enumerate(zip(squad_ids, incident_ids, strict=True)):
+        if n == warm and on_timed is not None:
+            on_timed()
         if node:
             url, body = f"{base}/bench/dispatch", {"squad_id": squad_id, "incident_id": incident_id}
         else:
             url, body = f"{base}/api/v1/incidents/{incident_id}/dispatch", {"squad_ids": [squad_id]}
         t0 = time.monotonic()
         response = http.post(url, json=body, headers=ACTOR, timeout=60)
-        server.append(time.monotonic() - t0)
+        if n >= warm:
+            server.append(time.monotonic() - t0)
         if response.status_code != 201:
             raise BenchError(f"POST {url} answered {response.status_code}: {response.text[:500]}")
-        sent[squad_id] = t0
+        if n >= warm:
+            sent[squad_id] = t0
         time.sleep(0.01)
     time.sleep(1.0)
     arrivals: dict[int, float] = {}
@@ -614,13 +632,18 @@ def run(args: argparse.Namespace) -> int:
         results["connect_python"] = workers.connect(base, squads, 0)
         phase(f"{len(squads):,} tablets connected to dispatch")
         squad_ids = [s["id"] for s in dispatched]
-        measure_dispatch(http, base, workers, squad_ids[:warm], incident_ids[:warm], node=False)
-        time.sleep(1)
-        meter = CpuMeter(pids)
+        meters: dict[str, CpuMeter] = {}
         results["python_dispatch"] = measure_dispatch(
-            http, base, workers, squad_ids[warm:], incident_ids[warm:], node=False
+            http,
+            base,
+            workers,
+            squad_ids,
+            incident_ids,
+            node=False,
+            warm=warm,
+            on_timed=lambda: meters.update(python=CpuMeter(pids)),
         )
-        results["cpu"]["dispatch, dispatch"] = meter.read()
+        results["cpu"]["dispatch, dispatch"] = meters["python"].read()
         phase(f"{len(dispatched)} dispatches on dispatch")
         results["connect_python"] += workers.connect(base, [], args.screens)
         phase(f"{args.screens:,} screens connected to dispatch")
@@ -641,13 +664,17 @@ def run(args: argparse.Namespace) -> int:
             results["connect_node"] = workers.connect(node_base, squads, 0)
             phase(f"Node server; {len(squads):,} tablets connected")
             fake_incidents = list(range(1, len(dispatched) + 1))
-            measure_dispatch(http, node_base, workers, squad_ids[:warm], fake_incidents[:warm], node=True)
-            time.sleep(1)
-            meter = CpuMeter(pids)
             results["node_dispatch"] = measure_dispatch(
-                http, node_base, workers, squad_ids[warm:], fake_incidents[warm:], node=True
+                http,
+                node_base,
+                workers,
+                squad_ids,
+                fake_incidents,
+                node=True,
+                warm=warm,
+                on_timed=lambda: meters.update(node=CpuMeter(pids)),
             )
-            results["cpu"]["dispatch, Node"] = meter.read()
+            results["cpu"]["dispatch, Node"] = meters["node"].read()
             results["connect_node"] += workers.connect(node_base, [], args.screens)
             time.sleep(1)
             meter = CpuMeter(pids)

@@ -169,18 +169,34 @@ class Tablet(Client):
 
 
 class Screen(Client):
+    """A command screen. Frames are kept as they arrive and parsed when the results are asked
+    for: a browser parses on its own core, while here one process holds several screens, and
+    parsing one screen's 190 kB frame at once would delay the arrival of the next screen's."""
+
     def __init__(self, url: str):
         super().__init__(url, "/command", {"token": os.environ.get("BENCH_API_TOKEN", "")})
-        self.positions: list[tuple[int, int, float, float, float]] = []  # (squad, rev, arrival, wall, frame at)
+        self._frame_prefix = f'{self._prefix_event}["frame",'
+        self.raw_frames: list[tuple[str, float, float]] = []  # (packet, arrival, wall)
         self.frames = 0
 
-    def on_event(self, name, data, now, wall):
-        if name == "frame":
+    def on_packet(self, packet, now, wall):
+        if packet.startswith(self._frame_prefix):
             self.frames += 1
+            self.raw_frames.append((packet, now, wall))
+        else:
+            super().on_packet(packet, now, wall)
+
+    @property
+    def positions(self) -> list[tuple[int, int, float, float, float]]:
+        """(squad, rev, arrival, wall, frame at) of every position update of every frame."""
+        out = []
+        for packet, now, wall in self.raw_frames:
+            _name, data = json.loads(packet[len(self._prefix_event) :])
             at = data.get("at") or 0.0
             for update in data["updates"]:
                 if update["type"] == "position":
-                    self.positions.append((update["id"], update["rev"], now, wall, at))
+                    out.append((update["id"], update["rev"], now, wall, at))
+        return out
 
 
 class Worker:
@@ -213,7 +229,7 @@ class Worker:
         for t in self.tablets:
             t.tasks.clear()
         for s in self.screens:
-            s.positions.clear()
+            s.raw_frames.clear()
             s.frames = 0
         return {}
 
