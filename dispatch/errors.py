@@ -109,10 +109,13 @@ def register_error_handlers(app: Flask) -> None:
         return response
 
     @app.errorhandler(DataError)
-    def _value_refused_by_the_database(exc: DataError):
+    @app.errorhandler(psycopg.DataError)  # the hot paths that talk to psycopg directly
+    def _value_refused_by_the_database(exc: Exception):
         # A value the validators let through but PostgreSQL cannot hold (out of range, bad
         # encoding): the client's input, so a 400 rather than a 500. Logged: a validator is missing.
-        log.warning("value refused by the database on %s %s: %s", request.method, request.path, exc.orig)
+        log.warning(
+            "value refused by the database on %s %s: %s", request.method, request.path, getattr(exc, "orig", exc)
+        )
         return error_response(400, "invalid_value", "a value is out of range or malformed")
 
     @app.errorhandler(Exception)

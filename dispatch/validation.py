@@ -61,6 +61,9 @@ def parse_time(value: Any, field: str, *, required: bool = False) -> dt.datetime
     return parsed
 
 
+MAX_ID = 2**31 - 1  # ids are PostgreSQL integers
+
+
 def id_list(body: dict, name: str, *, minimum: int = 1, maximum: int = 50, required: bool = True) -> list[int]:
     """A list of distinct positive integer ids."""
     value = body.get(name)
@@ -69,8 +72,8 @@ def id_list(body: dict, name: str, *, minimum: int = 1, maximum: int = 50, requi
     if not isinstance(value, list) or not (minimum <= len(value) <= maximum):
         raise ApiError(f"must be a list of {minimum} to {maximum} ids", field=name)
     for index, item in enumerate(value):
-        if isinstance(item, bool) or not isinstance(item, int) or item <= 0:
-            raise ApiError("must be a positive integer id", field=f"{name}[{index}]")
+        if isinstance(item, bool) or not isinstance(item, int) or not 0 < item <= MAX_ID:
+            raise ApiError(f"must be an integer id from 1 to {MAX_ID}", field=f"{name}[{index}]")
     if len(set(value)) != len(value):
         raise ApiError("ids must be distinct", field=name)
     return value
@@ -80,6 +83,6 @@ def optional_id(body: dict, name: str) -> int | None:
     value = body.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ApiError("must be a positive integer id", field=name)
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
+        raise ApiError(f"must be an integer id from 1 to {MAX_ID}", field=name)
     return value
