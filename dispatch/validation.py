@@ -64,6 +64,13 @@ def parse_time(value: Any, field: str, *, required: bool = False) -> dt.datetime
 MAX_ID = 2**31 - 1  # ids are PostgreSQL integers
 
 
+def positive_id(value: Any, field: str) -> int:
+    """An id: an integer from 1 to ``MAX_ID`` (not a bool), else a 400 naming ``field``."""
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
+        raise ApiError(f"must be an integer id from 1 to {MAX_ID}", field=field)
+    return value
+
+
 def id_list(body: dict, name: str, *, minimum: int = 1, maximum: int = 50, required: bool = True) -> list[int]:
     """A list of distinct positive integer ids."""
     value = body.get(name)
@@ -72,8 +79,7 @@ def id_list(body: dict, name: str, *, minimum: int = 1, maximum: int = 50, requi
     if not isinstance(value, list) or not (minimum <= len(value) <= maximum):
         raise ApiError(f"must be a list of {minimum} to {maximum} ids", field=name)
     for index, item in enumerate(value):
-        if isinstance(item, bool) or not isinstance(item, int) or not 0 < item <= MAX_ID:
-            raise ApiError(f"must be an integer id from 1 to {MAX_ID}", field=f"{name}[{index}]")
+        positive_id(item, f"{name}[{index}]")
     if len(set(value)) != len(value):
         raise ApiError("ids must be distinct", field=name)
     return value
@@ -83,6 +89,4 @@ def optional_id(body: dict, name: str) -> int | None:
     value = body.get(name)
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= MAX_ID:
-        raise ApiError(f"must be an integer id from 1 to {MAX_ID}", field=name)
-    return value
+    return positive_id(value, name)

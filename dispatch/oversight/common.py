@@ -129,12 +129,6 @@ def parse_day(value, field: str, *, required: bool = True) -> dt.date | None:
         raise ApiError(f"{value!r} is not a date YYYY-MM-DD", field=field) from None
 
 
-def positive_id(value, field: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-        raise ApiError("must be a positive integer id", field=field)
-    return value
-
-
 def authority_ref(authority: Authority | None) -> dict | None:
     if authority is None:
         return None

@@ -27,7 +27,6 @@ from dispatch.oversight.common import (
     now_utc,
     parse_day,
     policy_for,
-    positive_id,
     record_change,
 )
 from dispatch.oversight.models import (
@@ -41,7 +40,7 @@ from dispatch.oversight.models import (
     SupervisionVisit,
 )
 from dispatch.serializers import iso
-from dispatch.validation import check_fields, id_list, optional_id, optional_text, required_text
+from dispatch.validation import check_fields, id_list, optional_id, optional_text, positive_id, required_text
 
 NOTICE_FIELDS = {"authority", "method", "problem", "required_action", "deadline", "major", "case_ids", "visit_id"}
 
