@@ -3,8 +3,8 @@
 Psycopg 3 cooperates with gevent by waiting in gevent's emulation of ``select.poll``
 (``psycopg.waiting.wait_poll``): for every wait it builds a poll object, a watcher per
 descriptor, a result object and a switch to the hub, even when the socket is ready
-already, which it mostly is for writing. A dispatch waits about a dozen times; that
-cost more than PostgreSQL's work on it.
+already, which it mostly is for writing. A dispatch waits about a dozen times. (Measured:
+less CPU, no change in dispatch latency, which PostgreSQL's round trips decide.)
 
 ``wait`` here asks the kernel first (the unpatched ``poll`` with a zero timeout: no
 switch when the socket is ready) and otherwise parks the greenlet on one io watcher of
@@ -18,26 +18,21 @@ from __future__ import annotations
 
 from time import monotonic
 
+from gevent import Timeout, monkey
+from gevent.hub import get_hub
 from psycopg import errors, waiting
 
 _READY = {0: waiting.READY_NONE, 1: waiting.READY_R, 2: waiting.READY_W, 3: waiting.READY_RW}
+# The kernel's poll, not gevent's emulation of it (get_original: also once patched).
+_poll, _POLLIN, _POLLOUT, _POLLERR, _POLLHUP = monkey.get_original(
+    "select", ["poll", "POLLIN", "POLLOUT", "POLLERR", "POLLHUP"]
+)
 
 
 def install() -> None:
     """Use ``wait`` for every psycopg wait of this (gevent-patched) process."""
-    import gevent.monkey
-
-    if not gevent.monkey.is_module_patched("select"):
+    if not monkey.is_module_patched("select"):
         raise RuntimeError("pgwait.install() is for gevent-patched processes")
-    global _poll, _POLLIN, _POLLOUT, _POLLERR, _get_hub, _Timeout
-    select_module = gevent.monkey.get_original("select", ["poll", "POLLIN", "POLLOUT", "POLLERR", "POLLHUP"])
-    _poll = select_module[0]
-    _POLLIN, _POLLOUT = select_module[1], select_module[2]
-    _POLLERR = select_module[3] | select_module[4]
-    from gevent import Timeout
-    from gevent.hub import get_hub
-
-    _get_hub, _Timeout = get_hub, Timeout
     waiting.wait = wait
 
 
@@ -50,7 +45,7 @@ def _ready_now(fileno: int, wanted: int) -> int:
         return 0
     revents = events[0][1]
     ready = (1 if revents & _POLLIN else 0) | (2 if revents & _POLLOUT else 0)
-    if not ready and revents & _POLLERR:
+    if not ready and revents & (_POLLERR | _POLLHUP):
         ready = wanted  # let libpq read or write and report the broken connection itself
     return ready
 
@@ -58,7 +53,7 @@ def _ready_now(fileno: int, wanted: int) -> int:
 def wait(gen, fileno: int, interval: float = 0.0, timeout: float | None = None):  # noqa: ARG001 - interval: the hub handles signals
     """Consume psycopg's generator ``gen`` on socket ``fileno``; see the module's text."""
     deadline = monotonic() + timeout if timeout is not None else None
-    hub = _get_hub()
+    hub = get_hub()
     try:
         wanted = next(gen)
         while True:
@@ -72,7 +67,7 @@ def wait(gen, fileno: int, interval: float = 0.0, timeout: float | None = None):
                         remaining = deadline - monotonic()
                         if remaining <= 0:
                             raise errors._WaitTimeout("wait timeout expired")
-                        with _Timeout(remaining, False):
+                        with Timeout(remaining, False):
                             hub.wait(watcher)
                 finally:
                     watcher.close()

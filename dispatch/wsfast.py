@@ -10,7 +10,7 @@ position event and every ack: measured at a third of the server's CPU while it i
 
 ``install()`` replaces both with the same work in C: the XOR as one operation on two
 integers the size of the payload, and the check with CPython's incremental UTF-8
-decoder (the same verdict: invalid UTF-8 still closes the connection with 1007, a
+decoder (the same verdict: invalid UTF-8 still closes the connection, as before, and a
 character split across frames is still accepted). Called by ``dispatch.production``.
 """
 
