@@ -373,33 +373,35 @@ def measure_dispatch(
     squad_ids: list[int],
     incident_ids: list[int],
     node: bool,
+    pids: dict[str, tuple[int, bool]],
     warm: int = 0,
-    on_timed=None,
 ) -> dict:
-    """Dispatches one after the other; tablet arrival and HTTP response time of each.
+    """Dispatches one after the other; tablet arrival and HTTP response time of each, and the
+    CPU that the processes ``pids`` used over the timed ones.
 
-    The first ``warm`` are untimed and lead straight into the timed ones (``on_timed()`` is
-    called in between, to start the CPU meter): on this VM a process idle for a second or
-    two answers its first requests slowly (a PostgreSQL backend 10-25 ms for ``SELECT 1``,
-    any process ~2 ms for a socket round trip), so a pause there would time the pause.
+    The first ``warm`` are untimed and lead straight into the timed ones: on this VM a
+    process idle for a second or two answers its first requests slowly (a PostgreSQL
+    backend 9-26 ms for ``SELECT 1``, any process ~2 ms for a socket round trip), so a
+    pause there would time the pause.
     """
     workers.same(cmd="reset")
     sent: dict[int, float] = {}
     server: list[float] = []
+    meter = CpuMeter(pids)
     for n, (squad_id, incident_id) in enumerate(zip(squad_ids, incident_ids, strict=True)):
-        if n == warm and on_timed is not None:
-            on_timed()
+        if n == warm:
+            meter = CpuMeter(pids)
         if node:
             url, body = f"{base}/bench/dispatch", {"squad_id": squad_id, "incident_id": incident_id}
         else:
             url, body = f"{base}/api/v1/incidents/{incident_id}/dispatch", {"squad_ids": [squad_id]}
         t0 = time.monotonic()
         response = http.post(url, json=body, headers=ACTOR, timeout=60)
-        if n >= warm:
-            server.append(time.monotonic() - t0)
+        elapsed = time.monotonic() - t0
         if response.status_code != 201:
             raise BenchError(f"POST {url} answered {response.status_code}: {response.text[:500]}")
         if n >= warm:
+            server.append(elapsed)
             sent[squad_id] = t0
         time.sleep(0.01)
     time.sleep(1.0)
@@ -412,7 +414,13 @@ def measure_dispatch(
                 if action == "dispatched":
                     arrivals.setdefault(int(squad_id), arrived)
     latencies = [arrivals[s] - t0 for s, t0 in sent.items() if s in arrivals]
-    return {"tablet": latencies, "server": server, "lost": len(sent) - len(latencies), "errors": errors}
+    return {
+        "tablet": latencies,
+        "server": server,
+        "lost": len(sent) - len(latencies),
+        "errors": errors,
+        "cpu": meter.read(),  # as before: the timed dispatches, the last acks and the results
+    }
 
 
 def measure_broadcast(http: requests.Session, base: str, workers: Workers, beacon: dict, reps: int, node: bool) -> dict:
@@ -632,18 +640,10 @@ def run(args: argparse.Namespace) -> int:
         results["connect_python"] = workers.connect(base, squads, 0)
         phase(f"{len(squads):,} tablets connected to dispatch")
         squad_ids = [s["id"] for s in dispatched]
-        meters: dict[str, CpuMeter] = {}
         results["python_dispatch"] = measure_dispatch(
-            http,
-            base,
-            workers,
-            squad_ids,
-            incident_ids,
-            node=False,
-            warm=warm,
-            on_timed=lambda: meters.update(python=CpuMeter(pids)),
+            http, base, workers, squad_ids, incident_ids, node=False, pids=pids, warm=warm
         )
-        results["cpu"]["dispatch, dispatch"] = meters["python"].read()
+        results["cpu"]["dispatch, dispatch"] = results["python_dispatch"]["cpu"]
         phase(f"{len(dispatched)} dispatches on dispatch")
         results["connect_python"] += workers.connect(base, [], args.screens)
         phase(f"{args.screens:,} screens connected to dispatch")
@@ -665,16 +665,9 @@ def run(args: argparse.Namespace) -> int:
             phase(f"Node server; {len(squads):,} tablets connected")
             fake_incidents = list(range(1, len(dispatched) + 1))
             results["node_dispatch"] = measure_dispatch(
-                http,
-                node_base,
-                workers,
-                squad_ids,
-                fake_incidents,
-                node=True,
-                warm=warm,
-                on_timed=lambda: meters.update(node=CpuMeter(pids)),
+                http, node_base, workers, squad_ids, fake_incidents, node=True, pids=pids, warm=warm
             )
-            results["cpu"]["dispatch, Node"] = meters["node"].read()
+            results["cpu"]["dispatch, Node"] = results["node_dispatch"]["cpu"]
             results["connect_node"] += workers.connect(node_base, [], args.screens)
             time.sleep(1)
             meter = CpuMeter(pids)
