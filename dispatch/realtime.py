@@ -24,6 +24,7 @@ import uuid
 import orjson
 from flask import request
 from flask_socketio import Namespace, SocketIO, emit, join_room
+from socketio import packet as socketio_packet
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +50,26 @@ class PacketJSON:
             return orjson.loads(text)
         except orjson.JSONDecodeError:
             return json.loads(text)
+
+
+class Packet(socketio_packet.Packet):
+    """python-socketio's packet, with a quick test for binary data.
+
+    Before encoding, python-socketio walks every value of a packet's data in Python to see
+    whether it holds bytes (sent as attachments): 2.9 ms for a frame of 640 positions,
+    half of the time from a frame leaving the coalescer to its arrival at a screen. orjson
+    refuses bytes, so a packet it can encode has none; only what it refuses is walked.
+    """
+
+    @classmethod
+    def data_is_binary(cls, data) -> bool:
+        if data is None or isinstance(data, str | int | float):
+            return False
+        try:
+            orjson.dumps(data, option=orjson.OPT_NON_STR_KEYS)
+        except TypeError:  # bytes, or what orjson refuses (integers beyond 64 bits): look
+            return super().data_is_binary(data)
+        return False
 
 
 socketio = SocketIO()
@@ -99,23 +120,35 @@ class Coalescer:
 
     def __init__(self, interval: float = 1.0):
         self.interval = interval
-        self._pending: dict[tuple[str, object], dict] = {}
+        # (type, id) -> (rev, update, its JSON): encoded as it comes, so a frame of thousands
+        # of updates is only joined when it leaves (0.02 ms for 600 instead of 0.15).
+        self._pending: dict[tuple[str, object], tuple[int, dict, orjson.Fragment]] = {}
         self._lock = threading.Lock()
         self._loop = _Loop(self._run)
         self._last_frame = float("-inf")
         self.frames_sent = 0
+        self.local = True  # frames go to this process's screens (no queue, or the update bus)
 
     def add(self, update: dict) -> None:
         key = (update["type"], update["id"])
+        rev = update.get("rev") or 0
+        encoded = orjson.Fragment(PacketJSON.dumps(update))
         with self._lock:
             current = self._pending.get(key)
-            if current is None or (update.get("rev") or 0) >= (current.get("rev") or 0):
-                self._pending[key] = update
+            if current is None or rev >= current[0]:
+                self._pending[key] = (rev, update, encoded)
         self._loop.wake()
 
-    def flush(self) -> None:
+    def take(self) -> list:
+        """The updates waiting for the next frame, and none waiting after: their JSON
+        (``orjson.Fragment``) for this process's screens, the updates themselves when the
+        frame goes through a message queue (which pickles it)."""
         with self._lock:
-            updates, self._pending = list(self._pending.values()), {}
+            pending, self._pending = self._pending, {}
+        return [p[2] if self.local else p[1] for p in pending.values()]
+
+    def flush(self) -> None:
+        updates = self.take()
         if updates:
             try:
                 # this process's screens only, when the bus brings every process every update
@@ -126,12 +159,19 @@ class Coalescer:
             except Exception:  # a broken message queue must not kill the loop
                 log.exception("could not emit a command frame")
 
+    # The hub's timers fire when the loop comes round to them: under load about 0.6 ms late,
+    # and every update of a frame waits that long. The last moments are waited for in the
+    # loop's own turns (sleep(0)), so a frame leaves within about 0.1 ms of its time.
+    EARLY_S = 0.002
+
     def _run(self) -> None:
         while True:
             self._loop.wait()
-            wait = self._last_frame + self.interval - time.monotonic()
-            if wait > 0:
-                socketio.sleep(wait)
+            due = self._last_frame + self.interval
+            if due - time.monotonic() > self.EARLY_S:
+                socketio.sleep(due - time.monotonic() - self.EARLY_S)
+            while time.monotonic() < due:
+                socketio.sleep(0)
             self._last_frame = time.monotonic()
             self.flush()
 
@@ -543,13 +583,15 @@ def stop_serving() -> bool:
 def init_app(app) -> None:
     coalescer.interval = app.config["FRAME_INTERVAL_S"]
     bus.configure(app.config.get("SOCKETIO_MESSAGE_QUEUE"))
+    coalescer.local = bus.enabled or not app.config.get("SOCKETIO_MESSAGE_QUEUE")
     position_writer.app = ack_writer.app = app
     socketio.init_app(
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"),
         cors_allowed_origins=[],  # same origin only
-        json=PacketJSON,
+        json=PacketJSON,  # set on Packet by python-socketio
+        serializer=Packet,
         logger=False,
         engineio_logger=False,
     )
