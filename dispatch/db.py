@@ -68,3 +68,55 @@ def driver_connection(session: Session) -> Iterator[psycopg.Connection]:
         if raw.closed or raw.broken:
             connection.invalidate()
         raise
+
+
+class PipelinedTransaction:
+    """A transaction sent to PostgreSQL in a few round trips of several statements each.
+
+    ``round_trip()`` is a block of statements (psycopg's pipeline mode) that leave together
+    at its end and come back in one round trip; cursors are read after the block. BEGIN
+    leaves with the first one, COMMIT with the one given ``commit=True``.
+    """
+
+    def __init__(self, raw: psycopg.Connection, *, begin: bool):
+        self.raw = raw
+        self._begin = begin  # our own BEGIN still to send (the connection is in autocommit)
+
+    @contextmanager
+    def round_trip(self, *, commit: bool = False) -> Iterator[psycopg.Connection]:
+        with self.raw.pipeline():
+            if self._begin:
+                self.raw.execute("BEGIN")
+                self._begin = False
+            yield self.raw
+            if commit:
+                self.raw.execute("COMMIT")
+
+
+@contextmanager
+def pipelined_transaction(session: Session, *, commits: bool = True) -> Iterator[PipelinedTransaction]:
+    """The session's transaction in round trips of several statements (``PipelinedTransaction``),
+    ended by the caller's ``round_trip(commit=True)``; left any other way (an exception, a
+    409) it is rolled back.
+
+    psycopg begins a transaction by sending BEGIN and waiting for it, a round trip of its
+    own even in pipeline mode (0.5 ms of a 5 ms dispatch on this machine). Here the
+    connection is in autocommit for the while, with our own BEGIN leaving with the first
+    statements and COMMIT with the last; autocommit is off again before the pool takes it
+    back. A session already in a transaction goes on in it, and with ``commits=False`` the
+    caller commits later (``session.commit()``).
+    """
+    with driver_connection(session) as raw:
+        if not commits or raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+            yield PipelinedTransaction(raw, begin=False)
+            return
+        switched = not raw.autocommit
+        raw.autocommit = True
+        try:
+            yield PipelinedTransaction(raw, begin=True)
+        finally:
+            if not raw.closed and not raw.broken:
+                if raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                    raw.rollback()
+                if switched:
+                    raw.autocommit = False

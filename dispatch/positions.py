@@ -12,16 +12,16 @@ squads go to PostgreSQL as one statement (realtime.py groups the tablets'
 from __future__ import annotations
 
 import datetime as dt
-import json
 import math
 from dataclasses import dataclass
 
+import orjson
 from psycopg.rows import namedtuple_row
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
 from dispatch import refcache
-from dispatch.db import driver_connection, driver_sql
+from dispatch.db import driver_sql, pipelined_transaction
 from dispatch.errors import ApiError
 from dispatch.validation import parse_time
 from gis.crs import SYSTEMS, to_wgs84
@@ -158,70 +158,25 @@ def ingest_many(session: Session, batches: list[tuple[int, list[Fix]]], *, commi
     """
     squads = sorted({squad_id for squad_id, fixes in batches if fixes})
     contexts = {squad_id: _squad_context(session, squad_id) for squad_id in squads}
-    last = {}
-    if squads:
-        with driver_connection(session) as raw, raw.pipeline(), raw.cursor(row_factory=namedtuple_row) as cursor:
-            cursor.execute(_LAST_POSITIONS_SQL, {"ids": squads})
-            last = {row.id: row for row in cursor.fetchall()}
-    rows: list[dict] = []
-    newest: dict[int, tuple[Fix, int]] = {}  # squad -> its newest clean fix, and the batch it came in
-    seen: set[tuple[int, str]] = set()
-    taken: list[list[Fix]] = []  # per batch: the fixes sent to the database (not repeated in the group)
-    for index, (squad_id, fixes) in enumerate(batches):
-        mine: list[Fix] = []
-        taken.append(mine)
-        if not fixes:
-            continue
-        envelope, force = contexts[squad_id]
-        max_speed = MAX_SPEED_KMH.get(force, MAX_SPEED_KMH["default"]) / 3.6
-        shown = newest.get(squad_id)
-        if shown is not None:
-            prev_lon, prev_lat, prev_time = shown[0].lon, shown[0].lat, shown[0].time
-        else:
-            prev = last[squad_id]
-            prev_lon, prev_lat, prev_time = prev.lon, prev.lat, prev.last_position_at
-        for fix in sorted(fixes, key=lambda f: f.time):
-            if (squad_id, fix.client_id) in seen:
-                continue
-            seen.add((squad_id, fix.client_id))
-            mine.append(fix)
-            if fix.accuracy is not None and fix.accuracy > MAX_ACCURACY_M:
-                fix.flags.append("poor_accuracy")
-            if not (envelope[0] <= fix.lon <= envelope[2] and envelope[1] <= fix.lat <= envelope[3]):
-                fix.flags.append("outside_envelope")
-            if prev_time is not None and fix.time > prev_time and prev_lon is not None:
-                seconds = (fix.time - prev_time).total_seconds()
-                if great_circle_m(prev_lon, prev_lat, fix.lon, fix.lat) > max_speed * seconds + 50:
-                    fix.flags.append("impossible_speed")
-            if not fix.flags and (prev_time is None or fix.time > prev_time):
-                prev_lon, prev_lat, prev_time = fix.lon, fix.lat, fix.time
-                newest[squad_id] = (fix, index)
-    for squad_id, fixes in zip((b[0] for b in batches), taken, strict=True):
-        shown = newest.get(squad_id)
-        for fix in fixes:
-            rows.append(
-                {
-                    "squad_id": squad_id,
-                    "client_fix_id": fix.client_id,
-                    "fix_time": fix.time.isoformat(),
-                    "lon": fix.lon,
-                    "lat": fix.lat,
-                    "accuracy_m": fix.accuracy,
-                    "speed_mps": fix.speed,
-                    "heading": fix.heading,
-                    "source_crs": fix.crs,
-                    "flags": fix.flags,
-                    "newest": shown is not None and shown[0] is fix,
-                }
-            )
     stored: set[tuple[int, str]] = set()
     moved: set[int] = set()
-    if rows:
-        with driver_connection(session) as raw, raw.pipeline(), raw.cursor() as cursor:
-            cursor.execute(_STORE_SQL, {"fixes": json.dumps(rows)})
-            if commit:
-                raw.commit()
-            answer = cursor.fetchall()
+    newest: dict[int, tuple[Fix, int]] = {}  # squad -> its newest clean fix, and the batch it came in
+    taken: list[list[Fix]] = [[] for _ in batches]  # per batch: the fixes sent to the database
+    if squads:
+        # commit: the whole transaction in two round trips, BEGIN in the first and COMMIT in
+        # the last; otherwise the caller's transaction goes on, and it commits.
+        with (
+            pipelined_transaction(session, commits=commit) as tx,
+            tx.raw.cursor(row_factory=namedtuple_row) as positions,
+            tx.raw.cursor() as store,
+        ):
+            with tx.round_trip():
+                positions.execute(_LAST_POSITIONS_SQL, {"ids": squads})
+            last = {row.id: row for row in positions.fetchall()}
+            rows = _checked_rows(batches, contexts, last, newest, taken)
+            with tx.round_trip(commit=commit):
+                store.execute(_STORE_SQL, {"fixes": orjson.dumps(rows).decode()})
+            answer = store.fetchall()
         for squad_id, client_id in answer:
             if client_id is None:
                 moved.add(squad_id)
@@ -260,6 +215,61 @@ def ingest_many(session: Session, batches: list[tuple[int, list[Fix]]], *, commi
             }
         )
     return results
+
+
+def _checked_rows(batches, contexts, last, newest, taken) -> list[dict]:
+    """The rows to store, each fix flagged (poor accuracy, outside the county, impossible speed);
+    fills ``newest`` (each squad's newest clean fix) and ``taken`` (per batch, the fixes stored:
+    a fix id seen in an earlier batch of the group is not stored again)."""
+    seen: set[tuple[int, str]] = set()
+    for index, (squad_id, fixes) in enumerate(batches):
+        mine = taken[index]
+        if not fixes:
+            continue
+        envelope, force = contexts[squad_id]
+        max_speed = MAX_SPEED_KMH.get(force, MAX_SPEED_KMH["default"]) / 3.6
+        shown = newest.get(squad_id)
+        if shown is not None:
+            prev_lon, prev_lat, prev_time = shown[0].lon, shown[0].lat, shown[0].time
+        else:
+            prev = last[squad_id]
+            prev_lon, prev_lat, prev_time = prev.lon, prev.lat, prev.last_position_at
+        for fix in sorted(fixes, key=lambda f: f.time):
+            if (squad_id, fix.client_id) in seen:
+                continue
+            seen.add((squad_id, fix.client_id))
+            mine.append(fix)
+            if fix.accuracy is not None and fix.accuracy > MAX_ACCURACY_M:
+                fix.flags.append("poor_accuracy")
+            if not (envelope[0] <= fix.lon <= envelope[2] and envelope[1] <= fix.lat <= envelope[3]):
+                fix.flags.append("outside_envelope")
+            if prev_time is not None and fix.time > prev_time and prev_lon is not None:
+                seconds = (fix.time - prev_time).total_seconds()
+                if great_circle_m(prev_lon, prev_lat, fix.lon, fix.lat) > max_speed * seconds + 50:
+                    fix.flags.append("impossible_speed")
+            if not fix.flags and (prev_time is None or fix.time > prev_time):
+                prev_lon, prev_lat, prev_time = fix.lon, fix.lat, fix.time
+                newest[squad_id] = (fix, index)
+    rows: list[dict] = []
+    for squad_id, fixes in zip((b[0] for b in batches), taken, strict=True):
+        shown = newest.get(squad_id)
+        for fix in fixes:
+            rows.append(
+                {
+                    "squad_id": squad_id,
+                    "client_fix_id": fix.client_id,
+                    "fix_time": fix.time.isoformat(),
+                    "lon": fix.lon,
+                    "lat": fix.lat,
+                    "accuracy_m": fix.accuracy,
+                    "speed_mps": fix.speed,
+                    "heading": fix.heading,
+                    "source_crs": fix.crs,
+                    "flags": fix.flags,
+                    "newest": shown is not None and shown[0] is fix,
+                }
+            )
+    return rows
 
 
 def parse_batch(body) -> list[Fix]:

@@ -24,7 +24,7 @@ from shapely import Point
 from sqlalchemy import and_, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 
-from dispatch.db import driver_connection, driver_sql
+from dispatch.db import driver_sql, pipelined_transaction
 from dispatch.errors import ApiError, Conflict, NotFound
 from dispatch.models import (
     BLOCKING_STATES,
@@ -190,17 +190,18 @@ def dispatch(session: Session, incident_id: int, squad_ids: list[int], *, actor:
 
     ids = sorted(set(squad_ids))
     try:
-        with driver_connection(session) as raw:
+        with (
+            pipelined_transaction(session) as tx,
+            tx.raw.cursor(row_factory=namedtuple_row) as locked_incident,
+            tx.raw.cursor(row_factory=namedtuple_row) as locked_squads,
+            tx.raw.cursor() as book,
+        ):
             # BEGIN, the incident's lock, then the squads' (the lock order): one round trip.
-            with (
-                raw.pipeline(),
-                raw.cursor(row_factory=namedtuple_row) as locked_incident,
-                raw.cursor(row_factory=namedtuple_row) as locked_squads,
-            ):
+            with tx.round_trip():
                 locked_incident.execute(_LOCK_INCIDENT_SQL, {"id": incident_id, "assigned": list(ASSIGNED)})
                 locked_squads.execute(_LOCK_SQUADS_SQL, {"ids": ids, "today": dt.date.today()})
-                incident = locked_incident.fetchone()
-                squads = locked_squads.fetchall()
+            incident = locked_incident.fetchone()
+            squads = locked_squads.fetchall()
             if incident is None:
                 raise NotFound(f"no incident {incident_id}", field="incident_id")
             if incident.status not in ("open", "dispatched"):
@@ -239,7 +240,7 @@ def dispatch(session: Session, incident_id: int, squad_ids: list[int], *, actor:
             ]
             events = _dispatch_events(tasks, incident, note)
             # Book, record and COMMIT: the other round trip.
-            with raw.pipeline(), raw.cursor() as book:
+            with tx.round_trip(commit=True):
                 book.execute(
                     _BOOK_SQL,
                     {
@@ -256,8 +257,7 @@ def dispatch(session: Session, incident_id: int, squad_ids: list[int], *, actor:
                         "events": json.dumps(events, ensure_ascii=False),
                     },
                 )
-                raw.commit()
-                recorded = book.fetchall()
+            recorded = book.fetchall()
     except psycopg.IntegrityError:  # the partial unique index: all or nothing, so nothing is kept
         session.rollback()
         raise Conflict(
