@@ -499,10 +499,12 @@ def measure_ingest(workers: Workers, tablets: list[dict], seconds: float, rate: 
     to_frame: list[float] = []  # fix time -> the frame that carries it leaves the server (its "at")
     fanout: list[float] = []  # that frame's "at" -> arrival at the screen
     frames = 0
+    frame_ats: set[float] = set()  # when each frame left (its "at"): the spacing
     for answer in workers.same(cmd="results"):
         frames += answer["frames"]
         for screen in answer["positions"]:
             for _sid, rev, _arrived, wall, at in screen:
+                frame_ats.add(at)
                 if rev / 1000 >= started_wall:
                     latencies.append(wall - rev / 1000)
                     to_frame.append(at - rev / 1000)
@@ -521,6 +523,7 @@ def measure_ingest(workers: Workers, tablets: list[dict], seconds: float, rate: 
         "to_frame": to_frame,
         "fanout": fanout,
         "frames": frames,
+        "frame_ats": sorted(frame_ats),
     }
 
 
@@ -786,10 +789,14 @@ def report(args, total_seconds: float, r: dict) -> None:
                 f"{len(run['latency']):8,}"
             )
         for run in runs:
+            ats = run["frame_ats"]
+            gaps = [b - a for a, b in zip(ats, ats[1:], strict=False)]
+            spacing = f"; a frame every {1000 * sum(gaps) / len(gaps):.1f} ms" if gaps else ""
             print(
                 f"  {run['batch']} fix/event {run['seconds']:g} s: fix -> frame leaves the server p50 "
                 f"{ms(run['to_frame'], 0.5):.0f} p99 {ms(run['to_frame'], 0.99):.0f}; frame -> screen p50 "
                 f"{ms(run['fanout'], 0.5):.0f} p99 {ms(run['fanout'], 0.99):.0f}; {run['frames']:,} frames in all"
+                f"{spacing}"
             )
         print(
             f"  (ms; refused events {sum(x['refused'] for x in runs)}, timeouts {sum(x['timeouts'] for x in runs)}; "
