@@ -1,0 +1,78 @@
+"""db.pipelined_transaction: our own BEGIN and COMMIT around psycopg pipelines, on real PostgreSQL."""
+
+import psycopg
+import pytest
+from psycopg.pq import TransactionStatus
+from sqlalchemy import text
+
+from dispatch.db import db, pipelined_transaction
+
+SQUAD = "cb-shengshan"
+RENAME = "UPDATE squad SET name_en = %(name)s WHERE code = %(code)s"
+
+
+def _name_elsewhere() -> str:
+    """The squad's name as another connection sees it (committed data only)."""
+    with db.engine.connect() as other:
+        return other.execute(text("SELECT name_en FROM squad WHERE code = :c"), {"c": SQUAD}).scalar_one()
+
+
+def _driver(session) -> psycopg.Connection:
+    return session.connection().connection.driver_connection
+
+
+def test_a_committed_pipelined_transaction_is_stored_and_the_connection_is_as_before(session):
+    with pipelined_transaction(session) as tx, tx.raw.cursor() as cursor:
+        assert tx.raw.autocommit  # our BEGIN, not psycopg's
+        with tx.round_trip():
+            cursor.execute("SELECT id FROM squad WHERE code = %(code)s FOR UPDATE", {"code": SQUAD})
+        assert cursor.fetchone() is not None
+        assert tx.raw.info.transaction_status == TransactionStatus.INTRANS  # BEGIN went with the first
+        with tx.round_trip(commit=True):
+            cursor.execute(RENAME, {"name": "renamed in two round trips", "code": SQUAD})
+    raw = _driver(session)
+    assert not raw.autocommit and raw.info.transaction_status == TransactionStatus.IDLE
+    assert _name_elsewhere() == "renamed in two round trips"
+
+
+def test_leaving_before_the_commit_rolls_back_and_releases_the_locks(session):
+    before = _name_elsewhere()
+    with pytest.raises(RuntimeError), pipelined_transaction(session) as tx, tx.raw.cursor() as cursor:
+        with tx.round_trip():
+            cursor.execute(RENAME, {"name": "never stored", "code": SQUAD})
+        raise RuntimeError("a 409 after the first round trip")
+    raw = _driver(session)
+    assert not raw.autocommit and raw.info.transaction_status == TransactionStatus.IDLE
+    assert _name_elsewhere() == before
+    with db.engine.connect() as other:  # the row lock went with the rollback
+        other.execute(text("SELECT id FROM squad WHERE code = :c FOR UPDATE NOWAIT"), {"c": SQUAD})
+
+
+def test_a_failing_statement_rolls_back_everything_before_it(session):
+    before = _name_elsewhere()
+    with pytest.raises(psycopg.errors.UniqueViolation), pipelined_transaction(session) as tx, tx.raw.cursor() as c:
+        with tx.round_trip():
+            c.execute(RENAME, {"name": "never stored either", "code": SQUAD})
+        with tx.round_trip(commit=True):
+            c.execute("UPDATE squad SET code = 'cb-caiyuan' WHERE code = %(code)s", {"code": SQUAD})
+    assert _driver(session).info.transaction_status == TransactionStatus.IDLE
+    assert _name_elsewhere() == before
+
+
+def test_a_session_already_in_a_transaction_goes_on_in_it(session):
+    session.execute(text("UPDATE squad SET status = 'off_duty' WHERE code = :c"), {"c": SQUAD})
+    with pipelined_transaction(session) as tx, tx.raw.cursor() as cursor:
+        assert not tx.raw.autocommit  # no BEGIN of ours: psycopg's transaction is open
+        with tx.round_trip(commit=True):
+            cursor.execute(RENAME, {"name": "with the status", "code": SQUAD})
+    with db.engine.connect() as other:
+        row = other.execute(text("SELECT status, name_en FROM squad WHERE code = :c"), {"c": SQUAD}).one()
+    assert tuple(row) == ("off_duty", "with the status")  # one transaction, both committed
+
+
+def test_without_commits_the_caller_commits(session):
+    with pipelined_transaction(session, commits=False) as tx, tx.raw.cursor() as cursor, tx.round_trip():
+        cursor.execute(RENAME, {"name": "committed by the caller", "code": SQUAD})
+    assert _name_elsewhere() != "committed by the caller"
+    session.commit()
+    assert _name_elsewhere() == "committed by the caller"
