@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import NamedTuple
 
 import orjson
 from psycopg.rows import namedtuple_row
@@ -113,11 +114,22 @@ def _squad_context(session: Session, squad_id: int):
 
 # The fixes of any number of squads in one statement: history rows (idempotent on the fix id),
 # and each squad moved to its newest clean fix if that one is new and newer than its position.
+# The fixes were checked against the positions this process last knew (``expected``); a squad
+# whose position has changed since (another process, another request) is left out and named.
 _STORE = text("""
-    WITH f AS (
+    WITH expected AS (
+        SELECT * FROM jsonb_to_recordset(CAST(:expected AS jsonb)) AS e(squad_id integer, lon float8, lat float8,
+                                                                         at timestamptz)),
+    stale AS (
+        SELECT e.squad_id FROM expected e JOIN squad s ON s.id = e.squad_id
+        WHERE s.id = ANY(CAST(:known AS integer[]))  -- by primary key, not a scan of every squad
+          AND (s.last_position_at IS DISTINCT FROM e.at OR ST_X(s.last_position::geometry) IS DISTINCT FROM e.lon
+               OR ST_Y(s.last_position::geometry) IS DISTINCT FROM e.lat)),
+    f AS (
         SELECT * FROM jsonb_to_recordset(CAST(:fixes AS jsonb))
         AS f(squad_id integer, client_fix_id text, fix_time timestamptz, lon float8, lat float8, accuracy_m float8,
-             speed_mps float8, heading float8, source_crs text, flags text[], newest boolean)),
+             speed_mps float8, heading float8, source_crs text, flags text[], newest boolean)
+        WHERE f.squad_id NOT IN (SELECT squad_id FROM stale)),
     stored AS (
         INSERT INTO position_fix (squad_id, client_fix_id, fix_time, location, accuracy_m, speed_mps, heading,
                                   source_crs, flags)
@@ -132,11 +144,27 @@ _STORE = text("""
         FROM f JOIN stored USING (squad_id, client_fix_id)
         WHERE f.newest AND s.id = f.squad_id AND (s.last_position_at IS NULL OR s.last_position_at < f.fix_time)
         RETURNING s.id)
-    SELECT squad_id, client_fix_id FROM stored
-    UNION ALL SELECT id, NULL FROM moved""")
+    SELECT squad_id, client_fix_id, 'stored' FROM stored
+    UNION ALL SELECT id, NULL, 'moved' FROM moved
+    UNION ALL SELECT squad_id, NULL, 'stale' FROM stale""")
 _LAST_POSITIONS = text("""
     SELECT id, ST_X(last_position::geometry) AS lon, ST_Y(last_position::geometry) AS lat, last_position_at
     FROM squad WHERE id = ANY(CAST(:ids AS integer[]))""")
+
+
+class _Position(NamedTuple):
+    id: int
+    lon: float | None
+    lat: float | None
+    last_position_at: dt.datetime | None
+
+
+# (database, squad id) -> the squad's position as this process last stored or read it: a
+# squad found there needs no read before its fixes are checked and stored (one round trip to
+# PostgreSQL instead of two); the store verifies it and names the squads whose position
+# changed meanwhile.
+_known: dict[tuple[str, int], _Position] = {}
+STALE_READS = [0]  # squads read again because their known position was out of date
 
 
 def ingest(session: Session, squad_id: int, fixes: list[Fix]) -> dict:
@@ -148,40 +176,80 @@ _STORE_SQL, _LAST_POSITIONS_SQL = driver_sql(_STORE), driver_sql(_LAST_POSITIONS
 
 
 def ingest_many(session: Session, batches: list[tuple[int, list[Fix]]], *, commit: bool = False) -> list[dict]:
-    """Store several batches of fixes (of one squad each) in two statements; the counts of each batch.
+    """Store several batches of fixes (of one squad each) in one statement; the counts of each batch.
 
     A squad's batches are taken in order, as if they had come one after the other:
     a fix id seen in an earlier batch is a duplicate in a later one, and the squad
-    moves to the newest clean fix of them all. Two round trips to PostgreSQL (psycopg's
-    pipeline mode): BEGIN with the squads' last positions, then the store (and the
-    COMMIT, with ``commit``: the caller's ``session.commit()`` then only sends the updates).
+    moves to the newest clean fix of them all. Fixes are checked against each squad's
+    position as this process knows it; squads it does not know are read first (BEGIN and
+    that read in one round trip, psycopg's pipeline mode), then the store goes (with the
+    COMMIT, given ``commit``: the caller's ``session.commit()`` then only sends the
+    updates). A squad whose position changed behind this process's back is left out by
+    the store, read and stored again.
     """
     squads = sorted({squad_id for squad_id, fixes in batches if fixes})
     contexts = {squad_id: _squad_context(session, squad_id) for squad_id in squads}
     stored: set[tuple[int, str]] = set()
     moved: set[int] = set()
+    stale: set[int] = set()
     newest: dict[int, tuple[Fix, int]] = {}  # squad -> its newest clean fix, and the batch it came in
     taken: list[list[Fix]] = [[] for _ in batches]  # per batch: the fixes sent to the database
     if squads:
-        # commit: the whole transaction in two round trips, BEGIN in the first and COMMIT in
-        # the last; otherwise the caller's transaction goes on, and it commits.
+        database = refcache.db_key(session)
+        last = {squad_id: _known[database, squad_id] for squad_id in squads if (database, squad_id) in _known}
+        expected = [
+            {"squad_id": p.id, "lon": p.lon, "lat": p.lat, "at": p.last_position_at and p.last_position_at.isoformat()}
+            for p in last.values()
+        ]
+        unknown = [squad_id for squad_id in squads if squad_id not in last]
+        # commit: the whole transaction in one or two round trips, BEGIN in the first and
+        # COMMIT in the last; otherwise the caller's transaction goes on, and it commits.
         with (
             pipelined_transaction(session, commits=commit) as tx,
             tx.raw.cursor(row_factory=namedtuple_row) as positions,
             tx.raw.cursor() as store,
         ):
-            with tx.round_trip():
-                positions.execute(_LAST_POSITIONS_SQL, {"ids": squads})
-            last = {row.id: row for row in positions.fetchall()}
+            if unknown:
+                with tx.round_trip():
+                    positions.execute(_LAST_POSITIONS_SQL, {"ids": unknown})
+                last |= {row.id: _Position(*row) for row in positions.fetchall()}
             rows = _checked_rows(batches, contexts, last, newest, taken)
             with tx.round_trip(commit=commit):
-                store.execute(_STORE_SQL, {"fixes": orjson.dumps(rows).decode()})
+                store.execute(
+                    _STORE_SQL,
+                    {
+                        "fixes": orjson.dumps(rows).decode(),
+                        "expected": orjson.dumps(expected).decode(),
+                        "known": list(last.keys() - set(unknown)),
+                    },
+                )
             answer = store.fetchall()
-        for squad_id, client_id in answer:
-            if client_id is None:
+        for squad_id, client_id, kind in answer:
+            if kind == "stored":
+                stored.add((squad_id, client_id))
+            elif kind == "moved":
                 moved.add(squad_id)
             else:
-                stored.add((squad_id, client_id))
+                stale.add(squad_id)
+        for squad_id in squads:
+            if squad_id in stale:
+                _known.pop((database, squad_id), None)
+            elif squad_id in moved:
+                fix = newest[squad_id][0]
+                _known[database, squad_id] = _Position(squad_id, fix.lon, fix.lat, fix.time)
+            else:
+                _known[database, squad_id] = last[squad_id]
+    again: dict[int, dict] = {}
+    if stale:  # read those squads and store their fixes, as if they had come a moment later
+        STALE_READS[0] += len(stale)
+        indexes = [i for i, (squad_id, _fixes) in enumerate(batches) if squad_id in stale]
+        for i in indexes:
+            for fix in batches[i][1]:
+                fix.flags.clear()  # checked again against the position read now
+            taken[i] = []
+            newest.pop(batches[i][0], None)
+        retried = ingest_many(session, [batches[i] for i in indexes], commit=commit)
+        again = dict(zip(indexes, retried, strict=True))
     from dispatch.observability import FIXES
     from dispatch.record import publish_after_commit
 
@@ -202,6 +270,9 @@ def ingest_many(session: Session, batches: list[tuple[int, list[Fix]]], *, commi
         )
     results = []
     for index, ((squad_id, fixes), mine) in enumerate(zip(batches, taken, strict=True)):
+        if index in again:
+            results.append(again[index])
+            continue
         kept = [f for f in mine if (squad_id, f.client_id) in stored]
         shown = newest.get(squad_id)
         results.append(
