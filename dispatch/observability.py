@@ -33,6 +33,11 @@ LATENCY = Histogram(
 TABLETS = Gauge("dispatch_tablets_connected", "Tablets connected to this process", registry=REGISTRY)
 BACKLOG = Gauge("dispatch_outbox_backlog", "Tablet messages not yet acknowledged", registry=REGISTRY)
 FIXES = Counter("dispatch_position_fixes_total", "Position fixes stored", registry=REGISTRY)
+STALE_POSITIONS = Counter(
+    "dispatch_stale_positions_total",
+    "Squads read again because the position this process knew had changed (another process moved them)",
+    registry=REGISTRY,
+)
 
 _SAFE_ID = re.compile(r"^[A-Za-z0-9._-]{8,64}$")
 

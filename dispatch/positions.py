@@ -164,7 +164,6 @@ class _Position(NamedTuple):
 # PostgreSQL instead of two); the store verifies it and names the squads whose position
 # changed meanwhile.
 _known: dict[tuple[str, int], _Position] = {}
-STALE_READS = [0]  # squads read again because their known position was out of date
 
 
 def ingest(session: Session, squad_id: int, fixes: list[Fix]) -> dict:
@@ -239,9 +238,12 @@ def ingest_many(session: Session, batches: list[tuple[int, list[Fix]]], *, commi
                 _known[database, squad_id] = _Position(squad_id, fix.lon, fix.lat, fix.time)
             else:
                 _known[database, squad_id] = last[squad_id]
+    from dispatch.observability import FIXES, STALE_POSITIONS
+    from dispatch.record import publish_after_commit
+
     again: dict[int, dict] = {}
     if stale:  # read those squads and store their fixes, as if they had come a moment later
-        STALE_READS[0] += len(stale)
+        STALE_POSITIONS.inc(len(stale))
         indexes = [i for i, (squad_id, _fixes) in enumerate(batches) if squad_id in stale]
         for i in indexes:
             for fix in batches[i][1]:
@@ -250,9 +252,6 @@ def ingest_many(session: Session, batches: list[tuple[int, list[Fix]]], *, commi
             newest.pop(batches[i][0], None)
         retried = ingest_many(session, [batches[i] for i in indexes], commit=commit)
         again = dict(zip(indexes, retried, strict=True))
-    from dispatch.observability import FIXES
-    from dispatch.record import publish_after_commit
-
     FIXES.inc(len(stored))
     for squad_id in moved:
         fix = newest[squad_id][0]

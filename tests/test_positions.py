@@ -226,8 +226,11 @@ def test_one_group_stores_many_squads_batches_as_if_sent_one_after_the_other(ses
 
 def test_a_known_position_spares_the_read_and_one_moved_elsewhere_is_read_again(session):
     """Fixes are checked against the position this process knows; the store refuses a stale one."""
-    from dispatch import positions
+    from dispatch.observability import REGISTRY
     from dispatch.positions import ingest_many, parse_fix
+
+    def stale_reads():
+        return REGISTRY.get_sample_value("dispatch_stale_positions_total")
 
     squad = session.scalar(select(Squad.id).where(Squad.code == "cb-caiyuan"))
 
@@ -236,12 +239,12 @@ def test_a_known_position_spares_the_read_and_one_moved_elsewhere_is_read_again(
         session.commit()
         return result
 
-    reads = positions.STALE_READS[0]
+    reads = stale_reads()
     assert send("k1", 122.450, 30.730, 0)["position_moved"]
     # known now: 20 km in a minute is impossible from there, and the check needed no read
     assert send("k2", 122.650, 30.730, 1)["flags"] == {"k2": ["impossible_speed"]}
     assert send("k3", 122.451, 30.730, 2)["position_moved"]
-    assert positions.STALE_READS[0] == reads
+    assert stale_reads() == reads
     # another process moves the squad 20 km east a minute later: this one's knowledge is stale
     session.execute(
         text(
@@ -253,7 +256,7 @@ def test_a_known_position_spares_the_read_and_one_moved_elsewhere_is_read_again(
     session.commit()
     near_there = send("k4", 122.651, 30.730, 4)  # plausible from the new place, impossible from the old
     assert near_there["flags"] == {} and near_there["stored"] == 1 and near_there["position_moved"]
-    assert positions.STALE_READS[0] == reads + 1
+    assert stale_reads() == reads + 1
     lon, _lat, at = _position(session, squad)
     assert round(lon, 3) == 122.651 and at == T0 + dt.timedelta(minutes=4)
     assert session.scalar(text("SELECT count(*) FROM position_fix WHERE client_fix_id = 'k4'")) == 1
