@@ -246,8 +246,6 @@ def ingest_many(session: Session, batches: list[tuple[int, list[Fix]]], *, commi
         STALE_POSITIONS.inc(len(stale))
         indexes = [i for i, (squad_id, _fixes) in enumerate(batches) if squad_id in stale]
         for i in indexes:
-            for fix in batches[i][1]:
-                fix.flags.clear()  # checked again against the position read now
             taken[i] = []
             newest.pop(batches[i][0], None)
         retried = ingest_many(session, [batches[i] for i in indexes], commit=commit)
@@ -309,6 +307,7 @@ def _checked_rows(batches, contexts, last, newest, taken) -> list[dict]:
                 continue
             seen.add((squad_id, fix.client_id))
             mine.append(fix)
+            fix.flags.clear()  # checked afresh: a group retried item by item, a stale position
             if fix.accuracy is not None and fix.accuracy > MAX_ACCURACY_M:
                 fix.flags.append("poor_accuracy")
             if not (envelope[0] <= fix.lon <= envelope[2] and envelope[1] <= fix.lat <= envelope[3]):

@@ -262,6 +262,19 @@ def test_a_known_position_spares_the_read_and_one_moved_elsewhere_is_read_again(
     assert session.scalar(text("SELECT count(*) FROM position_fix WHERE client_fix_id = 'k4'")) == 1
 
 
+def test_fixes_stored_again_after_a_failed_group_are_flagged_once(session):
+    """The position writer retries a failed group item by item with the same parsed fixes."""
+    from dispatch.positions import ingest_many, parse_fix
+
+    squad = session.scalar(select(Squad.id).where(Squad.code == "cb-caiyuan"))
+    fixes = [parse_fix(_fix("r1", 122.450, 30.730, 0, accuracy=500), "fix")]
+    ingest_many(session, [(squad, fixes)])
+    session.rollback()  # the group failed: nothing of it was stored
+    again = ingest_many(session, [(squad, fixes)])[0]
+    session.commit()
+    assert again["stored"] == 1 and again["flags"] == {"r1": ["poor_accuracy"]}
+
+
 def test_many_tablets_sending_at_once_each_get_their_own_committed_answer(live_server, store):
     """The socket path groups concurrent events into shared transactions; every reply is its own tablet's."""
     import threading
