@@ -195,7 +195,8 @@ def ingest_many(session: Session, batches: list[tuple[int, list[Fix]]], *, commi
     taken: list[list[Fix]] = [[] for _ in batches]  # per batch: the fixes sent to the database
     if squads:
         database = refcache.db_key(session)
-        last = {squad_id: _known[database, squad_id] for squad_id in squads if (database, squad_id) in _known}
+        known = [squad_id for squad_id in squads if (database, squad_id) in _known]
+        last = {squad_id: _known[database, squad_id] for squad_id in known}
         expected = [
             {"squad_id": p.id, "lon": p.lon, "lat": p.lat, "at": p.last_position_at and p.last_position_at.isoformat()}
             for p in last.values()
@@ -219,7 +220,7 @@ def ingest_many(session: Session, batches: list[tuple[int, list[Fix]]], *, commi
                     {
                         "fixes": orjson.dumps(rows).decode(),
                         "expected": orjson.dumps(expected).decode(),
-                        "known": list(last.keys() - set(unknown)),
+                        "known": known,
                     },
                 )
             answer = store.fetchall()
@@ -245,9 +246,6 @@ def ingest_many(session: Session, batches: list[tuple[int, list[Fix]]], *, commi
     if stale:  # read those squads and store their fixes, as if they had come a moment later
         STALE_POSITIONS.inc(len(stale))
         indexes = [i for i, (squad_id, _fixes) in enumerate(batches) if squad_id in stale]
-        for i in indexes:
-            taken[i] = []
-            newest.pop(batches[i][0], None)
         retried = ingest_many(session, [batches[i] for i in indexes], commit=commit)
         again = dict(zip(indexes, retried, strict=True))
     FIXES.inc(len(stored))
