@@ -109,6 +109,11 @@ class _Loop:
         self._event.clear()
 
 
+def encode(update: dict) -> orjson.Fragment:
+    """An update's JSON, once, for the frames of this process and the update bus alike."""
+    return orjson.Fragment(PacketJSON.dumps(update))
+
+
 class Coalescer:
     """Keeps the latest update per entity and emits them as frames, at most one per interval.
 
@@ -129,10 +134,11 @@ class Coalescer:
         self.frames_sent = 0
         self.local = True  # frames go to this process's screens (no queue, or the update bus)
 
-    def add(self, update: dict) -> None:
+    def add(self, update: dict, encoded: orjson.Fragment | None = None) -> None:
+        """``update``, and its JSON when the caller has it already (``encode``)."""
         key = (update["type"], update["id"])
         rev = update.get("rev") or 0
-        encoded = orjson.Fragment(PacketJSON.dumps(update))
+        encoded = encoded if encoded is not None else encode(update)
         with self._lock:
             current = self._pending.get(key)
             if current is None or rev >= current[0]:
@@ -200,7 +206,7 @@ class UpdateBus:
     def __init__(self):
         self.url: str | None = None
         self.host = uuid.uuid4().hex  # its own messages come back to it: ignored
-        self._out: list[dict] = []
+        self._out: list[orjson.Fragment] = []  # updates' JSON (``encode``)
         self._lock = threading.Lock()
         self._loop = _Loop(self._forward)
         self.received = 0
@@ -213,11 +219,11 @@ class UpdateBus:
         redis_url = message_queue and message_queue.startswith(("redis://", "rediss://", "unix://"))
         self.url = message_queue if redis_url else None
 
-    def send(self, update: dict) -> None:
+    def send(self, encoded: orjson.Fragment) -> None:
         if self.url is None:
             return
         with self._lock:
-            self._out.append(update)
+            self._out.append(encoded)
         self._loop.wake()
 
     def _forward(self) -> None:
@@ -230,7 +236,7 @@ class UpdateBus:
                 batch, self._out = self._out, []
             if batch:
                 try:
-                    client.publish(self.CHANNEL, json.dumps({"from": self.host, "updates": batch}))
+                    client.publish(self.CHANNEL, orjson.dumps({"from": self.host, "updates": batch}))
                 except Exception:  # Redis away: these updates reach only this process's screens
                     log.exception("could not forward %d command updates to the other processes", len(batch))
 
@@ -259,8 +265,9 @@ bus = UpdateBus()
 
 def publish(update: dict) -> None:
     """One update for the command centre (called after commit by dispatch.record)."""
-    coalescer.add(update)
-    bus.send(update)
+    encoded = encode(update)
+    coalescer.add(update, encoded)
+    bus.send(encoded)
 
 
 def deliver_to_squad(squad_id: int, message: dict) -> None:
