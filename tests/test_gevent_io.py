@@ -1,5 +1,5 @@
-"""The production server's gevent I/O shortcuts: psycopg's waits (dispatch.pgwait) and
-gevent-websocket's unmasking and UTF-8 check (dispatch.wsfast).
+"""The production server's gevent I/O shortcuts: psycopg's waits (dispatch.pgwait),
+gevent-websocket's unmasking and UTF-8 check and gevent's sendall (dispatch.wsfast).
 
 The originals are the oracles: the same bytes out, the same verdicts. The live checks run
 real processes (gevent is never patched into the test process itself).
@@ -77,6 +77,58 @@ def test_production_server_closes_on_invalid_utf8_and_serves_good_clients(start_
     answer = good.recv()
     assert answer.startswith("44/command,"), answer  # refused: a readable error, not a broken frame
     good.close()
+
+
+def test_sendall_in_one_send_still_sends_everything_to_slow_readers_and_reports_a_closed_peer():
+    """Small writes go in one system call; 8 MB to a reader that takes its time are partly
+    sent and the rest waited for (gevent's own sendall), other greenlets running meanwhile;
+    a peer gone is an error, as before."""
+    script = textwrap.dedent(
+        """
+        from gevent import monkey
+        monkey.patch_all()
+        import hashlib, random, socket, time, gevent
+        from dispatch import wsfast
+        wsfast.install()
+        print("patched", hasattr(socket.socket.sendall, "gevent_sendall"))
+        a, b = socket.socketpair()
+        for n in (1, 200, 70001):
+            a.sendall(b"x" * n)
+            got = b""
+            while len(got) < n:
+                got += b.recv(n - len(got))
+            assert got == b"x" * n, n
+        print("small ok")
+        big = random.Random(1).randbytes(8 << 20)
+        received, ticks = [], []
+        def reader():
+            while sum(map(len, received)) < len(big):
+                received.append(b.recv(65536))
+                time.sleep(0.0005 if len(received) % 16 == 0 else 0)
+        def ticker():
+            while sum(map(len, received)) < len(big):
+                ticks.append(1)
+                gevent.sleep(0.001)
+        jobs = [gevent.spawn(reader), gevent.spawn(ticker)]
+        a.sendall(memoryview(big))
+        gevent.joinall(jobs, raise_error=True)
+        print("big", hashlib.sha256(b"".join(received)).hexdigest() == hashlib.sha256(big).hexdigest(), len(ticks) > 2)
+        b.close()
+        try:
+            for _ in range(100):
+                a.sendall(b"y" * 65536)
+            print("no error")
+        except OSError as exc:
+            print("closed peer", type(exc).__name__)
+        """
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], cwd=PROJECT, capture_output=True, text=True, timeout=60, env=os.environ
+    )
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.split("\n")
+    assert lines[:3] == ["patched True", "small ok", "big True True"], result.stdout
+    assert lines[3] in ("closed peer BrokenPipeError", "closed peer ConnectionResetError"), result.stdout
 
 
 def test_psycopg_waits_cooperate_under_gevent(database_url):
