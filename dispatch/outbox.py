@@ -57,6 +57,14 @@ def queue_delivery(session: Session, squad_id: int, body: dict) -> None:
     session.info.setdefault(_DELIVER, []).append((squad_id, body))
 
 
+def deliver_committed(messages: list[tuple[int, dict]]) -> None:
+    """Emit ``(squad_id, body)`` messages whose outbox rows are committed already (a pipelined
+    COMMIT has come back), without waiting for the session's own commit."""
+    from dispatch import realtime
+
+    realtime.deliver(messages)
+
+
 def take_pending_deliveries(session: Session) -> list[tuple[int, dict]]:
     """Messages written by the transaction just committed (emitted by the realtime module)."""
     return session.info.pop(_DELIVER, [])

@@ -278,6 +278,17 @@ def deliver_to_squad(squad_id: int, message: dict) -> None:
         log.exception("could not emit message %s to squad %s", message.get("seq"), squad_id)
 
 
+def deliver(messages: list[tuple[int, dict]]) -> None:
+    """Emit committed outbox messages ``(squad_id, message)``, then let the tablets' writers
+    send them before the caller goes on. An emit only queues the message for the socket's
+    writer, which runs when this greenlet next waits: without the yield that is after the
+    caller's HTTP answer is built and written (0.6 ms of a dispatch on this machine)."""
+    for squad_id, message in messages:
+        deliver_to_squad(squad_id, message)
+    if messages:
+        socketio.sleep(0)
+
+
 # -- group commit of what tablets send ----------------------------------------------------------
 
 

@@ -72,8 +72,7 @@ def _publish_pending(session: Session) -> None:
         return
     from dispatch import realtime
 
-    for squad_id, message in deliveries:
-        realtime.deliver_to_squad(squad_id, message)
+    realtime.deliver(deliveries)  # the tablets first
     for update in updates:
         realtime.publish(update)
 

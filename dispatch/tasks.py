@@ -186,7 +186,7 @@ def dispatch(session: Session, incident_id: int, squad_ids: list[int], *, actor:
     dispatchers sending it at the same moment: the second sees it busy (409).
     """
     from dispatch.incidents import summary_shape
-    from dispatch.outbox import message_body, queue_delivery
+    from dispatch.outbox import deliver_committed, message_body
 
     ids = sorted(set(squad_ids))
     try:
@@ -263,9 +263,10 @@ def dispatch(session: Session, incident_id: int, squad_ids: list[int], *, actor:
         raise Conflict(
             "a squad was booked by another dispatch at the same moment", field="squad_ids", code="squad_unavailable"
         ) from None
+    # Committed: the tablets first (the session's commit below sends the command centre's updates).
+    deliver_committed([(task.squad_id, message["payload"]) for task, message in zip(tasks, messages, strict=True)])
     revs = {(action, entity_id): event_id for event_id, action, entity_id in recorded}
-    for task, message in zip(tasks, messages, strict=True):
-        queue_delivery(session, task.squad_id, message["payload"])
+    for task in tasks:
         publish_after_commit(session, "task", payloads[task.id], rev=revs[("task.dispatched", task.id)])
         if _DISPATCH_HOLDS_SQUAD:
             publish_after_commit(
