@@ -95,6 +95,25 @@ def test_gcj02_fixes_are_stored_as_wgs84(api, store, tablet_squad):
     assert crs == "gcj02"
 
 
+def test_a_revoked_tablet_token_posts_no_more_positions_within_ten_seconds(api, store):
+    """The server remembers a token it has checked for 10 s (dispatch.auth), the batch endpoint too."""
+    import time
+
+    from dispatch.tablets import revoke
+
+    squad_id = store.scalar(select(Squad.id).where(Squad.code == "cb-caiyuan"))
+    row, token = issue_token(store, squad_id)
+    store.commit()
+    assert _post(api, squad_id, token, [_fix("r0", 122.45, 30.73, 0)]).status_code == 200
+    revoke(store, row.id)
+    store.commit()
+    revoked_at = time.monotonic()
+    while (status := _post(api, squad_id, token, [_fix("r1", 122.45, 30.73, 1)]).status_code) == 200:
+        assert time.monotonic() - revoked_at < 11, "still accepted 11 s after the revocation"
+        time.sleep(0.5)
+    assert status == 401
+
+
 def test_bad_fixes_and_foreign_tokens_are_refused(api, store, tablet_squad):
     squad_id, token = tablet_squad
     other = store.scalar(select(Squad.id).where(Squad.code == "cb-wulong"))

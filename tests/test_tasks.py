@@ -1,13 +1,14 @@
 """The task lifecycle, the squad and incident states that follow it, and no double booking."""
 
+import datetime as dt
 import itertools
 import threading
 
 import pytest
 from sqlalchemy import select
 
-from dispatch.models import Squad
-from dispatch.tasks import TRANSITIONS
+from dispatch.models import Event, Squad, SquadMessage, Task
+from dispatch.tasks import TRANSITIONS, task_json
 from tests.factories import incident_body, make_squad
 
 GOUQI = (122.77, 30.72)
@@ -89,6 +90,79 @@ def test_decline_needs_a_reason_and_returns_the_incident_to_the_queue(client, se
     assert session.get(Squad, squad.id, populate_existing=True).status == "available"
     queue = [i["id"] for i in client.get("/api/v1/incidents?status=open").get_json()["incidents"]]
     assert incident["id"] in queue
+
+
+def _same_task(sent: dict, stored: dict) -> None:
+    """A task as dispatch sent it and as ``task_json`` shapes it from the ORM: equal, the
+    creation time compared as a time (the database may give it in another offset)."""
+    assert dt.datetime.fromisoformat(sent["created_at"]) == dt.datetime.fromisoformat(stored["created_at"])
+    assert {**sent, "created_at": None} == {**stored, "created_at": None}
+
+
+def test_a_dispatch_sends_task_json_and_the_outbox_and_record_hold_it_in_order(client, session):
+    """The booking statement builds the tablets' message itself: it is ``task_json`` of the task
+    stored, in the answer, the outbox and the command centre's update alike; the record runs
+    task, squad, task, squad, incident."""
+    incident = client.post("/api/v1/incidents", json=incident_body(at=GOUQI)).get_json()
+    squads = sorted([make_squad(session, at=GOUQI, region="330922202") for _ in range(2)], key=lambda s: s.id)
+    seqs = {s.id: s.message_seq for s in squads}
+    response = client.post(
+        f"/api/v1/incidents/{incident['id']}/dispatch",
+        json={"squad_ids": [squads[1].id, squads[0].id], "note": '带上执法记录仪 "急"'},
+    )
+    assert response.status_code == 201, response.get_json()
+    tasks = response.get_json()["tasks"]
+    assert [t["squad"]["id"] for t in tasks] == [s.id for s in squads]
+    for task in tasks:
+        stored = session.get(Task, task["id"], populate_existing=True)
+        _same_task(task, task_json(stored))
+        assert task["state"] == "dispatched" and task["reason"] == '带上执法记录仪 "急"'
+        assert task["created_by"] and task["allowed"] == list(TRANSITIONS["dispatched"])
+        squad = session.get(Squad, task["squad"]["id"], populate_existing=True)
+        assert squad.status == "busy" and squad.message_seq == seqs[squad.id] + 1
+        assert task["squad"] == {"id": squad.id, "code": squad.code, "name": squad.name_zh}
+        message = session.scalars(
+            select(SquadMessage).where(SquadMessage.squad_id == squad.id, SquadMessage.task_id == task["id"])
+        ).one()
+        assert message.seq == squad.message_seq and message.event == "task" and message.send_count == 1
+        assert message.payload["seq"] == message.seq and message.payload["action"] == "dispatched"
+        _same_task(message.payload["task"], task_json(stored))
+    events = session.scalars(select(Event).where(Event.incident_id == incident["id"]).order_by(Event.id)).all()
+    booked = [(e.action, e.entity_id, e.squad_id, e.data) for e in events if e.action != "incident.created"]
+    note = {"state": "dispatched", "note": '带上执法记录仪 "急"'}
+    busy = {"from": "available", "to": "busy"}
+    t0, t1 = tasks
+    s0, s1 = (s.id for s in squads)
+    assert booked == [
+        ("task.dispatched", t0["id"], s0, note),
+        ("squad.status", s0, s0, busy),
+        ("task.dispatched", t1["id"], s1, note),
+        ("squad.status", s1, s1, busy),
+        ("incident.status", incident["id"], None, {"from": "open", "to": "dispatched"}),
+    ]
+
+
+def test_a_refused_dispatch_books_nothing_for_any_squad(client, session):
+    """One busy squad among two: 409 naming it, and the other squad, the incident, the outbox
+    and the record are as they were."""
+    _, busy, _ = _dispatched_task(client, session)
+    other = client.post("/api/v1/incidents", json=incident_body(at=GOUQI, matters=["CM-002"])).get_json()
+    free = make_squad(session, at=GOUQI, region="330922202")
+    before = session.scalar(select(Event.id).order_by(Event.id.desc()).limit(1))
+    refused = client.post(f"/api/v1/incidents/{other['id']}/dispatch", json={"squad_ids": [free.id, busy.id]})
+    assert refused.status_code == 409
+    error = refused.get_json()["error"]
+    assert error["code"] == "squad_unavailable" and error["squad_id"] == busy.id and error["field"] == "squad_ids"
+    assert f"squad {busy.id} " in error["message"] and "is busy" in error["message"]
+    squad = session.get(Squad, free.id, populate_existing=True)
+    assert squad.status == "available" and squad.message_seq == free.message_seq
+    assert session.scalars(select(SquadMessage).where(SquadMessage.squad_id == free.id)).all() == []
+    assert session.scalar(select(Event.id).order_by(Event.id.desc()).limit(1)) == before
+    shown = client.get(f"/api/v1/incidents/{other['id']}").get_json()
+    assert shown["status"] == "open" and shown["tasks"] == []
+    # and the same dispatch without the busy squad goes through
+    ok = client.post(f"/api/v1/incidents/{other['id']}/dispatch", json={"squad_ids": [free.id]})
+    assert ok.status_code == 201 and ok.get_json()["tasks"][0]["squad"]["id"] == free.id
 
 
 def test_dispatch_refusals(client, session):

@@ -7,6 +7,7 @@ from sqlalchemy import text
 
 from dispatch.api import bp
 from dispatch.api.params import json_body
+from dispatch.auth import current_principal
 from dispatch.db import db
 from dispatch.errors import ApiError
 from dispatch.positions import ingest, parse_batch
@@ -14,6 +15,9 @@ from dispatch.tablets import squad_for_token
 
 
 def _tablet_squad() -> int:
+    principal = current_principal()
+    if principal is not None and principal.kind == "tablet":
+        return principal.squad_id  # the auth gate identified the token (dispatch.auth: remembered 10 s)
     header = request.headers.get("Authorization", "")
     token = header[7:].strip() if header.lower().startswith("bearer ") else None
     squad_id = squad_for_token(db.session, token)
