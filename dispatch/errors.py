@@ -74,12 +74,15 @@ def _refuse_nul_characters():
     return None
 
 
+MAX_ID = 2**31 - 1  # ids (and outbox numbers) are PostgreSQL integers
+
+
 class DatabaseId(IntegerConverter):
-    """``<int:...>`` in routes: 1 to 2**31 - 1 (a PostgreSQL integer); anything else is a 404."""
+    """``<int:...>`` in routes: 1 to ``MAX_ID`` (a PostgreSQL integer); anything else is a 404."""
 
     def __init__(self, map, *args, **kwargs):  # noqa: A002 - werkzeug's name
         kwargs.setdefault("min", 1)
-        kwargs.setdefault("max", 2**31 - 1)
+        kwargs.setdefault("max", MAX_ID)
         super().__init__(map, *args, **kwargs)
 
 

@@ -38,7 +38,7 @@ from werkzeug.exceptions import HTTPException
 
 from dispatch import crs_params
 from dispatch.db import db
-from dispatch.errors import ApiError
+from dispatch.errors import MAX_ID, ApiError
 from dispatch.incidents import intake
 from dispatch.models import INCIDENT_SOURCES, Incident, Matter, Region, Task
 
@@ -460,7 +460,7 @@ def list_requests(fmt: str):
             wanted = [int(part) for part in ids.split(",") if part.strip()]
         except ValueError:
             raise Open311Error(400, "service_request_id must be a comma-separated list of ids") from None
-        if not wanted or len(wanted) > MAX_REQUESTS or any(not (0 < i < 2**31) for i in wanted):
+        if not wanted or len(wanted) > MAX_REQUESTS or any(not (0 < i <= MAX_ID) for i in wanted):
             raise Open311Error(400, f"service_request_id must list 1 to {MAX_REQUESTS} ids")
         query = query.where(Incident.id.in_(wanted))
     else:
@@ -493,7 +493,7 @@ def show_request(service_request_id: str, fmt: str):
     fmt = _fmt(fmt)
     _check_jurisdiction(request.args.get("jurisdiction_id"))
     out_crs = crs_params.parse_out_crs(request.args.get("out_crs"), Open311Error)
-    if not service_request_id.isdigit() or not 0 < int(service_request_id) < 2**31:
+    if not service_request_id.isdigit() or not 0 < int(service_request_id) <= MAX_ID:
         raise Open311Error(404, f"service_request_id {service_request_id!r} not found")
     incident = db.session.scalar(_incident_query().where(Incident.id == int(service_request_id)))
     if incident is None:

@@ -26,6 +26,8 @@ from flask import request
 from flask_socketio import Namespace, SocketIO, emit, join_room
 from socketio import packet as socketio_packet
 
+from dispatch.errors import MAX_ID
+
 log = logging.getLogger(__name__)
 
 
@@ -480,7 +482,7 @@ class SquadNamespace(Namespace):
     def _ack(squad_id: int, data) -> dict:
         """``{"seq": N}``: the tablet holds message N of its own squad."""
         seq = data.get("seq") if isinstance(data, dict) else None
-        if isinstance(seq, bool) or not isinstance(seq, int) or not 0 < seq < 2**31:
+        if isinstance(seq, bool) or not isinstance(seq, int) or not 0 < seq <= MAX_ID:
             return {"ok": False, "error": 'ack takes {"seq": N}'}
         return ack_writer.submit((squad_id, seq))
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from shapely import Point
 
-from dispatch.errors import ApiError
+from dispatch.errors import MAX_ID, ApiError
 from gis.geojson import GeometryError, parse_point
 
 
@@ -59,9 +59,6 @@ def parse_time(value: Any, field: str, *, required: bool = False) -> dt.datetime
     if parsed.year < 2000:
         raise ApiError("is implausibly early", field=field)
     return parsed
-
-
-MAX_ID = 2**31 - 1  # ids are PostgreSQL integers
 
 
 def positive_id(value: Any, field: str) -> int:
