@@ -149,6 +149,7 @@ def intake(session: Session, body: dict, *, actor: str, config: dict) -> Intake:
         sla_deadline=sla_deadline_for(matters, reported_at),
         created_by=actor,
         matters=matters,
+        lead_matter_id=matters[0].id,  # the one _place decided the authority by
     )
     try:
         with session.begin_nested():
@@ -291,7 +292,7 @@ def incident_summary(incident: Incident) -> dict:
         priority=incident.priority,
         location=point_json(incident.location),
         sla_deadline=incident.sla_deadline,
-        matters=[m.code for m in incident.matters],
+        matters=[m.code for m in ordered_matters(incident)],
         description=incident.description,
         region=incident.region.name_zh if incident.region else None,
     )
@@ -323,7 +324,7 @@ def incident_json(incident: Incident) -> dict:
         "description": incident.description,
         "address": incident.address,
         "location": point_json(incident.location),
-        "matters": [{"code": m.code, "name": m.name_zh, "domain": m.domain} for m in incident.matters],
+        "matters": [{"code": m.code, "name": m.name_zh, "domain": m.domain} for m in ordered_matters(incident)],
         "region": region_ref(incident.region) if incident.region else None,
         "zone": {"code": incident.zone.code, "name": incident.zone.name_zh} if incident.zone else None,
         "authority": authority_json(incident.authority) if incident.authority else None,
@@ -342,12 +343,22 @@ def incident_json(incident: Incident) -> dict:
 
 
 def incident_jurisdiction(session: Session, incident: Incident) -> dict | None:
-    """The jurisdiction of the incident's place, as GET /jurisdiction answers it."""
+    """The jurisdiction of the incident's place for its lead matter, as GET /jurisdiction answers it."""
     point = to_shape(incident.location)
     try:
-        return jurisdiction_at(session, point.x, point.y, incident.matters[0].code).to_json()
+        return jurisdiction_at(session, point.x, point.y, lead_matter(incident).code).to_json()
     except NotFound:
         return None  # at sea: the incident belongs to the county, no township answers
+
+
+def ordered_matters(incident: Incident) -> list[Matter]:
+    """The incident's matters, its lead matter (the first it was filed with) first, then by code."""
+    return sorted(incident.matters, key=lambda m: (m.id != incident.lead_matter_id, m.code))
+
+
+def lead_matter(incident: Incident) -> Matter:
+    """The matter the incident was filed under first: its authority is that matter's."""
+    return ordered_matters(incident)[0]
 
 
 def open_queue(session: Session, *, status: list[str] | None = None, limit: int = 200) -> list[Incident]:

@@ -423,6 +423,9 @@ class Incident(Base):
     resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"))
     created_by: Mapped[str] = mapped_column(String(100))
+    # The first matter it was filed with: it decides the competent authority (intake) and the
+    # jurisdiction shown for the incident ever after (incident_matter keeps no order).
+    lead_matter_id: Mapped[int | None] = mapped_column(ForeignKey("matter.id"))
 
     matters: Mapped[list[Matter]] = relationship(secondary=incident_matter, order_by="Matter.code")
     region: Mapped[Region | None] = relationship()

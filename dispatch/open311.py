@@ -39,7 +39,7 @@ from werkzeug.exceptions import HTTPException
 from dispatch import crs_params
 from dispatch.db import db
 from dispatch.errors import MAX_ID, ApiError
-from dispatch.incidents import intake
+from dispatch.incidents import intake, lead_matter
 from dispatch.models import INCIDENT_SOURCES, Incident, Matter, Region, Task
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
@@ -255,7 +255,7 @@ def _updated(incident: Incident) -> dt.datetime:
 def request_json(incident: Incident, out_crs: str) -> dict:
     point = to_shape(incident.location)
     lon, lat = crs_params.from_wgs84(point.x, point.y, out_crs)
-    matter = incident.matters[0]
+    matter = lead_matter(incident)  # the service the request was filed under
     return {
         "service_request_id": str(incident.id),
         "status": "closed" if incident.status in CLOSED else "open",

@@ -94,7 +94,7 @@ _LOCK_INCIDENT = text("""
     SELECT i.id, i.status, i.priority, ST_X(i.location::geometry) AS lon, ST_Y(i.location::geometry) AS lat,
            i.sla_deadline, i.description, i.dispatched_at, r.name_zh AS region,
            ARRAY(SELECT m.code FROM incident_matter im JOIN matter m ON m.id = im.matter_id
-                 WHERE im.incident_id = i.id ORDER BY m.code) AS matters,
+                 WHERE im.incident_id = i.id ORDER BY m.id IS DISTINCT FROM i.lead_matter_id, m.code) AS matters,
            ARRAY(SELECT DISTINCT m.domain FROM incident_matter im JOIN matter m ON m.id = im.matter_id
                  WHERE im.incident_id = i.id) AS domains,
            ARRAY(SELECT t.squad_id FROM task t WHERE t.incident_id = i.id

@@ -32,6 +32,26 @@ def test_created_incident_carries_jurisdiction_priority_and_sla(api):
     assert body["created_by"] == "dispatcher-test"
 
 
+def test_the_first_matter_decides_the_authority_and_the_jurisdiction_shown_ever_after(api):
+    # Filed as a food-safety case that also obstructs the road: the market regulation bureau is
+    # competent (the first matter), though CM-001 comes first by code.
+    created = api.post("/incidents", incident_body(matters=["MS-001", "CM-001"]))
+    assert created.status_code == 201, created.text
+    body = created.json()
+    assert [m["code"] for m in body["matters"]] == ["MS-001", "CM-001"], "the lead matter first"
+    assert body["authority"]["code"] == "dept-market"
+    assert body["jurisdiction"]["matter"]["code"] == "MS-001"
+    assert body["jurisdiction"]["authority"]["code"] == "dept-market"
+    again = api.get(f"/incidents/{body['id']}").json()
+    assert [m["code"] for m in again["matters"]] == ["MS-001", "CM-001"]
+    assert again["authority"]["code"] == "dept-market"
+    assert again["jurisdiction"]["matter"]["code"] == "MS-001", "read back: the lead matter, not the first by code"
+    assert again["jurisdiction"]["authority"]["code"] == again["authority"]["code"]
+    filed = api.http.get(f"{api.base}/open311/v2/requests/{body['id']}.json", timeout=30).json()
+    assert filed[0]["service_code"] == "MS-001"
+    assert filed[0]["agency_responsible"] == body["authority"]["name"]
+
+
 def test_police_110_linkage_is_one_level_more_urgent(api):
     normal = api.post("/incidents", incident_body(matters=["CM-001"])).json()
     linked = api.post("/incidents", incident_body(matters=["CM-001"], source="police_110", at=(122.45, 30.73))).json()

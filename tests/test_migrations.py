@@ -71,3 +71,49 @@ def test_every_geometry_has_a_gist_index(empty_database_url):
     assert columns
     missing = [c for c in columns if (c[0], c[1]) not in indexed and c[0] != "spatial_ref_sys"]
     assert missing == []
+
+
+def test_incidents_stored_before_0007_get_the_lead_matter_of_their_authority(empty_database_url):
+    from sqlalchemy.orm import Session
+
+    from dispatch.config import PROJECT_ROOT
+    from dispatch.seed import load_dataset_into
+    from gis.reference import load_dataset
+
+    url = empty_database_url
+    migrate.upgrade(url, "0006")
+    engine = create_engine(url, poolclass=pool.NullPool)
+    try:
+        with Session(engine) as session:
+            load_dataset_into(session, load_dataset(PROJECT_ROOT / "gis" / "data" / "shengsi"))
+            session.commit()
+        filed = {  # matters, the authority intake chose from the first of them
+            "market": (["MS-001", "CM-001"], "dept-market"),
+            "bureau": (["CM-002", "AG-001"], "county-bureau"),
+        }
+        with engine.begin() as conn:
+            for name, (codes, authority) in filed.items():
+                incident = conn.scalar(
+                    text("""
+                    INSERT INTO incident (source, description, location, authority_id, priority, status,
+                                          reported_at, sla_deadline, created_by)
+                    VALUES ('hotline_12345', :name, 'SRID=4326;POINT(122.45 30.72)',
+                            (SELECT id FROM authority WHERE code = :authority), 2, 'open', now(),
+                            now() + interval '1 hour', 'migration-test')
+                    RETURNING id"""),
+                    {"name": name, "authority": authority},
+                )
+                conn.execute(
+                    text("INSERT INTO incident_matter SELECT :i, id FROM matter WHERE code = ANY(:codes)"),
+                    {"i": incident, "codes": codes},
+                )
+        migrate.upgrade(url)
+        with engine.connect() as conn:
+            leads = dict(
+                conn.execute(
+                    text("SELECT i.description, m.code FROM incident i JOIN matter m ON m.id = i.lead_matter_id")
+                ).all()
+            )
+    finally:
+        engine.dispose()
+    assert leads == {"market": "MS-001", "bureau": "CM-002"}
