@@ -352,7 +352,8 @@ def incident_jurisdiction(session: Session, incident: Incident) -> dict | None:
 
 
 def ordered_matters(incident: Incident) -> list[Matter]:
-    """The incident's matters, its lead matter (the first it was filed with) first, then by code."""
+    """The incident's matters, its lead matter (the first it was filed with) first, then by code
+    (in SQL: ``models.INCIDENT_MATTERS_ORDER_SQL``)."""
     return sorted(incident.matters, key=lambda m: (m.id != incident.lead_matter_id, m.code))
 
 

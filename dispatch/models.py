@@ -434,6 +434,11 @@ class Incident(Base):
     tasks: Mapped[list[Task]] = relationship(back_populates="incident", order_by="Task.id")
 
 
+# An incident's matters in the order they are shown (incidents.ordered_matters): its lead matter
+# first, then by code; for queries of an incident ``i`` and its matters ``m``.
+INCIDENT_MATTERS_ORDER_SQL = "m.id IS DISTINCT FROM i.lead_matter_id, m.code"
+
+
 class JointInspection(Base):
     """ "Inspect once": several forces visit one target together (seed 001 §3.2, seed 003 art. 7)."""
 

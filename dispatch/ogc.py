@@ -25,6 +25,7 @@ from werkzeug.exceptions import HTTPException
 from dispatch import crs_params
 from dispatch.db import db
 from dispatch.errors import ApiError
+from dispatch.models import INCIDENT_MATTERS_ORDER_SQL
 
 bp = Blueprint("ogc", __name__, url_prefix="/ogc")
 
@@ -98,8 +99,7 @@ LAYERS: dict[str, Layer] = {
         "i.id",
         "i.location::geometry",
         {"status": "i.status", "priority": "i.priority", "source": "i.source",
-         "matters": """(SELECT string_agg(m.code, ',' ORDER BY m.id IS DISTINCT FROM i.lead_matter_id, m.code)
-                        FROM incident_matter im
+         "matters": f"""(SELECT string_agg(m.code, ',' ORDER BY {INCIDENT_MATTERS_ORDER_SQL}) FROM incident_matter im
                         JOIN matter m ON m.id = im.matter_id WHERE im.incident_id = i.id)""",
          "authority": "a.name_zh", "region": "rg.name_zh", "reported_at": "i.reported_at",
          "sla_deadline": "i.sla_deadline", "duplicate_of": "i.duplicate_of_id"},

@@ -29,6 +29,7 @@ from dispatch.errors import ApiError, Conflict, NotFound
 from dispatch.models import (
     BLOCKING_STATES,
     CERTIFIED_ON_DUTY_SQL,
+    INCIDENT_MATTERS_ORDER_SQL,
     Incident,
     InspectionRequest,
     JointInspection,
@@ -90,11 +91,11 @@ def lock_squads(session: Session, squad_ids: list[int], field: str = "squad_ids"
 
 # The incident, locked first (the lock order is incident, squads, task), with what the checks
 # and the command centre's summary need.
-_LOCK_INCIDENT = text("""
+_LOCK_INCIDENT = text(f"""
     SELECT i.id, i.status, i.priority, ST_X(i.location::geometry) AS lon, ST_Y(i.location::geometry) AS lat,
            i.sla_deadline, i.description, i.dispatched_at, r.name_zh AS region,
            ARRAY(SELECT m.code FROM incident_matter im JOIN matter m ON m.id = im.matter_id
-                 WHERE im.incident_id = i.id ORDER BY m.id IS DISTINCT FROM i.lead_matter_id, m.code) AS matters,
+                 WHERE im.incident_id = i.id ORDER BY {INCIDENT_MATTERS_ORDER_SQL}) AS matters,
            ARRAY(SELECT DISTINCT m.domain FROM incident_matter im JOIN matter m ON m.id = im.matter_id
                  WHERE im.incident_id = i.id) AS domains,
            ARRAY(SELECT t.squad_id FROM task t WHERE t.incident_id = i.id

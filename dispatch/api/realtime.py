@@ -10,6 +10,7 @@ from dispatch.api.params import json_body
 from dispatch.auth import current_principal
 from dispatch.db import db
 from dispatch.errors import ApiError
+from dispatch.models import INCIDENT_MATTERS_ORDER_SQL
 from dispatch.positions import ingest, parse_batch
 from dispatch.tablets import squad_for_token
 
@@ -66,11 +67,11 @@ def command_snapshot():
     )
     incidents = (
         session.execute(
-            text("""
+            text(f"""
         SELECT i.id, i.status, i.priority, i.sla_deadline, i.description,
                ST_X(i.location::geometry) AS lon, ST_Y(i.location::geometry) AS lat,
-               (SELECT array_agg(m.code ORDER BY m.id IS DISTINCT FROM i.lead_matter_id, m.code)
-                FROM incident_matter im JOIN matter m ON m.id = im.matter_id
+               (SELECT array_agg(m.code ORDER BY {INCIDENT_MATTERS_ORDER_SQL}) FROM incident_matter im
+                JOIN matter m ON m.id = im.matter_id
                 WHERE im.incident_id = i.id) AS matters,
                (SELECT max(e.id) FROM event e WHERE e.entity_type = 'incident' AND e.entity_id = i.id) AS rev
         FROM incident i WHERE i.status IN ('open', 'dispatched') ORDER BY i.priority, i.sla_deadline
