@@ -76,3 +76,36 @@ def test_without_commits_the_caller_commits(session):
     assert _name_elsewhere() != "committed by the caller"
     session.commit()
     assert _name_elsewhere() == "committed by the caller"
+
+
+LOCK_BY_IDS = "SELECT id FROM squad WHERE id = ANY(CAST(%(ids)s AS integer[])) ORDER BY id FOR UPDATE"
+
+
+def _plans(raw: psycopg.Connection) -> tuple[int, int]:
+    """(generic, custom) executions of LOCK_BY_IDS as prepared on this connection (0, 0 before)."""
+    row = raw.execute(
+        "SELECT generic_plans, custom_plans FROM pg_prepared_statements WHERE statement LIKE %s",
+        ("%ANY(CAST($1 AS integer[]))%FOR UPDATE",),
+    ).fetchone()
+    return (row[0], row[1]) if row else (0, 0)
+
+
+def test_its_prepared_statements_keep_their_generic_plan_and_the_connection_its_planning(session):
+    """A statement with an array parameter: PostgreSQL plans it again on every execution (the
+    generic plan's estimate, for an array of unknown length, looks dearer); in a pipelined
+    transaction of our own it runs on the generic plan, and only there."""
+    ids = [session.execute(text("SELECT id FROM squad WHERE code = :c"), {"c": SQUAD}).scalar_one()]
+    session.commit()
+    raw = _driver(session)  # the session keeps this connection from here on (it never commits)
+    for _ in range(8):  # psycopg prepares a statement on its sixth execution (prepare_threshold 5)
+        with pipelined_transaction(session) as tx, tx.raw.cursor() as cursor:
+            with tx.round_trip(commit=True):
+                cursor.execute(LOCK_BY_IDS, {"ids": ids})
+            assert cursor.fetchall() == [(ids[0],)] and tx.raw is raw
+    generic, custom = _plans(raw)
+    assert generic >= 2 and custom == 0
+    assert raw.execute("SHOW plan_cache_mode").fetchone()[0] == "auto"  # SET LOCAL: gone with the COMMIT
+    for _ in range(6):  # the same statement in psycopg's own transaction: planned each time
+        raw.execute(LOCK_BY_IDS, {"ids": ids})
+    assert _plans(raw) == (generic, 6)
+    session.rollback()
