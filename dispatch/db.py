@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
 
 import psycopg
+from flask import request
 from sqlalchemy import create_engine, text
 from sqlalchemy.dialects.postgresql import psycopg as psycopg_dialect
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session, scoped_session, sessionmaker
+
+log = logging.getLogger(__name__)
 
 
 class Database:
@@ -34,9 +38,33 @@ class Database:
         self._factory.configure(bind=self.engine)
         app.extensions["dispatch_db"] = self
 
+        @app.teardown_request
+        def _end_read(exc):
+            if exc is None and request.method in ("GET", "HEAD"):
+                self._commit_read()
+
         @app.teardown_appcontext
         def _remove_session(exc):  # noqa: ARG001 - Flask passes the exception
             self.session.remove()
+
+    def _commit_read(self) -> None:
+        """A read (GET, HEAD) ends its transaction with COMMIT, not with remove()'s rollback.
+
+        psycopg forgets every prepared statement of a connection whose transaction is
+        rolled back (it sends DEALLOCATE ALL), so each read of the command centre made the
+        next dispatch on that connection parse and plan its statements again, and a
+        connection serving only reads never kept one. A read writes nothing of its own
+        but its token's ``last_used_at``, which the rollback used to drop.
+        """
+        if not self.session.registry.has():
+            return
+        session = self.session()
+        if not session.in_transaction():
+            return
+        try:
+            session.commit()
+        except Exception:  # the database went away: remove() rolls back what it can
+            log.warning("could not end a read's transaction with COMMIT", exc_info=True)
 
     def postgis_version(self) -> str:
         with self.engine.connect() as conn:

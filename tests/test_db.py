@@ -109,3 +109,36 @@ def test_its_prepared_statements_keep_their_generic_plan_and_the_connection_its_
         raw.execute(LOCK_BY_IDS, {"ids": ids})
     assert _plans(raw) == (generic, 6)
     session.rollback()
+
+
+def _prepared(raw: psycopg.Connection) -> int:
+    return raw.execute("SELECT count(*) FROM pg_prepared_statements").fetchone()[0]
+
+
+@pytest.mark.parametrize(("method", "kept"), [("GET", True), ("POST", False)])
+def test_a_read_ends_with_commit_so_the_connection_keeps_its_prepared_statements(app, method, kept):
+    """psycopg deallocates every prepared statement of a connection whose transaction is
+    rolled back; a GET's transaction ends with COMMIT, so its connection keeps them, and what
+    it wrote (its token's last use) is kept. A POST that leaves without committing is rolled
+    back, as before."""
+    with app.test_request_context("/api/v1/squads", method=method):
+        session = db.session
+        raw = _driver(session)
+        for _ in range(6):  # prepared on the sixth execution
+            session.execute(text("SELECT id FROM squad WHERE code = :c"), {"c": SQUAD}).scalar_one()
+        session.execute(text("UPDATE squad SET name_en = 'changed by the request' WHERE code = :c"), {"c": SQUAD})
+        assert _prepared(raw) == 1
+    # the request's teardown has run and the connection is back in the pool
+    assert raw.info.transaction_status == TransactionStatus.IDLE
+    assert _prepared(raw) == (1 if kept else 0)
+    assert (_name_elsewhere() == "changed by the request") is kept
+
+
+def test_a_token_used_for_reads_only_records_its_last_use(app, client):
+    from dispatch.auth import forget_tokens
+
+    forget_tokens()
+    assert client.get("/api/v1/squads").status_code == 200
+    with app.app_context(), db.engine.connect() as other:  # committed data only
+        used = other.execute(text("SELECT last_used_at FROM api_token WHERE name = 'api'")).scalar_one()
+    assert used is not None
