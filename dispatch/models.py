@@ -114,7 +114,10 @@ class Region(Base):
     name_zh: Mapped[str] = mapped_column(String(100))
     name_en: Mapped[str] = mapped_column(String(100))
     empowered: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
-    boundary = mapped_column(Geometry("MULTIPOLYGON", srid=4326), nullable=True)
+    # Deferred: a township's outline runs to tens of kB, and the ORM loads regions by the dozen
+    # (a jurisdiction, its zone's members, its squads' stations) for their names and codes; the
+    # geometry is read in SQL (GeoJSON, containment), never from the object.
+    boundary = mapped_column(Geometry("MULTIPOLYGON", srid=4326), nullable=True, deferred=True)
 
     parent: Mapped[Region | None] = relationship(remote_side=[id], back_populates="children")
     children: Mapped[list[Region]] = relationship(back_populates="parent")
@@ -255,8 +258,9 @@ class Zone(Base):
     name_zh: Mapped[str] = mapped_column(String(100))
     name_en: Mapped[str] = mapped_column(String(150))
     hub_region_id: Mapped[int] = mapped_column(ForeignKey("region.id"))
-    # Derived from the members' boundaries (ST_Union) whenever membership changes.
-    geometry = mapped_column(Geometry("MULTIPOLYGON", srid=4326), nullable=True)
+    # Derived from the members' boundaries (ST_Union) whenever membership changes. Deferred, as
+    # Region.boundary: read in SQL, never from the object.
+    geometry = mapped_column(Geometry("MULTIPOLYGON", srid=4326), nullable=True, deferred=True)
 
     plan: Mapped[CoveragePlan] = relationship(back_populates="zones")
     hub_region: Mapped[Region] = relationship()
