@@ -12,13 +12,14 @@ from sqlalchemy.orm import Session, selectinload
 
 from dispatch.errors import ApiError, Conflict, NotFound
 from dispatch.jurisdiction import (
+    Jurisdiction,
     ancestors_of,
     competent_authority,
-    effective_plan,
     find_matter,
     jurisdiction_at,
+    jurisdiction_in,
     region_at,
-    zone_of,
+    with_covering_squads,
 )
 from dispatch.models import INCIDENT_SOURCES, Incident, Matter, Region, Task
 from dispatch.record import publish_after_commit, record
@@ -41,6 +42,9 @@ class Intake:
     incident: Incident
     created: bool
     possible_duplicates: list[dict]
+    # Where a new incident on land was placed (township, zone, authority, no squads yet): the
+    # answer's jurisdiction, without looking it all up again.
+    placed: Jurisdiction | None = None
 
 
 def priority_for(matters: list[Matter], source: str) -> int:
@@ -72,7 +76,7 @@ def _parse_matters(session: Session, value) -> list[Matter]:
 
 
 def _place(session: Session, lon: float, lat: float, matters: list[Matter], sea_reach_m: float):
-    """Region, zone and authority of a new incident.
+    """Region, zone and authority of a new incident, and its jurisdiction (None at sea).
 
     At sea (no township), a purely maritime incident belongs to the nearest
     county within ``sea_reach_m``; anything else there is refused.
@@ -103,11 +107,9 @@ def _place(session: Session, lon: float, lat: float, matters: list[Matter], sea_
             )
         ancestors = ancestors_of(session, region)
         authority, _ = competent_authority(session, region, ancestors, matters[0])
-        return region, None, authority
-    ancestors = ancestors_of(session, region)
-    zone = zone_of(session, region, effective_plan(session, ancestors[-1] if ancestors else region))
-    authority, _ = competent_authority(session, region, ancestors, matters[0])
-    return region, zone, authority
+        return region, None, authority, None
+    placed = jurisdiction_in(session, region, matters[0])
+    return region, placed.zone, placed.authority, placed
 
 
 INTAKE_FIELDS = {"source", "external_id", "matters", "location", "description", "reported_at", "address"}
@@ -132,7 +134,7 @@ def intake(session: Session, body: dict, *, actor: str, config: dict) -> Intake:
     now = dt.datetime.now(dt.UTC)
     if reported_at > now + dt.timedelta(minutes=5):
         raise ApiError("lies in the future", field="reported_at")
-    region, zone, authority = _place(session, point.x, point.y, matters, config["SEA_REACH_M"])
+    region, zone, authority, placed = _place(session, point.x, point.y, matters, config["SEA_REACH_M"])
 
     incident = Incident(
         source=source,
@@ -182,7 +184,7 @@ def intake(session: Session, body: dict, *, actor: str, config: dict) -> Intake:
     )
     duplicates = possible_duplicates(session, incident, config)
     publish_after_commit(session, "incident", incident_summary(incident), rev=event.id)
-    return Intake(incident, True, duplicates)
+    return Intake(incident, True, duplicates, placed)
 
 
 def _by_external_id(session: Session, source: str, external_id: str) -> Incident | None:
@@ -342,9 +344,12 @@ def incident_json(incident: Incident) -> dict:
     }
 
 
-def incident_jurisdiction(session: Session, incident: Incident) -> dict | None:
-    """The jurisdiction of the incident's place for its lead matter, as GET /jurisdiction answers it."""
+def incident_jurisdiction(session: Session, incident: Incident, placed: Jurisdiction | None = None) -> dict | None:
+    """The jurisdiction of the incident's place for its lead matter, as GET /jurisdiction answers it
+    (``placed``: as intake has just found it, for a new incident)."""
     point = to_shape(incident.location)
+    if placed is not None:
+        return with_covering_squads(session, placed, point.x, point.y).to_json()
     try:
         return jurisdiction_at(session, point.x, point.y, lead_matter(incident).code).to_json()
     except NotFound:

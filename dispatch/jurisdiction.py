@@ -252,9 +252,21 @@ def jurisdiction_at(
         raise NotFound(
             f"({lon}, {lat}) lies in no township: open sea or outside every loaded county", code="outside_jurisdiction"
         )
+    return with_covering_squads(session, jurisdiction_in(session, region, matter, major=major), lon, lat, squad_limit)
+
+
+def jurisdiction_in(session: Session, region: Region, matter: Matter | None, *, major: bool = False) -> Jurisdiction:
+    """The jurisdiction of a township already found, without its squads (``with_covering_squads``)."""
     ancestors = ancestors_of(session, region)
     root = ancestors[-1] if ancestors else region
     zone = zone_of(session, region, effective_plan(session, root))
     authority, basis = competent_authority(session, region, ancestors, matter, major=major)
-    squads = covering_squads(session, region, ancestors, zone, matter, lon, lat, limit=squad_limit)
-    return Jurisdiction(region, ancestors, zone, authority, basis, matter, squads)
+    return Jurisdiction(region, ancestors, zone, authority, basis, matter, [])
+
+
+def with_covering_squads(
+    session: Session, found: Jurisdiction, lon: float, lat: float, limit: int = 50
+) -> Jurisdiction:
+    """``found`` with the squads that cover ``(lon, lat)`` in it (``covering_squads``)."""
+    found.squads = covering_squads(session, found.region, found.ancestors, found.zone, found.matter, lon, lat, limit)
+    return found

@@ -47,6 +47,8 @@ def test_the_first_matter_decides_the_authority_and_the_jurisdiction_shown_ever_
     assert again["authority"]["code"] == "dept-market"
     assert again["jurisdiction"]["matter"]["code"] == "MS-001", "read back: the lead matter, not the first by code"
     assert again["jurisdiction"]["authority"]["code"] == again["authority"]["code"]
+    # The POST answers with the place intake found (not looked up twice): the same as read back.
+    assert body["jurisdiction"] == again["jurisdiction"] and body["jurisdiction"]["squads"]
     filed = api.http.get(f"{api.base}/open311/v2/requests/{body['id']}.json", timeout=30).json()
     assert filed[0]["service_code"] == "MS-001"
     assert filed[0]["agency_responsible"] == body["authority"]["name"]

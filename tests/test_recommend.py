@@ -111,6 +111,7 @@ def test_maritime_incident_at_sea_gets_a_boat(api):
     incident = _incident(api, at=(122.70, 30.75), matters=[code])
     assert incident["region"]["code"] == "330922", "at sea, the incident belongs to the county"
     assert incident["authority"]["domain"] == "maritime"
+    assert incident["jurisdiction"] is None, "no township answers for the open sea"
     ranked = api.get(f"/incidents/{incident['id']}/recommendations").json()["recommendations"]
     assert ranked and ranked[0]["mode"] == "boat" and ranked[0]["squad"]["force"] == "maritime"
 

@@ -31,7 +31,7 @@ def create_incident():
     result = intake(session, json_body(), actor=actor(), config=current_app.config)
     session.commit()
     body = incident_json(result.incident)
-    body["jurisdiction"] = incident_jurisdiction(session, result.incident)
+    body["jurisdiction"] = incident_jurisdiction(session, result.incident, result.placed)
     body["possible_duplicates"] = result.possible_duplicates
     return jsonify(body), (201 if result.created else 200)
 
