@@ -109,3 +109,26 @@ def test_bad_input_is_400_naming_the_parameter(client, params, field):
     assert response.status_code == 400
     assert response.is_json
     assert response.get_json()["error"]["field"] == field
+
+
+def test_covering_squads_are_shown_as_the_squad_list_shows_them(client, session):
+    """The jurisdiction's squads (one statement) have the shape and the figures of GET /squads
+    (the ORM): every officer counted, and only certified, unexpired ones on duty as able to act."""
+    from dispatch.models import Officer, Squad
+
+    first = ask(client, *CAIYUAN).get_json()["squads"][0]
+    squad = session.scalar(select(Squad).where(Squad.id == first["id"]))
+    officer = session.scalars(
+        select(Officer)
+        .where(Officer.squad_id == squad.id, Officer.on_duty, ~Officer.auxiliary, Officer.certificate_no.is_not(None))
+        .order_by(Officer.id)
+    ).first()
+    officer.on_duty = False
+    session.commit()
+    listed = {f["id"]: f["properties"] for f in client.get("/api/v1/squads").get_json()["features"]}
+    shown = ask(client, *CAIYUAN).get_json()["squads"]
+    assert shown and all(s == listed[s["id"]] for s in shown)
+    now = next(s for s in shown if s["id"] == squad.id)
+    assert now["officers"] == first["officers"] and now["certified_on_duty"] == first["certified_on_duty"] - 1
+    scopes = [s["scope"] for s in shown]
+    assert scopes == sorted(scopes, key=lambda scope: scope != "zone"), "zone squads first"
