@@ -113,15 +113,19 @@ class PipelinedTransaction:
 
     ``round_trip()`` is a block of statements (psycopg's pipeline mode) that leave together
     at its end and come back in one round trip; cursors are read after the block. BEGIN
-    leaves with the first one, COMMIT with the one given ``commit=True``.
+    leaves with the first one, COMMIT with the one given ``commit=True``. A round trip given
+    ``reads_only=True`` writes nothing (reads and row locks).
     """
 
     def __init__(self, raw: psycopg.Connection, *, begin: bool):
         self.raw = raw
         self._begin = begin  # our own BEGIN still to send (the connection is in autocommit)
+        self.wrote = False  # a round trip not declared reads_only has been sent
 
     @contextmanager
-    def round_trip(self, *, commit: bool = False) -> Iterator[psycopg.Connection]:
+    def round_trip(self, *, commit: bool = False, reads_only: bool = False) -> Iterator[psycopg.Connection]:
+        if not reads_only:
+            self.wrote = True
         with self.raw.pipeline():
             if self._begin:
                 for statement in _BEGIN:
@@ -136,7 +140,10 @@ class PipelinedTransaction:
 def pipelined_transaction(session: Session, *, commits: bool = True) -> Iterator[PipelinedTransaction]:
     """The session's transaction in round trips of several statements (``PipelinedTransaction``),
     ended by the caller's ``round_trip(commit=True)``; left any other way (an exception, a
-    409) it is rolled back.
+    409) it is rolled back, or, when it has only read (a dispatch refused after its locks),
+    committed: the same for the database (the row locks go either way), but psycopg forgets
+    every prepared statement of a connection on a rollback, and the next dispatch on it would
+    be parsed and planned again.
 
     psycopg begins a transaction by sending BEGIN and waiting for it, a round trip of its
     own even in pipeline mode (0.5 ms of a 5 ms dispatch on this machine). Here the
@@ -151,11 +158,15 @@ def pipelined_transaction(session: Session, *, commits: bool = True) -> Iterator
             return
         switched = not raw.autocommit
         raw.autocommit = True
+        tx = PipelinedTransaction(raw, begin=True)
         try:
-            yield PipelinedTransaction(raw, begin=True)
+            yield tx
         finally:
             if not raw.closed and not raw.broken:
-                if raw.info.transaction_status != psycopg.pq.TransactionStatus.IDLE:
+                status = raw.info.transaction_status
+                if status == psycopg.pq.TransactionStatus.INTRANS and not tx.wrote:
+                    raw.execute("COMMIT")
+                elif status != psycopg.pq.TransactionStatus.IDLE:
                     raw.rollback()
                 if switched:
                     raw.autocommit = False

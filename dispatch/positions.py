@@ -210,7 +210,7 @@ def ingest_many(session: Session, batches: list[tuple[int, list[Fix]]], *, commi
             tx.raw.cursor() as store,
         ):
             if unknown:
-                with tx.round_trip():
+                with tx.round_trip(reads_only=True):
                     positions.execute(_LAST_POSITIONS_SQL, {"ids": unknown})
                 last |= {row.id: _Position(*row) for row in positions.fetchall()}
             rows = _checked_rows(batches, contexts, last, newest, taken)

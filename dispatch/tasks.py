@@ -198,7 +198,7 @@ def dispatch(session: Session, incident_id: int, squad_ids: list[int], *, actor:
             tx.raw.cursor() as book,
         ):
             # BEGIN, the incident's lock, then the squads' (the lock order): one round trip.
-            with tx.round_trip():
+            with tx.round_trip(reads_only=True):
                 locked_incident.execute(_LOCK_INCIDENT_SQL, {"id": incident_id, "assigned": list(ASSIGNED)})
                 locked_squads.execute(_LOCK_SQUADS_SQL, {"ids": ids, "today": dt.date.today()})
             incident = locked_incident.fetchone()

@@ -142,3 +142,22 @@ def test_a_token_used_for_reads_only_records_its_last_use(app, client):
     with app.app_context(), db.engine.connect() as other:  # committed data only
         used = other.execute(text("SELECT last_used_at FROM api_token WHERE name = 'api'")).scalar_one()
     assert used is not None
+
+
+def test_leaving_after_reads_only_keeps_the_prepared_statements_and_releases_the_locks(session):
+    """A dispatch refused after its locks (a 409) has written nothing: it ends with COMMIT, which
+    releases the row locks as a rollback would, and psycopg keeps the connection's prepared
+    statements (it deallocates them all on a rollback)."""
+    ids = [session.execute(text("SELECT id FROM squad WHERE code = :c"), {"c": SQUAD}).scalar_one()]
+    session.commit()
+    raw = _driver(session)
+    for attempt in range(8):
+        with pytest.raises(RuntimeError), pipelined_transaction(session) as tx, tx.raw.cursor() as cursor:
+            with tx.round_trip(reads_only=True):
+                cursor.execute(LOCK_BY_IDS, {"ids": ids})
+            assert cursor.fetchall() == [(ids[0],)]
+            raise RuntimeError(f"409 number {attempt}")
+    assert raw.info.transaction_status == TransactionStatus.IDLE and not raw.autocommit
+    assert _plans(raw)[0] >= 2, "prepared on the sixth refusal and kept since"
+    with db.engine.connect() as other:  # the row lock went with the COMMIT
+        other.execute(text("SELECT id FROM squad WHERE code = :c FOR UPDATE NOWAIT"), {"c": SQUAD})
