@@ -63,8 +63,8 @@ class Database:
             return
         try:
             session.commit()
-        except Exception:  # the database went away: remove() rolls back what it can
-            log.warning("could not end a read's transaction with COMMIT", exc_info=True)
+        except Exception as exc:  # the database went away (the answer said so): remove() rolls back
+            log.warning("a read's transaction could not end with COMMIT, rolled back instead: %s", exc)
 
     def postgis_version(self) -> str:
         with self.engine.connect() as conn:
