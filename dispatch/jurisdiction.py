@@ -17,8 +17,8 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from dispatch.errors import ApiError, NotFound
-from dispatch.models import CERTIFIED_OFFICER_SQL, Authority, CoveragePlan, Matter, Region, Squad, Zone, ZoneMember
-from dispatch.serializers import authority_json, matter_json, region_ref, squad_summary, zone_json
+from dispatch.models import OFFICER_COUNTS_SQL, Authority, CoveragePlan, Matter, Region, Squad, Zone, ZoneMember
+from dispatch.serializers import authority_json, matter_json, region_ref, squad_from_row, zone_json
 
 # Which authority kinds may act for a matter whose catalogue entry names ``kind``.
 _ACCEPTED_KINDS = {
@@ -208,8 +208,7 @@ _COVERING_SQUADS = f"""
     SELECT s.id, s.code, s.name_zh, s.name_en, s.force, s.domains, s.scope, s.status, s.last_position_at,
            a.code AS authority_code, a.name_zh AS authority_name,
            r.code AS region_code, r.name_zh AS region_name, r.name_en AS region_name_en,
-           (SELECT ARRAY[count(*), count(*) FILTER (WHERE {CERTIFIED_OFFICER_SQL})]
-            FROM officer o WHERE o.squad_id = s.id) AS officer_counts
+           {OFFICER_COUNTS_SQL} AS officer_counts
     FROM squad s
     JOIN authority a ON a.id = s.authority_id
     JOIN region r ON r.id = s.station_region_id
@@ -253,20 +252,8 @@ def covering_squads(
     else:
         statement = _COVERING_ANY
     return [
-        squad_summary(
-            id=row.id,
-            code=row.code,
-            name_zh=row.name_zh,
-            name_en=row.name_en,
-            force=row.force,
-            domains=row.domains,
-            scope=row.scope,
-            status=row.status,
-            authority=(row.authority_code, row.authority_name),
-            station_region=(row.region_code, row.region_name, row.region_name_en),
-            officers=row.officer_counts[0],
-            certified_on_duty=row.officer_counts[1],
-            last_position_at=row.last_position_at,
+        squad_from_row(
+            row, (row.authority_code, row.authority_name), (row.region_code, row.region_name, row.region_name_en)
         )
         for row in session.execute(statement, params)
     ]

@@ -359,6 +359,11 @@ class Officer(Base):
 CERTIFIED_OFFICER_SQL = """o.on_duty AND NOT o.auxiliary AND o.certificate_no IS NOT NULL
                           AND o.certificate_expires >= :today"""
 CERTIFIED_ON_DUTY_SQL = f"EXISTS (SELECT 1 FROM officer o WHERE o.squad_id = s.id AND {CERTIFIED_OFFICER_SQL})"
+# Squad ``s``'s officers and, of them, those certified on duty: ``[all, certified]`` (the
+# ``officer_counts`` of a squad row, see serializers.squad_from_row).
+OFFICER_COUNTS_SQL = (
+    f"(SELECT ARRAY[count(*), count(*) FILTER (WHERE {CERTIFIED_OFFICER_SQL})] FROM officer o WHERE o.squad_id = s.id)"
+)
 
 
 # -- dispatch: incidents, tasks, joint inspections, the record ---------------------------------

@@ -36,8 +36,8 @@ from sqlalchemy.orm import Session
 
 from dispatch import refcache
 from dispatch.errors import NotFound
-from dispatch.models import CERTIFIED_OFFICER_SQL, CERTIFIED_ON_DUTY_SQL
-from dispatch.serializers import squad_summary
+from dispatch.models import CERTIFIED_OFFICER_SQL, CERTIFIED_ON_DUTY_SQL, OFFICER_COUNTS_SQL
+from dispatch.serializers import squad_from_row
 from gis.travel import FerryNetwork, Link, Profile, boat_leg, great_circle_m, land_leg
 from gis.travel import Port as TravelPort
 
@@ -56,8 +56,7 @@ ISLAND_OF_POINT = """SELECT isl.id FROM island isl WHERE ST_DWithin(isl.outline,
 # see NEARBY), grows with every relation and subquery in the statement.
 _SQUAD_COLUMNS = f"""s.id, s.code, s.name_zh, s.name_en, s.force, s.domains, s.scope, s.status, s.station_region_id,
        s.authority_id, s.last_position_at,
-       (SELECT ARRAY[count(*), count(*) FILTER (WHERE {CERTIFIED_OFFICER_SQL})]
-        FROM officer o WHERE o.squad_id = s.id) AS officer_counts,
+       {OFFICER_COUNTS_SQL} AS officer_counts,
        ST_X(s.last_position::geometry) AS squad_lon, ST_Y(s.last_position::geometry) AS squad_lat"""
 _ORIGIN = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography"
 # In the KNN scans the officer check stays a per-row subplan (OFFSET 0 keeps PostgreSQL from
@@ -512,21 +511,7 @@ def _kth(best: dict[int, Route], limit: int) -> float:
 
 def _squad_from_row(row, authorities: dict, regions: dict) -> dict:  # a row of _SQUAD_COLUMNS
     authority, region = authorities[row.authority_id], regions[row.station_region_id]
-    return squad_summary(
-        id=row.id,
-        code=row.code,
-        name_zh=row.name_zh,
-        name_en=row.name_en,
-        force=row.force,
-        domains=row.domains,
-        scope=row.scope,
-        status=row.status,
-        authority=(authority.code, authority.name_zh),
-        station_region=(region.code, region.name_zh, region.name_en),
-        officers=row.officer_counts[0],
-        certified_on_duty=row.officer_counts[1],
-        last_position_at=row.last_position_at,
-    )
+    return squad_from_row(row, (authority.code, authority.name_zh), (region.code, region.name_zh, region.name_en))
 
 
 def _minute(seconds: float) -> int:

@@ -105,6 +105,26 @@ def squad_summary(
     }
 
 
+def squad_from_row(row, authority: tuple, station_region: tuple) -> dict:
+    """A squad row read in SQL (its columns, ``officer_counts`` = models.OFFICER_COUNTS_SQL) in the
+    shape of ``squad_summary``; ``authority`` and ``station_region`` as there."""
+    return squad_summary(
+        id=row.id,
+        code=row.code,
+        name_zh=row.name_zh,
+        name_en=row.name_en,
+        force=row.force,
+        domains=row.domains,
+        scope=row.scope,
+        status=row.status,
+        authority=authority,
+        station_region=station_region,
+        officers=row.officer_counts[0],
+        certified_on_duty=row.officer_counts[1],
+        last_position_at=row.last_position_at,
+    )
+
+
 def squad_json(squad, today: dt.date | None = None) -> dict:
     """An ORM squad (officers loaded) in the shape of ``squad_summary``."""
     today = today or dt.date.today()
