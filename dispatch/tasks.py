@@ -28,7 +28,7 @@ from dispatch.db import driver_sql, pipelined_transaction
 from dispatch.errors import ApiError, Conflict, NotFound
 from dispatch.models import (
     BLOCKING_STATES,
-    CERTIFIED_ON_DUTY_SQL,
+    CERTIFIED_OFFICER_SQL,
     INCIDENT_MATTERS_ORDER_SQL,
     Incident,
     InspectionRequest,
@@ -105,10 +105,17 @@ _LOCK_INCIDENT = text(f"""
     FOR UPDATE OF i""")
 # Then the squads, by id; the competence and certificate checks run on what the lock returns.
 # Each row also draws its task's id, so that booking and recording are one statement.
+# The certified officer is looked for per squad (LATERAL ... LIMIT 1, officer's squad_id
+# index): as an EXISTS, the generic plan of our transactions (db._BEGIN) read and hashed
+# every certified officer of the county for each dispatch (0.38 ms of a 0.07 ms lock with
+# 1,000 squads).
 _LOCK_SQUADS = text(f"""
-    SELECT s.id, s.code, s.name_zh, s.status, s.domains, s.message_seq, {CERTIFIED_ON_DUTY_SQL} AS certified,
+    SELECT s.id, s.code, s.name_zh, s.status, s.domains, s.message_seq, c.found IS NOT NULL AS certified,
            nextval(pg_get_serial_sequence('task', 'id')) AS task_id
-    FROM squad s WHERE s.id = ANY(CAST(:ids AS integer[]))
+    FROM squad s
+    LEFT JOIN LATERAL (SELECT true AS found FROM officer o
+                       WHERE o.squad_id = s.id AND {CERTIFIED_OFFICER_SQL} LIMIT 1) c ON true
+    WHERE s.id = ANY(CAST(:ids AS integer[]))
     ORDER BY s.id
     FOR UPDATE OF s""")
 # The tasks, the squads' outbox numbers and status, the outbox rows, the incident and the record

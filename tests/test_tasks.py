@@ -165,6 +165,30 @@ def test_a_refused_dispatch_books_nothing_for_any_squad(client, session):
     assert ok.status_code == 201 and ok.get_json()["tasks"][0]["squad"]["id"] == free.id
 
 
+def test_dispatch_certificate_check_per_officer(client, session):
+    """The squad lock's certificate check: expired or off-duty certificates do not count; a
+    squad with several certified officers still gets one task (the check is per squad)."""
+    from tests.factories import auxiliary, certified
+
+    yesterday = dt.date.today() - dt.timedelta(days=1)
+    lapsed = make_squad(
+        session,
+        at=GOUQI,
+        region="330922202",
+        officers=[certified(expires=yesterday), certified(on_duty=False), auxiliary()],
+    )
+    staffed = make_squad(session, at=GOUQI, region="330922202", officers=[certified(), certified(), auxiliary()])
+    incident = client.post("/api/v1/incidents", json=incident_body(at=GOUQI)).get_json()
+    refused = client.post(f"/api/v1/incidents/{incident['id']}/dispatch", json={"squad_ids": [lapsed.id, staffed.id]})
+    assert refused.status_code == 409
+    assert refused.get_json()["error"]["code"] == "no_certified_officer"
+    assert refused.get_json()["error"]["squad_id"] == lapsed.id
+    sent = client.post(f"/api/v1/incidents/{incident['id']}/dispatch", json={"squad_ids": [staffed.id]})
+    assert sent.status_code == 201
+    assert [t["squad"]["id"] for t in sent.get_json()["tasks"]] == [staffed.id]
+    assert len(session.scalars(select(Task).where(Task.incident_id == incident["id"])).all()) == 1
+
+
 def test_dispatch_refusals(client, session):
     incident, squad, _ = _dispatched_task(client, session)
     other = client.post("/api/v1/incidents", json=incident_body(at=GOUQI, matters=["CM-002"])).get_json()
