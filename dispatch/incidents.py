@@ -41,7 +41,8 @@ MAX_MATTERS = 10
 class Intake:
     incident: Incident
     created: bool
-    possible_duplicates: list[dict]
+    possible_duplicates: list[dict]  # the nearest DUPLICATE_LIMIT
+    possible_duplicates_total: int = 0  # all of them
     # Where a new incident on land was placed (township, zone, authority, no squads yet): the
     # answer's jurisdiction, without looking it all up again.
     placed: Jurisdiction | None = None
@@ -125,7 +126,7 @@ def intake(session: Session, body: dict, *, actor: str, config: dict) -> Intake:
     if external_id is not None:
         existing = _by_external_id(session, source, external_id)
         if existing is not None:
-            return Intake(existing, False, [])
+            return Intake(existing, False, [], 0)
     matters = _parse_matters(session, body.get("matters"))
     point = required_point(body, "location")
     description = required_text(body, "description", 4000)
@@ -162,7 +163,7 @@ def intake(session: Session, body: dict, *, actor: str, config: dict) -> Intake:
         existing = _by_external_id(session, source, external_id)
         if existing is None:
             raise
-        return Intake(existing, False, [])
+        return Intake(existing, False, [], 0)
     event = record(
         session,
         actor=actor,
@@ -182,21 +183,23 @@ def intake(session: Session, body: dict, *, actor: str, config: dict) -> Intake:
             "authority": authority.code,
         },
     )
-    duplicates = possible_duplicates(session, incident, config)
+    duplicates, total = possible_duplicates(session, incident, config)
     publish_after_commit(session, "incident", incident_summary(incident), rev=event.id)
-    return Intake(incident, True, duplicates, placed)
+    return Intake(incident, True, duplicates, total, placed)
 
 
 def _by_external_id(session: Session, source: str, external_id: str) -> Incident | None:
     return session.scalar(select(Incident).where(Incident.source == source, Incident.external_id == external_id))
 
 
-def possible_duplicates(session: Session, incident: Incident, config: dict) -> list[dict]:
-    """Open incidents sharing a matter, within the radius and the time window of this one."""
+def possible_duplicates(session: Session, incident: Incident, config: dict) -> tuple[list[dict], int]:
+    """Open incidents sharing a matter, within the radius and the time window of this one:
+    the nearest ``DUPLICATE_LIMIT`` of them, and how many there are in all (a market that
+    draws a call an hour must not hand the dispatcher hundreds)."""
     rows = session.execute(
         text("""
         SELECT i.id, ST_Distance(i.location, me.location) AS distance, i.reported_at, i.status,
-               array_agg(m.code ORDER BY m.code) AS shared
+               array_agg(m.code ORDER BY m.code) AS shared, count(*) OVER () AS total
         FROM incident me
         JOIN incident i ON i.id <> me.id AND i.status IN ('open', 'dispatched')
              AND ST_DWithin(i.location, me.location, :radius)
@@ -208,10 +211,16 @@ def possible_duplicates(session: Session, incident: Incident, config: dict) -> l
         WHERE me.id = :id
         GROUP BY i.id, distance, i.reported_at, i.status
         ORDER BY distance, i.id
+        LIMIT :limit
     """),
-        {"id": incident.id, "radius": config["DUPLICATE_RADIUS_M"], "window": config["DUPLICATE_WINDOW_HOURS"] * 3600},
+        {
+            "id": incident.id,
+            "radius": config["DUPLICATE_RADIUS_M"],
+            "window": config["DUPLICATE_WINDOW_HOURS"] * 3600,
+            "limit": config["DUPLICATE_LIMIT"],
+        },
     ).all()
-    return [
+    shown = [
         {
             "id": r.id,
             "distance_m": round(r.distance),
@@ -221,6 +230,7 @@ def possible_duplicates(session: Session, incident: Incident, config: dict) -> l
         }
         for r in rows
     ]
+    return shown, rows[0].total if rows else 0
 
 
 def get_incident(session: Session, incident_id: int, *, lock: bool = False) -> Incident:

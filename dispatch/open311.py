@@ -423,6 +423,8 @@ def create_request(fmt: str):
     notice = f"agency responsible: {result.incident.authority.name_zh}" if result.incident.authority else None
     if result.possible_duplicates:
         ids = ", ".join(str(d["id"]) for d in result.possible_duplicates)
+        more = result.possible_duplicates_total - len(result.possible_duplicates)
+        ids += f" and {more} more" if more else ""
         notice = f"{notice}; possible duplicate of service request(s) {ids}"
     answer = [
         {

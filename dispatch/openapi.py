@@ -175,6 +175,7 @@ SCHEMAS: dict[str, dict] = {
             "tasks": {"type": "array", "items": _ref("Task")},
             "jurisdiction": {"allOf": [_ref("Jurisdiction")], "nullable": True},
             "possible_duplicates": {"type": "array", "items": _OBJ},
+            "possible_duplicates_total": {"type": "integer"},
         },
     },  # fmt: skip
     "Transition": {

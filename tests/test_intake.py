@@ -28,7 +28,7 @@ def test_created_incident_carries_jurisdiction_priority_and_sla(api):
     assert body["priority"] == held["priority"]
     deadline = dt.datetime.fromisoformat(body["sla_deadline"])
     assert deadline == reported + dt.timedelta(minutes=held["sla_minutes"])
-    assert body["possible_duplicates"] == []
+    assert body["possible_duplicates"] == [] and body["possible_duplicates_total"] == 0
     assert body["created_by"] == "dispatcher-test"
 
 
@@ -125,6 +125,24 @@ def test_possible_duplicates_then_marked_as_one(api):
     assert chained.status_code == 409 and chained.json()["error"]["code"] == "duplicate_chain"
     assert api.post(f"/incidents/{near['id']}/duplicate", {"of": first["id"]}).status_code == 200
     assert api.post(f"/incidents/{first['id']}/duplicate", {"of": first["id"]}).status_code == 400
+
+
+def test_possible_duplicates_are_the_nearest_few_and_counted(app, client):
+    """A spot that draws a call an hour: the answer lists the nearest DUPLICATE_LIMIT, nearest
+    first, and counts them all."""
+    app.config["DUPLICATE_LIMIT"] = 3
+    earlier = []
+    for k in range(5):  # 0, 20, 40, 60, 80 m or so east of the spot
+        body = incident_body(at=(122.45 + 0.0002 * k, 30.73), matters=["CM-001"])
+        answer = client.post("/api/v1/incidents", json=body).get_json()
+        assert answer["possible_duplicates_total"] == k
+        assert len(answer["possible_duplicates"]) == min(k, 3)
+        earlier.append(answer["id"])
+    spot = client.post("/api/v1/incidents", json=incident_body(at=(122.45, 30.73), matters=["CM-001"])).get_json()
+    assert spot["possible_duplicates_total"] == 5
+    assert [d["id"] for d in spot["possible_duplicates"]] == earlier[:3]
+    distances = [d["distance_m"] for d in spot["possible_duplicates"]]
+    assert distances == sorted(distances) and distances[0] == 0
 
 
 @pytest.mark.parametrize(

@@ -33,6 +33,7 @@ def create_incident():
     body = incident_json(result.incident)
     body["jurisdiction"] = incident_jurisdiction(session, result.incident, result.placed)
     body["possible_duplicates"] = result.possible_duplicates
+    body["possible_duplicates_total"] = result.possible_duplicates_total
     return jsonify(body), (201 if result.created else 200)
 
 
