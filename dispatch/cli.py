@@ -90,19 +90,38 @@ def serve_command(host: str | None, port: int | None, seed: bool) -> None:
     run_server(current_app._get_current_object(), host or "127.0.0.1", port or 5000, seed=seed)
 
 
+DEMO_TABLET_LABEL = "demo tablet"
+
+
 def _print_demo_access(app: Flask) -> None:
-    """The demo accounts (one per role) and a tablet token, so a newcomer can sign in at once."""
-    from sqlalchemy import select
+    """The demo accounts (one per role) and a tablet token, so a newcomer can sign in at once.
+
+    Only the clear text of a new token can be printed, so each start issues one; the demo
+    tablet token of the start before is revoked, not left valid (one per start piled up)."""
+    import datetime as dt
+
+    from sqlalchemy import select, update
 
     from dispatch.auth import ensure_demo_accounts
-    from dispatch.models import Squad
+    from dispatch.models import Squad, TabletToken
     from dispatch.tablets import issue_token
 
     with app.app_context():
         session = db.session
         accounts = ensure_demo_accounts(session)
         squad = session.scalar(select(Squad).where(Squad.code == "cb-shengshan"))
-        token = issue_token(session, squad.id, "demo tablet")[1] if squad is not None else None
+        token = None
+        if squad is not None:
+            session.execute(
+                update(TabletToken)
+                .where(
+                    TabletToken.squad_id == squad.id,
+                    TabletToken.label == DEMO_TABLET_LABEL,
+                    TabletToken.revoked_at.is_(None),
+                )
+                .values(revoked_at=dt.datetime.now(dt.UTC))
+            )
+            token = issue_token(session, squad.id, DEMO_TABLET_LABEL)[1]
         session.commit()
         db.session.remove()
     click.echo("demo sign-in (demo data only; change or remove these accounts in production):")

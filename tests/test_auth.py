@@ -176,3 +176,31 @@ def test_bearer_requests_leave_no_session_trace_and_a_forged_cookie_signs_nobody
     assert "Set-Cookie" not in answer.headers and "Cookie" not in answer.headers.get("Vary", "")
     anonymous.set_cookie("session", "eyJhY2NvdW50X2lkIjoxfQ.forged.signature")
     assert anonymous.get("/api/v1/incidents").status_code == 401
+
+
+def test_each_start_revokes_the_demo_tablet_token_of_the_start_before(app, session, capsys):
+    """`make run` prints a new demo tablet token each start; the one it printed before stops working."""
+    from dispatch.cli import DEMO_TABLET_LABEL, _print_demo_access
+    from dispatch.models import TabletToken
+    from dispatch.tablets import squad_for_token
+
+    def printed_token() -> str:
+        _print_demo_access(app)
+        line = [ln for ln in capsys.readouterr().out.splitlines() if "tablet token for" in ln][0]
+        return line.rsplit(" ", 1)[-1]
+
+    squad_id = session.scalar(select(Squad.id).where(Squad.code == "cb-shengshan"))
+    other = issue_token(session, squad_id, "tablet 7")[1]  # a real tablet's token is left alone
+    session.commit()
+    first = printed_token()
+    second = printed_token()
+    assert first != second
+    session.expire_all()
+    assert squad_for_token(session, first) is None
+    assert squad_for_token(session, second) == squad_id
+    assert squad_for_token(session, other) == squad_id
+    live = session.scalars(
+        select(TabletToken).where(TabletToken.label == DEMO_TABLET_LABEL, TabletToken.revoked_at.is_(None))
+    ).all()
+    assert len(live) == 1
+    session.rollback()
