@@ -31,8 +31,8 @@ def from_environment() -> dict:
         # Possible duplicates: open incidents of the same matter this close, this recent.
         "DUPLICATE_RADIUS_M": _float("DUPLICATE_RADIUS_M", 300.0),
         "DUPLICATE_WINDOW_HOURS": _float("DUPLICATE_WINDOW_HOURS", 24.0),
-        # ... of which the intake answer lists the nearest DUPLICATE_LIMIT (and counts them all).
-        "DUPLICATE_LIMIT": int(os.environ.get("DUPLICATE_LIMIT", "20")),
+        # ... of which the intake answer lists the nearest DUPLICATE_LIMIT (at least 1; it counts them all).
+        "DUPLICATE_LIMIT": max(1, int(os.environ.get("DUPLICATE_LIMIT", "20"))),
         # At sea, a maritime incident belongs to the nearest county within this distance.
         "SEA_REACH_M": _float("SEA_REACH_M", 30_000.0),
         # Joint inspections: pending requests of one target this close, within this window.
