@@ -64,6 +64,7 @@ ENDPOINT_ACTIONS: dict[str, str] = {
     "auth.login_form": "public",
     "auth.logout": "public",
     "api.health": "public",
+    "socketio_transport": "public",  # answered by the Socket.IO middleware; each namespace checks its clients
     "metrics": "monitor",
     "api.regions": "read_reference",
     "api.zones": "read_reference",

@@ -621,3 +621,18 @@ def init_app(app) -> None:
     )
     socketio.on_namespace(SquadNamespace(SQUAD_NS))
     socketio.on_namespace(CommandNamespace(COMMAND_NS))
+    # Flask-SocketIO runs a connection's events in a request context made from the connection's
+    # environ (PATH_INFO /socket.io/). With no rule for that path, Flask's URL matching raised
+    # NotFound for each of them and kept it on the request, whose context the exception's
+    # traceback holds: a reference cycle of the greenlet's frames, about 200 objects per
+    # connection left to the garbage collector. The rule is never dispatched: the Socket.IO
+    # middleware answers this path before Flask does. (Two rules: werkzeug matches a websocket
+    # upgrade only to a websocket rule, and long polling only to a plain one.)
+    app.add_url_rule("/socket.io/", "socketio_transport", _transport_only, methods=["GET", "POST"])
+    app.add_url_rule("/socket.io/", "socketio_transport", _transport_only, websocket=True)
+
+
+def _transport_only():
+    from dispatch.errors import ApiError
+
+    raise ApiError("the Socket.IO transport: connect with a Socket.IO client", status=400, code="socketio_only")

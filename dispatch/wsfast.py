@@ -1,4 +1,4 @@
-"""gevent-websocket's two byte-by-byte loops, done in C; and gevent's sendall in one system call.
+"""gevent-websocket's two byte-by-byte loops, done in C; gevent's sendall in one system call; no class per close.
 
 gevent-websocket 0.10.1 (the websocket server of the gevent async mode, unchanged since
 2017) unmasks every frame a client sends with a Python loop over its bytes
@@ -19,6 +19,9 @@ as the write itself on this VM, made for every websocket frame and every HTTP an
 (measured: 13 % of the server's CPU in a broadcast to 1,000 screens). ``sendall`` here
 first tries one plain ``send`` of everything and hands only what the kernel did not take
 (a full buffer, a slow client) to gevent's own ``sendall``, which waits as before.
+
+gevent-websocket's ``WebSocket.current_app`` defines a class each time it is asked for (on
+each close of each websocket); ``install()`` makes it hand out one do-nothing listener.
 
 Called by ``dispatch.production``.
 """
@@ -92,8 +95,8 @@ def one_send_first(socket_class):
 
 
 def install() -> None:
-    """Use ``unmask`` and ``Utf8Validator`` in gevent-websocket, and ``one_send_first`` for
-    gevent's sockets (this process)."""
+    """Use ``unmask``, ``Utf8Validator`` and one close listener in gevent-websocket, and
+    ``one_send_first`` for gevent's sockets (this process)."""
     from gevent import socket as gevent_socket
     from geventwebsocket import websocket
 
@@ -106,3 +109,23 @@ def install() -> None:
     websocket.Header.mask_payload = mask_payload
     websocket.Header.unmask_payload = mask_payload
     websocket.Utf8Validator = Utf8Validator
+    websocket.WebSocket.current_app = property(_current_app)
+
+
+class _NoCloseListener:
+    def on_close(self, *args) -> None:
+        pass
+
+
+_NO_CLOSE_LISTENER = _NoCloseListener()
+
+
+def _current_app(ws):
+    """gevent-websocket's ``WebSocket.current_app``, without defining a class on every call.
+
+    When the server's application has no ``current_app`` (ours has none), the original
+    defines a do-nothing ``MockApp`` class and returns an instance, on each close of each
+    websocket: classes are reference cycles, so every connection that ended left several for
+    the garbage collector. The same do-nothing listener, made once."""
+    application = ws.handler.server.application
+    return application.current_app if hasattr(application, "current_app") else _NO_CLOSE_LISTENER

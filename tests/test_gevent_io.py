@@ -168,3 +168,23 @@ def test_psycopg_waits_cooperate_under_gevent(database_url):
     together = float(lines[0].split()[1])
     assert together < 2.0, result.stdout  # cooperative (serial waits would take 6 s)
     assert "timeout surfaced" in lines and "error surfaced" in lines and "pipeline 3" in lines, result.stdout
+
+
+def test_a_closing_websocket_tells_one_listener_and_defines_no_class():
+    """gevent-websocket's ``current_app`` defined a class on each call (each close of each
+    websocket); wsfast's gives the server application's listener, or one do-nothing one."""
+    from types import SimpleNamespace
+
+    from dispatch.wsfast import _current_app
+
+    def ws_of(application):
+        return SimpleNamespace(handler=SimpleNamespace(server=SimpleNamespace(application=application)))
+
+    plain = ws_of(object())
+    first, second = _current_app(plain), _current_app(plain)
+    assert first is second
+    assert first.on_close("closed") is None
+    listener = SimpleNamespace(on_close=lambda *args: None)
+    assert _current_app(ws_of(SimpleNamespace(current_app=listener))) is listener
+    original = gws.WebSocket.current_app.fget(plain)
+    assert type(original) is not type(gws.WebSocket.current_app.fget(plain))  # a new class each call

@@ -373,3 +373,29 @@ def test_acks_of_several_tablets_in_one_statement(client, session):
     assert acknowledge_many(session, [(a, 1), (b, 2), (a, 1), (b, 1)]) == [True, False, False, True]
     session.commit()
     assert acknowledge_many(session, [(a, 1), (b, 1)]) == [False, False], "already acknowledged"
+
+
+@pytest.mark.parametrize(
+    ("method", "headers"),
+    [
+        ("GET", {"Upgrade": "websocket", "Connection": "Upgrade"}),  # the websocket transport
+        ("GET", {}),  # long polling
+        ("POST", {}),
+    ],
+)
+def test_socketio_events_run_in_a_request_context_that_matched(app, method, headers):
+    """Flask-SocketIO runs each connection's events in a request context made from its environ.
+    The path must match a rule: a NotFound kept on the request made a reference cycle of the
+    greenlet's frames for every connection (left to the garbage collector)."""
+    from flask import request
+    from werkzeug.test import EnvironBuilder
+
+    environ = EnvironBuilder(
+        path="/socket.io/", query_string="EIO=4&transport=websocket", method=method, headers=headers
+    ).get_environ()
+    with app.request_context(environ):
+        assert request.routing_exception is None
+        assert request.endpoint == "socketio_transport"
+    # and the rule is never dispatched: the Socket.IO middleware answers the path
+    answer = app.test_client().get("/socket.io/?EIO=4&transport=polling")
+    assert answer.status_code == 200 and answer.get_data(as_text=True).startswith("0{")
