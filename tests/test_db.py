@@ -161,3 +161,15 @@ def test_leaving_after_reads_only_keeps_the_prepared_statements_and_releases_the
     assert _plans(raw)[0] >= 2, "prepared on the sixth refusal and kept since"
     with db.engine.connect() as other:  # the row lock went with the COMMIT
         other.execute(text("SELECT id FROM squad WHERE code = :c FOR UPDATE NOWAIT"), {"c": SQUAD})
+
+
+def test_the_pool_hands_out_the_connection_returned_last(app):
+    """A quiet server keeps working on its warmest backend (see Database.init_app)."""
+    with app.app_context():
+        first, second = db.engine.connect(), db.engine.connect()
+        pids = [c.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() for c in (first, second)]
+        first.close()
+        second.close()  # returned last
+        for _ in range(3):
+            with db.engine.connect() as again:
+                assert again.exec_driver_sql("SELECT pg_backend_pid()").scalar_one() == pids[1]
