@@ -105,23 +105,23 @@ def squad_summary(
     }
 
 
+# The squad's own columns that squad_summary shows, read alike from a SQL row and an ORM squad.
+_SQUAD_COLUMNS = ("id", "code", "name_zh", "name_en", "force", "domains", "scope", "status", "last_position_at")
+
+
+def _squad_columns(squad) -> dict:
+    return {name: getattr(squad, name) for name in _SQUAD_COLUMNS}
+
+
 def squad_from_row(row, authority: tuple, station_region: tuple) -> dict:
     """A squad row read in SQL (its columns, ``officer_counts`` = models.OFFICER_COUNTS_SQL) in the
     shape of ``squad_summary``; ``authority`` and ``station_region`` as there."""
     return squad_summary(
-        id=row.id,
-        code=row.code,
-        name_zh=row.name_zh,
-        name_en=row.name_en,
-        force=row.force,
-        domains=row.domains,
-        scope=row.scope,
-        status=row.status,
+        **_squad_columns(row),
         authority=authority,
         station_region=station_region,
         officers=row.officer_counts[0],
         certified_on_duty=row.officer_counts[1],
-        last_position_at=row.last_position_at,
     )
 
 
@@ -129,17 +129,9 @@ def squad_json(squad, today: dt.date | None = None) -> dict:
     """An ORM squad (officers loaded) in the shape of ``squad_summary``."""
     today = today or dt.date.today()
     return squad_summary(
-        id=squad.id,
-        code=squad.code,
-        name_zh=squad.name_zh,
-        name_en=squad.name_en,
-        force=squad.force,
-        domains=squad.domains,
-        scope=squad.scope,
-        status=squad.status,
+        **_squad_columns(squad),
         authority=(squad.authority.code, squad.authority.name_zh),
         station_region=(squad.station_region.code, squad.station_region.name_zh, squad.station_region.name_en),
         officers=len(squad.officers),
         certified_on_duty=sum(1 for o in squad.officers if o.on_duty and o.certified_on(today)),
-        last_position_at=squad.last_position_at,
     )
