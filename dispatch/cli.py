@@ -98,13 +98,11 @@ def _print_demo_access(app: Flask) -> None:
 
     Only the clear text of a new token can be printed, so each start issues one; the demo
     tablet token of the start before is revoked, not left valid (one per start piled up)."""
-    import datetime as dt
-
-    from sqlalchemy import select, update
+    from sqlalchemy import select
 
     from dispatch.auth import ensure_demo_accounts
-    from dispatch.models import Squad, TabletToken
-    from dispatch.tablets import issue_token
+    from dispatch.models import Squad
+    from dispatch.tablets import issue_token, revoke_labelled
 
     with app.app_context():
         session = db.session
@@ -112,15 +110,7 @@ def _print_demo_access(app: Flask) -> None:
         squad = session.scalar(select(Squad).where(Squad.code == "cb-shengshan"))
         token = None
         if squad is not None:
-            session.execute(
-                update(TabletToken)
-                .where(
-                    TabletToken.squad_id == squad.id,
-                    TabletToken.label == DEMO_TABLET_LABEL,
-                    TabletToken.revoked_at.is_(None),
-                )
-                .values(revoked_at=dt.datetime.now(dt.UTC))
-            )
+            revoke_labelled(session, squad.id, DEMO_TABLET_LABEL)
             token = issue_token(session, squad.id, DEMO_TABLET_LABEL)[1]
         session.commit()
         db.session.remove()

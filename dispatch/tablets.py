@@ -43,6 +43,15 @@ def squad_for_token(session: Session, token: object) -> int | None:
     return row.squad_id
 
 
+def revoke_labelled(session: Session, squad_id: int, label: str) -> None:
+    """Revoke the squad's tokens that carry ``label`` and are not revoked yet (the demo's)."""
+    session.execute(
+        update(TabletToken)
+        .where(TabletToken.squad_id == squad_id, TabletToken.label == label, TabletToken.revoked_at.is_(None))
+        .values(revoked_at=dt.datetime.now(dt.UTC))
+    )
+
+
 def revoke(session: Session, token_id: int) -> TabletToken:
     row = session.get(TabletToken, token_id)
     if row is None:
