@@ -4,24 +4,30 @@ It starts a throwaway PostGIS cluster (fsync off) in ``var/bench-rt``, migrates 
 Shengsi reference data and adds 1,000 synthetic comprehensive squads (one certified officer
 each, stationed within ~100 m of a real Shengsi squad) with one tablet token each. Clients are
 spread over a few load-generator processes (``bench/rt_clients.py``: gevent, one greenlet per
-websocket, the Socket.IO v5 protocol spoken directly), and three phases run:
+websocket, the Socket.IO v5 protocol spoken directly), and two phases run:
 
-1. dispatch (``python -m dispatch.production --no-seed``, gevent, ``FRAME_INTERVAL_S=0.05``):
+1. dispatch and broadcast, on two servers up side by side: the production server
+   (``python -m dispatch.production --no-seed``, gevent, ``FRAME_INTERVAL_S=0.05``) and a minimal
+   Node socket.io 4 server (``bench/node``, from the npm registry; installed with ``npm ci`` into
+   ``var/bench-node``, kept there as a cache) given the same clients and triggers, for the
+   dispatch/Node ratios; Node emits at once: no database, no coalescing. Every client is
+   connected to both, and the work comes in ``--blocks`` blocks that alternate between them
+   (A B, B A, A B, ...): this VM's speed drifts within minutes, and one server measured a minute
+   after the other (as this benchmark did until session 9) could differ by that drift alone.
    - dispatch-to-tablet, with 1,000 tablets on ``/squad``: ``POST /api/v1/incidents/<id>/dispatch``
-     to random squads, one after the other (incidents filed before through ``POST /incidents``),
-     after ``--warmup`` untimed ones leading straight into them (connections, prepared
-     statements; Node's JIT alike);
-     from just before the POST to the ``task`` ``dispatched`` event at the tablet (which acks it);
-     the server part is the POST's response time;
-   - broadcast, with 1,000 screens on ``/command`` added: a fix ``POST /api/v1/squads/<id>/positions``
-     for one squad; from just before the POST to the arrival, at each screen, of the frame that
-     carries it (p95 over screens x repetitions). Frames are coalesced: every 0.05 s here instead
-     of the default 1 s, so up to 50 ms of it is the coalescing wait; the fan-out alone (frame
-     ``at``, the server's clock when it emits -> arrival) is shown too.
-2. the same clients and triggers against a minimal Node socket.io 4 server (``bench/node``, from
-   the npm registry; installed with ``npm ci`` into ``var/bench-node``, kept there as a cache),
-   for the dispatch/Node ratios. Node emits at once: no database, no coalescing.
-3. ingest (the production server again, default ``FRAME_INTERVAL_S=1``): every tablet sends
+     to random squads, one after the other (incidents filed before through ``POST /incidents``,
+     then VACUUM ANALYZE and CHECKPOINT so that none of that work is left for the timed part),
+     after ``--warmup`` untimed ones leading into each server's first block and 3 into each later
+     one (connections, prepared statements, Node's JIT; a process that idled while the other
+     server had its turn); from just before the POST to the ``task`` ``dispatched`` event at the
+     tablet (which acks it); the server part is the POST's response time;
+   - broadcast, with 1,000 screens on ``/command`` of each server added: a fix
+     ``POST /api/v1/squads/<id>/positions`` for one squad; from just before the POST to the
+     arrival, at each screen, of the frame that carries it (p95 over screens x repetitions).
+     Frames are coalesced: every 0.05 s here instead of the default 1 s, so up to 50 ms of it is
+     the coalescing wait; the fan-out alone (frame ``at``, the server's clock when it emits ->
+     arrival) is shown too.
+2. ingest (the production server again, default ``FRAME_INTERVAL_S=1``): every tablet sends
    ``position`` events (``--batch`` fixes each, one in flight, paced to ``--rate`` fixes/s in all)
    for ``--seconds``; accepted fixes/s, and fix time -> the position update in a frame at
    ``--ingest-screens`` screens (p99). Then again at 80 % of the accepted rate (the latency at a
@@ -51,6 +57,7 @@ import signal
 import subprocess
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
@@ -366,113 +373,167 @@ class Workers:
 # -- measurements ----------------------------------------------------------------------------------
 
 
+@dataclass
+class Target:
+    """A server under test: its address and the processes whose CPU is its own."""
+
+    name: str  # "dispatch" or "Node"
+    base: str
+    node: bool
+    pids: dict[str, tuple[int, bool]]
+
+
+def _rounds(targets: list[Target], blocks: int):
+    """Block ``b`` and the order the servers take their turns in it: A B, B A, A B, ... so that a
+    change of the machine's speed during the run (a shared VM: the same code measured 3.6 to
+    6.8 ms p50 in runs minutes apart) falls on both servers alike."""
+    for b in range(blocks):
+        yield b, (targets if b % 2 == 0 else targets[::-1])
+
+
+def _add(total: dict | None, used: dict) -> dict:
+    return dict(used) if total is None else {k: total.get(k, 0.0) + v for k, v in used.items()}
+
+
+def _split(items: list, parts: int) -> list[list]:
+    """``items`` in ``parts`` consecutive runs of (nearly) equal length."""
+    size, extra = divmod(len(items), parts)
+    out, at = [], 0
+    for i in range(parts):
+        n = size + (1 if i < extra else 0)
+        out.append(items[at : at + n])
+        at += n
+    return out
+
+
 def measure_dispatch(
     http: requests.Session,
-    base: str,
     workers: Workers,
-    squad_ids: list[int],
-    incident_ids: list[int],
-    node: bool,
-    pids: dict[str, tuple[int, bool]],
-    warm: int = 0,
-) -> dict:
-    """Dispatches one after the other; tablet arrival and HTTP response time of each, and the
-    CPU that the processes ``pids`` used over the timed ones.
+    targets: list[Target],
+    plan: dict[str, list[tuple[int, int]]],
+    blocks: int,
+    warm: int,
+    lead: int,
+) -> dict[str, dict]:
+    """Dispatches one after the other, in blocks that alternate between the servers (both up,
+    every tablet connected to both); tablet arrival and HTTP response time of each, and the CPU
+    that each server's processes used over its timed ones.
 
-    The first ``warm`` are untimed and lead straight into the timed ones: on this VM a
-    process idle for a second or two answers its first requests slowly (a PostgreSQL
-    backend 9-26 ms for ``SELECT 1``, any process ~2 ms for a socket round trip), so a
-    pause there would time the pause.
+    ``plan[name]`` is that server's (squad, incident) pairs in order: ``warm`` untimed ones lead
+    into its first block, ``lead`` untimed ones into each later one, the rest are timed. On this
+    VM a process idle for a second or two answers its first requests slowly (a PostgreSQL
+    backend 9-26 ms for ``SELECT 1``, any process ~2 ms for a socket round trip), and each
+    server idles while the other takes its turn: a block that began with a timed dispatch
+    would time that pause.
     """
     workers.same(cmd="reset")
-    sent: dict[int, float] = {}
-    server: list[float] = []
-    meter = CpuMeter(pids)
-    for n, (squad_id, incident_id) in enumerate(zip(squad_ids, incident_ids, strict=True)):
-        if n == warm:
-            meter = CpuMeter(pids)
-        if node:
-            url, body = f"{base}/bench/dispatch", {"squad_id": squad_id, "incident_id": incident_id}
-        else:
-            url, body = f"{base}/api/v1/incidents/{incident_id}/dispatch", {"squad_ids": [squad_id]}
-        t0 = time.monotonic()
-        response = http.post(url, json=body, headers=ACTOR, timeout=60)
-        elapsed = time.monotonic() - t0
-        if response.status_code != 201:
-            raise BenchError(f"POST {url} answered {response.status_code}: {response.text[:500]}")
-        if n >= warm:
-            server.append(elapsed)
-            sent[squad_id] = t0
-        time.sleep(0.01)
+    pending = {t.name: list(plan[t.name]) for t in targets}
+    timed = {t.name: len(plan[t.name]) - warm - (blocks - 1) * lead for t in targets}
+    if min(timed.values()) < blocks:
+        raise BenchError("too few squads for the dispatches, the warm-up and the blocks")
+    share = {name: _split(range(n), blocks) for name, n in timed.items()}
+    out = {t.name: {"tablet": [], "server": [], "sent": {}, "cpu": None} for t in targets}
+    for b, order in _rounds(targets, blocks):
+        for target in order:
+            r, queue = out[target.name], pending[target.name]
+            untimed = warm if b == 0 else lead
+            for n in range(untimed + len(share[target.name][b])):
+                if n == untimed:
+                    meter = CpuMeter(target.pids)
+                squad_id, incident_id = queue.pop(0)
+                if target.node:
+                    url, body = f"{target.base}/bench/dispatch", {"squad_id": squad_id, "incident_id": incident_id}
+                else:
+                    url, body = f"{target.base}/api/v1/incidents/{incident_id}/dispatch", {"squad_ids": [squad_id]}
+                t0 = time.monotonic()
+                response = http.post(url, json=body, headers=ACTOR, timeout=60)
+                elapsed = time.monotonic() - t0
+                if response.status_code != 201:
+                    raise BenchError(f"POST {url} answered {response.status_code}: {response.text[:500]}")
+                if n >= untimed:
+                    r["server"].append(elapsed)
+                    r["sent"][squad_id] = t0
+                time.sleep(0.01)
+            r["cpu"] = _add(r["cpu"], meter.read())  # the block's timed dispatches and their acks
     time.sleep(1.0)
-    arrivals: dict[int, float] = {}
-    errors = 0
-    for answer in workers.same(cmd="results"):
-        errors += answer["errors"]
-        for squad_id, tasks in answer["tasks"].items():
-            for _seq, action, arrived in tasks:
-                if action == "dispatched":
-                    arrivals.setdefault(int(squad_id), arrived)
-    latencies = [arrivals[s] - t0 for s, t0 in sent.items() if s in arrivals]
-    return {
-        "tablet": latencies,
-        "server": server,
-        "lost": len(sent) - len(latencies),
-        "errors": errors,
-        "cpu": meter.read(),  # as before: the timed dispatches, the last acks and the results
-    }
+    for target in targets:
+        r = out[target.name]
+        arrivals: dict[int, float] = {}
+        errors = 0
+        for answer in workers.same(cmd="results", url=target.base):
+            errors += answer["errors"]
+            for squad_id, tasks in answer["tasks"].items():
+                for _seq, action, arrived in tasks:
+                    if action == "dispatched":
+                        arrivals.setdefault(int(squad_id), arrived)
+        sent = r.pop("sent")
+        r["tablet"] = [arrivals[s] - t0 for s, t0 in sent.items() if s in arrivals]
+        r["lost"] = len(sent) - len(r["tablet"])
+        r["errors"] = errors
+    return out
 
 
-def measure_broadcast(http: requests.Session, base: str, workers: Workers, beacon: dict, reps: int, node: bool) -> dict:
-    """One position update at a time; its arrival at every screen (end to end, and fan-out only)."""
+def measure_broadcast(
+    http: requests.Session, workers: Workers, targets: list[Target], beacon: dict, reps: int, blocks: int
+) -> dict[str, dict]:
+    """One position update at a time, in blocks alternating between the servers (every screen
+    connected to both); its arrival at every screen (end to end, and fan-out only), and the
+    CPU of each server's processes over its broadcasts."""
     workers.same(cmd="reset")
-    sent: dict[int, float] = {}
-    server: list[float] = []
-    for rep in range(reps):
-        when = dt.datetime.now(dt.UTC)
-        rev = int(when.timestamp() * 1000)
-        if node:
-            url, body, headers = f"{base}/bench/broadcast", {"squad_id": beacon["id"], "rev": rev}, ACTOR
-        else:
-            fix = {
-                "id": f"beacon-{rev}-{rep}",
-                "lon": round(beacon["lon"] + random.uniform(-1e-5, 1e-5), 7),
-                "lat": round(beacon["lat"] + random.uniform(-1e-5, 1e-5), 7),
-                "crs": "wgs84",
-                "time": when.isoformat(),
-                "accuracy": 5.0,
-            }
-            url, body = f"{base}/api/v1/squads/{beacon['id']}/positions", {"fixes": [fix]}
-            headers = {"Authorization": f"Bearer {beacon['token']}"}
-        t0 = time.monotonic()
-        response = http.post(url, json=body, headers=headers, timeout=60)
-        server.append(time.monotonic() - t0)
-        if response.status_code != 200 or (not node and not response.json().get("position_moved")):
-            raise BenchError(f"POST {url} answered {response.status_code}: {response.text[:500]}")
-        sent[rev] = t0
-        time.sleep(0.4 + random.uniform(0, 0.2))
+    sent: dict[str, dict[int, float]] = {t.name: {} for t in targets}
+    out = {t.name: {"server": [], "cpu": None} for t in targets}
+    share = _split(range(reps), blocks)
+    for b, order in _rounds(targets, blocks):
+        for target in order:
+            meter = CpuMeter(target.pids)
+            for rep in share[b]:
+                when = dt.datetime.now(dt.UTC)
+                rev = int(when.timestamp() * 1000)
+                if target.node:
+                    url, body, headers = f"{target.base}/bench/broadcast", {"squad_id": beacon["id"], "rev": rev}, ACTOR
+                else:
+                    fix = {
+                        "id": f"beacon-{rev}-{rep}",
+                        "lon": round(beacon["lon"] + random.uniform(-1e-5, 1e-5), 7),
+                        "lat": round(beacon["lat"] + random.uniform(-1e-5, 1e-5), 7),
+                        "crs": "wgs84",
+                        "time": when.isoformat(),
+                        "accuracy": 5.0,
+                    }
+                    url, body = f"{target.base}/api/v1/squads/{beacon['id']}/positions", {"fixes": [fix]}
+                    headers = {"Authorization": f"Bearer {beacon['token']}"}
+                t0 = time.monotonic()
+                response = http.post(url, json=body, headers=headers, timeout=60)
+                out[target.name]["server"].append(time.monotonic() - t0)
+                if response.status_code != 200 or (not target.node and not response.json().get("position_moved")):
+                    raise BenchError(f"POST {url} answered {response.status_code}: {response.text[:500]}")
+                sent[target.name][rev] = t0
+                time.sleep(0.4 + random.uniform(0, 0.2))
+            out[target.name]["cpu"] = _add(out[target.name]["cpu"], meter.read())
     time.sleep(1.5)
-    latencies: list[float] = []
-    fanout: list[float] = []
-    expected = 0
-    errors = 0
-    for answer in workers.same(cmd="results"):
-        errors += answer["errors"]
-        for screen in answer["positions"]:
-            expected += len(sent)
-            seen = set()
-            for squad_id, rev, arrived, wall, at in screen:
-                if squad_id == beacon["id"] and rev in sent and rev not in seen:
-                    seen.add(rev)
-                    latencies.append(arrived - sent[rev])
-                    fanout.append(wall - at)
-    return {
-        "latency": latencies,
-        "fanout": fanout,
-        "server": server,
-        "lost": expected - len(latencies),
-        "errors": errors,
-    }
+    for target in targets:
+        mine = sent[target.name]
+        latencies: list[float] = []
+        fanout: list[float] = []
+        expected = 0
+        errors = 0
+        for answer in workers.same(cmd="results", url=target.base):
+            errors += answer["errors"]
+            for screen in answer["positions"]:
+                expected += len(mine)
+                seen = set()
+                for squad_id, rev, arrived, wall, at in screen:
+                    if squad_id == beacon["id"] and rev in mine and rev not in seen:
+                        seen.add(rev)
+                        latencies.append(arrived - mine[rev])
+                        fanout.append(wall - at)
+        out[target.name] |= {
+            "latency": latencies,
+            "fanout": fanout,
+            "lost": expected - len(latencies),
+            "errors": errors,
+        }
+    return out
 
 
 def measure_ingest(workers: Workers, tablets: list[dict], seconds: float, rate: float, batch: int) -> dict:
@@ -626,62 +687,69 @@ def run(args: argparse.Namespace) -> int:
         http = requests.Session()
         http.trust_env = False
         http.headers["Authorization"] = f"Bearer {api_token}"
-        dispatched = rng.sample(squads, min(args.dispatches + args.warmup, len(squads) - 1))
-        warm = max(0, len(dispatched) - args.dispatches)  # the first ones, untimed, on either server
+        per_block_lead = 3 if args.blocks > 1 else 0
+        needed = args.dispatches + args.warmup + (args.blocks - 1) * per_block_lead
+        if needed > len(squads) - 1:
+            raise BenchError(
+                f"{needed} dispatches (warm-up and block lead-ins included) need more than {len(squads)} squads"
+            )
+        dispatched = rng.sample(squads, needed)  # one task per squad, on either server
         beacon = next(s for s in squads if s not in dispatched)
         workers = Workers(args.workers)
         worker_pids = [w.pid for w in workers.procs]
+        load_pids = {f"load {i}": (pid, False) for i, pid in enumerate(worker_pids)}
 
-        # 1. dispatch and broadcast on the production server, frames every 0.05 s
+        # 1. the production server, frames every 0.05 s, and the Node server beside it
         server, base = start_python_server(url, args.frame_interval)
         running.append(server)
         phase("production server (gevent)")
         incident_ids = create_incidents(http, base, squads, rng, len(dispatched))
-        phase(f"{len(incident_ids)} incidents through POST /api/v1/incidents")
-        pids = {"server": (server.pid, False), "postgres": (pg_pid, True)}
-        pids |= {f"load {i}": (pid, False) for i, pid in enumerate(worker_pids)}
+        with psycopg.connect(pg.url(driver="postgresql"), autocommit=True) as conn:
+            # what filing them left to do (autovacuum, dirty pages) is done before anything is timed
+            conn.execute("VACUUM ANALYZE")
+            conn.execute("CHECKPOINT")
+        phase(f"{len(incident_ids)} incidents through POST /api/v1/incidents (then VACUUM ANALYZE, CHECKPOINT)")
+        targets = [
+            Target("dispatch", base, False, {"server": (server.pid, False), "postgres": (pg_pid, True)} | load_pids)
+        ]
+        squad_ids = [s["id"] for s in dispatched]
+        plan = {"dispatch": list(zip(squad_ids, incident_ids, strict=True))}
         results["connect_python"] = workers.connect(base, squads, 0)
         phase(f"{len(squads):,} tablets connected to dispatch")
-        squad_ids = [s["id"] for s in dispatched]
-        results["python_dispatch"] = measure_dispatch(
-            http, base, workers, squad_ids, incident_ids, node=False, pids=pids, warm=warm
-        )
-        results["cpu"]["dispatch, dispatch"] = results["python_dispatch"]["cpu"]
-        phase(f"{len(dispatched)} dispatches on dispatch")
-        results["connect_python"] += workers.connect(base, [], args.screens)
-        phase(f"{args.screens:,} screens connected to dispatch")
-        time.sleep(1)
-        meter = CpuMeter(pids)
-        results["python_broadcast"] = measure_broadcast(http, base, workers, beacon, args.broadcasts, node=False)
-        results["cpu"]["broadcast, dispatch"] = meter.read()
-        phase(f"{args.broadcasts} broadcasts on dispatch")
-        workers.same(cmd="close")
-        server.stop()
-        running.remove(server)
-
-        # 2. the same against Node
         if node_script is not None:
             node, node_base = start_node_server(node_script, tokens_file)
             running.append(node)
-            pids = {"node": (node.pid, False)} | {f"load {i}": (p, False) for i, p in enumerate(worker_pids)}
+            targets.append(Target("Node", node_base, True, {"node": (node.pid, False)} | load_pids))
+            plan["Node"] = list(zip(squad_ids, range(1, len(squad_ids) + 1), strict=True))
             results["connect_node"] = workers.connect(node_base, squads, 0)
-            phase(f"Node server; {len(squads):,} tablets connected")
-            fake_incidents = list(range(1, len(dispatched) + 1))
-            results["node_dispatch"] = measure_dispatch(
-                http, node_base, workers, squad_ids, fake_incidents, node=True, pids=pids, warm=warm
-            )
-            results["cpu"]["dispatch, Node"] = results["node_dispatch"]["cpu"]
-            results["connect_node"] += workers.connect(node_base, [], args.screens)
-            time.sleep(1)
-            meter = CpuMeter(pids)
-            results["node_broadcast"] = measure_broadcast(http, node_base, workers, beacon, args.broadcasts, node=True)
-            results["cpu"]["broadcast, Node"] = meter.read()
-            phase("dispatch and broadcast on Node (screens connected in between)")
-            workers.same(cmd="close")
-            node.stop()
-            running.remove(node)
+            phase(f"Node server; {len(squads):,} tablets connected to it too")
+        dispatch_runs = measure_dispatch(
+            http, workers, targets, plan, blocks=args.blocks, warm=args.warmup, lead=per_block_lead
+        )
+        results["python_dispatch"] = dispatch_runs["dispatch"]
+        results["node_dispatch"] = dispatch_runs.get("Node")
+        for name, run_ in dispatch_runs.items():
+            results["cpu"][f"dispatch, {name}"] = run_["cpu"]
+        phase(f"{len(dispatched) * len(targets)} dispatches, {args.blocks} blocks alternating between the servers")
+        for target in targets:
+            connected = workers.connect(target.base, [], args.screens)
+            results["connect_node" if target.node else "connect_python"] += connected
+        time.sleep(1)
+        phase(f"{args.screens:,} screens connected to each server")
+        broadcast_runs = measure_broadcast(
+            http, workers, targets, beacon, args.broadcasts, blocks=min(args.blocks, args.broadcasts)
+        )
+        results["python_broadcast"] = broadcast_runs["dispatch"]
+        results["node_broadcast"] = broadcast_runs.get("Node")
+        for name, run_ in broadcast_runs.items():
+            results["cpu"][f"broadcast, {name}"] = run_["cpu"]
+        phase(f"{args.broadcasts} broadcasts on each server, alternating")
+        workers.same(cmd="close")
+        for proc in list(running):
+            proc.stop()
+            running.remove(proc)
 
-        # 3. ingest on the production server, default frames (1 s)
+        # 2. ingest on the production server, default frames (1 s)
         if args.seconds > 0:
             server, base = start_python_server(url, 1.0)
             running.append(server)
@@ -731,7 +799,7 @@ def report(args, total_seconds: float, r: dict) -> None:
     print(
         f"dispatch real-time benchmark: {args.tablets:,} tablets, {args.screens:,} screens, "
         f"{args.dispatches} dispatches (after {args.warmup} untimed), {args.broadcasts} broadcasts, "
-        f"{args.workers} load-generator processes"
+        f"{args.workers} load-generator processes; {args.blocks} blocks alternating between the servers"
     )
     print(
         f"whole run {total_seconds:.0f} s on {os.cpu_count()} cores (server, PostgreSQL, Node, load generators share them)"
@@ -891,6 +959,9 @@ def main(argv: list[str] | None = None) -> int:
         "--dispatches", type=int, default=600, help="timed dispatches (one incident each; 600 for a steady p99)"
     )
     parser.add_argument("--warmup", type=int, default=30, help="untimed dispatches first, on either server")
+    parser.add_argument(
+        "--blocks", type=int, default=6, help="blocks of dispatches (and broadcasts), alternating between the servers"
+    )
     parser.add_argument("--broadcasts", type=int, default=20, help="timed broadcasts (one position update each)")
     parser.add_argument("--frame-interval", type=float, default=0.05, help="FRAME_INTERVAL_S of the dispatch phase")
     parser.add_argument("--seconds", type=float, default=20, help="ingest duration (0: no ingest phase)")
@@ -906,8 +977,10 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--no-node", action="store_true", help="skip the Node comparison")
     parser.add_argument("--seed", type=int, default=20261123, help="random seed of the synthetic data")
     args = parser.parse_args(argv)
-    if min(args.tablets, args.screens, args.dispatches, args.broadcasts, args.workers, args.batch) < 1:
-        parser.error("--tablets, --screens, --dispatches, --broadcasts, --workers and --batch must be positive")
+    if min(args.tablets, args.screens, args.dispatches, args.broadcasts, args.workers, args.batch, args.blocks) < 1:
+        parser.error(
+            "--tablets, --screens, --dispatches, --broadcasts, --workers, --batch and --blocks must be positive"
+        )
     if args.tablets < 2 or args.rate <= 0 or args.seconds < 0 or args.ingest_screens < 1:
         parser.error("--tablets must be >= 2, --rate > 0, --seconds >= 0, --ingest-screens >= 1")
     signal.signal(signal.SIGTERM, _sigterm)

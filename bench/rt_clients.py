@@ -233,12 +233,16 @@ class Worker:
             s.frames = 0
         return {}
 
-    def results(self) -> dict:
+    def results(self, url: str | None = None) -> dict:
+        """What the clients recorded since the last reset: those of the server ``url`` only, when
+        given (the benchmark keeps clients connected to two servers at once)."""
+        tablets = [t for t in self.tablets if url is None or t.url == url]
+        screens = [s for s in self.screens if url is None or s.url == url]
         return {
-            "tasks": {t.squad_id: t.tasks for t in self.tablets if t.tasks},
-            "positions": [s.positions for s in self.screens],
-            "frames": sum(s.frames for s in self.screens),
-            "errors": sum(c.errors for c in [*self.tablets, *self.screens]),
+            "tasks": {t.squad_id: t.tasks for t in tablets if t.tasks},
+            "positions": [s.positions for s in screens],
+            "frames": sum(s.frames for s in screens),
+            "errors": sum(c.errors for c in [*tablets, *screens]),
         }
 
     def ingest(self, seconds: float, rate: float, batch: int, places: dict) -> dict:
