@@ -432,7 +432,7 @@ def measure_dispatch(
     if min(timed.values()) < blocks:
         raise BenchError("too few squads for the dispatches, the warm-up and the blocks")
     share = {name: _split(range(n), blocks) for name, n in timed.items()}
-    out = {t.name: {"tablet": [], "server": [], "sent": {}, "cpu": None} for t in targets}
+    out = {t.name: {"tablet": [], "server": [], "sent": {}, "block": {}, "cpu": None} for t in targets}
     for b, order in _rounds(targets, blocks):
         for target in order:
             r, queue = out[target.name], pending[target.name]
@@ -453,6 +453,7 @@ def measure_dispatch(
                 if n >= untimed:
                     r["server"].append(elapsed)
                     r["sent"][squad_id] = t0
+                    r["block"][squad_id] = b
                 time.sleep(0.01)
             r["cpu"] = _add(r["cpu"], meter.read())  # the block's timed dispatches and their acks
     time.sleep(1.0)
@@ -466,8 +467,11 @@ def measure_dispatch(
                 for _seq, action, arrived in tasks:
                     if action == "dispatched":
                         arrivals.setdefault(int(squad_id), arrived)
-        sent = r.pop("sent")
+        sent, block = r.pop("sent"), r.pop("block")
         r["tablet"] = [arrivals[s] - t0 for s, t0 in sent.items() if s in arrivals]
+        r["blocks"] = [
+            [arrivals[s] - t0 for s, t0 in sent.items() if s in arrivals and block[s] == b] for b in range(blocks)
+        ]
         r["lost"] = len(sent) - len(r["tablet"])
         r["errors"] = errors
     return out
@@ -831,6 +835,14 @@ def report(args, total_seconds: float, r: dict) -> None:
     ratio_b = row("broadcast to every screen, end to end p95", py_b["latency"], node_b and node_b["latency"], 0.95)
     row("broadcast fan-out only (frame at -> arrival) p95", py_b["fanout"], node_b and node_b["fanout"], 0.95)
     row("broadcast trigger POST response p50", py_b["server"], node_b and node_b["server"], 0.50)
+    blocks = [py_d["blocks"]] + ([node_d["blocks"]] if node_d else [])
+    print(
+        "dispatch -> tablet p50 by block (ms, in the order run): "
+        + "; ".join(
+            f"{name} " + " ".join(f"{ms(b, 0.5):.1f}" for b in runs_)
+            for name, runs_ in zip(("dispatch", "Node"), blocks, strict=False)
+        )
+    )
     lost = f"lost: dispatch {py_d['lost']} tasks, {py_b['lost']} frames"
     if node_d:
         lost += f"; Node {node_d['lost']} tasks, {node_b['lost']} frames"
