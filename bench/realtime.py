@@ -11,7 +11,7 @@ websocket, the Socket.IO v5 protocol spoken directly), and two phases run:
    Node socket.io 4 server (``bench/node``, from the npm registry; installed with ``npm ci`` into
    ``var/bench-node``, kept there as a cache) given the same clients and triggers, for the
    dispatch/Node ratios; Node emits at once: no database, no coalescing. Every client is
-   connected to both, and the work comes in ``--blocks`` blocks that alternate between them
+   connected to both, and the dispatches come in ``--blocks`` blocks that alternate between them
    (A B, B A, A B, ...): this VM's speed drifts within minutes, and one server measured a minute
    after the other (as this benchmark did until session 9) could differ by that drift alone.
    - dispatch-to-tablet, with 1,000 tablets on ``/squad``: ``POST /api/v1/incidents/<id>/dispatch``
@@ -21,7 +21,9 @@ websocket, the Socket.IO v5 protocol spoken directly), and two phases run:
      one (connections, prepared statements, Node's JIT; a process that idled while the other
      server had its turn); from just before the POST to the ``task`` ``dispatched`` event at the
      tablet (which acks it); the server part is the POST's response time;
-   - broadcast, with 1,000 screens on ``/command`` of each server added: a fix
+   - broadcast, one server at a time with the other stopped (alternated, the idle dispatch
+     server's pings of its 2,000 clients took CPU from Node's turns), 1,000 screens on
+     ``/command`` added to the tablets: a fix
      ``POST /api/v1/squads/<id>/positions`` for one squad; from just before the POST to the
      arrival, at each screen, of the frame that carries it (p95 over screens x repetitions).
      Frames are coalesced: every 0.05 s here instead of the default 1 s, so up to 50 ms of it is
@@ -480,9 +482,9 @@ def measure_dispatch(
 def measure_broadcast(
     http: requests.Session, workers: Workers, targets: list[Target], beacon: dict, reps: int, blocks: int
 ) -> dict[str, dict]:
-    """One position update at a time, in blocks alternating between the servers (every screen
-    connected to both); its arrival at every screen (end to end, and fan-out only), and the
-    CPU of each server's processes over its broadcasts."""
+    """One position update at a time (in blocks taking turns, given several servers); its
+    arrival at every screen (end to end, and fan-out only), and the CPU of each server's
+    processes over its broadcasts. The run calls it for one server at a time."""
     workers.same(cmd="reset")
     sent: dict[str, dict[int, float]] = {t.name: {} for t in targets}
     out = {t.name: {"server": [], "cpu": None} for t in targets}
@@ -723,7 +725,18 @@ def run(args: argparse.Namespace) -> int:
         if node_script is not None:
             node, node_base = start_node_server(node_script, tokens_file)
             running.append(node)
-            targets.append(Target("Node", node_base, True, {"node": (node.pid, False)} | load_pids))
+            # each server's CPU meter also shows what the other, idle one used meanwhile
+            targets.append(
+                Target(
+                    "Node",
+                    node_base,
+                    True,
+                    {"node": (node.pid, False)}
+                    | load_pids
+                    | {"idle dispatch": (server.pid, False), "idle postgres": (pg_pid, True)},
+                )
+            )
+            targets[0].pids["idle Node"] = (node.pid, False)
             plan["Node"] = list(zip(squad_ids, range(1, len(squad_ids) + 1), strict=True))
             results["connect_node"] = workers.connect(node_base, squads, 0)
             phase(f"Node server; {len(squads):,} tablets connected to it too")
@@ -735,23 +748,41 @@ def run(args: argparse.Namespace) -> int:
         for name, run_ in dispatch_runs.items():
             results["cpu"][f"dispatch, {name}"] = run_["cpu"]
         phase(f"{len(dispatched) * len(targets)} dispatches, {args.blocks} blocks alternating between the servers")
-        for target in targets:
-            connected = workers.connect(target.base, [], args.screens)
-            results["connect_node" if target.node else "connect_python"] += connected
+        # Broadcasts: one server at a time, the other stopped (as before session 9). Alternated,
+        # with every screen connected to both, the idle dispatch server used 0.2 s of CPU during
+        # Node's 10 s of broadcasts (engine.io pings of its 2,000 clients, the resend sweep):
+        # CPU taken from Node's turns, in the ratio's favour. In the dispatch blocks an idle
+        # server uses 0.0-0.1 s (printed as "idle ..." in the CPU lines).
+        if len(targets) > 1:
+            workers.same(cmd="close", url=targets[1].base)
+            node.stop()
+            running.remove(node)
+        results["connect_python"] += workers.connect(base, [], args.screens)
         time.sleep(1)
-        phase(f"{args.screens:,} screens connected to each server")
-        broadcast_runs = measure_broadcast(
-            http, workers, targets, beacon, args.broadcasts, blocks=min(args.blocks, args.broadcasts)
-        )
-        results["python_broadcast"] = broadcast_runs["dispatch"]
-        results["node_broadcast"] = broadcast_runs.get("Node")
-        for name, run_ in broadcast_runs.items():
-            results["cpu"][f"broadcast, {name}"] = run_["cpu"]
-        phase(f"{args.broadcasts} broadcasts on each server, alternating")
+        phase(f"{args.screens:,} screens connected to dispatch (Node stopped)")
+        targets[0].pids.pop("idle Node", None)
+        results["python_broadcast"] = measure_broadcast(http, workers, targets[:1], beacon, args.broadcasts, 1)[
+            "dispatch"
+        ]
+        results["cpu"]["broadcast, dispatch"] = results["python_broadcast"]["cpu"]
+        phase(f"{args.broadcasts} broadcasts on dispatch")
         workers.same(cmd="close")
-        for proc in list(running):
-            proc.stop()
-            running.remove(proc)
+        server.stop()
+        running.remove(server)
+        results["node_broadcast"] = None
+        if len(targets) > 1:
+            node, node_base = start_node_server(node_script, tokens_file)
+            running.append(node)
+            alone = Target("Node", node_base, True, {"node": (node.pid, False)} | load_pids)
+            results["connect_node"] += workers.connect(node_base, squads, args.screens)
+            time.sleep(1)
+            phase(f"Node restarted alone; {len(squads):,} tablets and {args.screens:,} screens connected")
+            results["node_broadcast"] = measure_broadcast(http, workers, [alone], beacon, args.broadcasts, 1)["Node"]
+            results["cpu"]["broadcast, Node"] = results["node_broadcast"]["cpu"]
+            phase(f"{args.broadcasts} broadcasts on Node")
+            workers.same(cmd="close")
+            node.stop()
+            running.remove(node)
 
         # 2. ingest on the production server, default frames (1 s)
         if args.seconds > 0:

@@ -295,10 +295,13 @@ class Worker:
         gevent.joinall([gevent.spawn(run, t) for t in self.tablets])
         return stats
 
-    def close(self) -> dict:
+    def close(self, url: str | None = None) -> dict:
+        """Close the clients (of the server ``url`` only, when given)."""
         for client in [*self.tablets, *self.screens]:
-            client.close()
-        self.tablets, self.screens = [], []
+            if url is None or client.url == url:
+                client.close()
+        self.tablets = [t for t in self.tablets if not (url is None or t.url == url)]
+        self.screens = [s for s in self.screens if not (url is None or s.url == url)]
         return {}
 
 
