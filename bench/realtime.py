@@ -479,67 +479,60 @@ def measure_dispatch(
     return out
 
 
-def measure_broadcast(
-    http: requests.Session, workers: Workers, targets: list[Target], beacon: dict, reps: int, blocks: int
-) -> dict[str, dict]:
-    """One position update at a time (in blocks taking turns, given several servers); its
-    arrival at every screen (end to end, and fan-out only), and the CPU of each server's
-    processes over its broadcasts. The run calls it for one server at a time."""
+def measure_broadcast(http: requests.Session, workers: Workers, target: Target, beacon: dict, reps: int) -> dict:
+    """One position update at a time; its arrival at every screen (end to end, and fan-out
+    only), and the CPU of the server's processes over the broadcasts."""
     workers.same(cmd="reset")
-    sent: dict[str, dict[int, float]] = {t.name: {} for t in targets}
-    out = {t.name: {"server": [], "cpu": None} for t in targets}
-    share = _split(range(reps), blocks)
-    for b, order in _rounds(targets, blocks):
-        for target in order:
-            meter = CpuMeter(target.pids)
-            for rep in share[b]:
-                when = dt.datetime.now(dt.UTC)
-                rev = int(when.timestamp() * 1000)
-                if target.node:
-                    url, body, headers = f"{target.base}/bench/broadcast", {"squad_id": beacon["id"], "rev": rev}, ACTOR
-                else:
-                    fix = {
-                        "id": f"beacon-{rev}-{rep}",
-                        "lon": round(beacon["lon"] + random.uniform(-1e-5, 1e-5), 7),
-                        "lat": round(beacon["lat"] + random.uniform(-1e-5, 1e-5), 7),
-                        "crs": "wgs84",
-                        "time": when.isoformat(),
-                        "accuracy": 5.0,
-                    }
-                    url, body = f"{target.base}/api/v1/squads/{beacon['id']}/positions", {"fixes": [fix]}
-                    headers = {"Authorization": f"Bearer {beacon['token']}"}
-                t0 = time.monotonic()
-                response = http.post(url, json=body, headers=headers, timeout=60)
-                out[target.name]["server"].append(time.monotonic() - t0)
-                if response.status_code != 200 or (not target.node and not response.json().get("position_moved")):
-                    raise BenchError(f"POST {url} answered {response.status_code}: {response.text[:500]}")
-                sent[target.name][rev] = t0
-                time.sleep(0.4 + random.uniform(0, 0.2))
-            out[target.name]["cpu"] = _add(out[target.name]["cpu"], meter.read())
+    sent: dict[int, float] = {}
+    server: list[float] = []
+    meter = CpuMeter(target.pids)
+    for rep in range(reps):
+        when = dt.datetime.now(dt.UTC)
+        rev = int(when.timestamp() * 1000)
+        if target.node:
+            url, body, headers = f"{target.base}/bench/broadcast", {"squad_id": beacon["id"], "rev": rev}, ACTOR
+        else:
+            fix = {
+                "id": f"beacon-{rev}-{rep}",
+                "lon": round(beacon["lon"] + random.uniform(-1e-5, 1e-5), 7),
+                "lat": round(beacon["lat"] + random.uniform(-1e-5, 1e-5), 7),
+                "crs": "wgs84",
+                "time": when.isoformat(),
+                "accuracy": 5.0,
+            }
+            url, body = f"{target.base}/api/v1/squads/{beacon['id']}/positions", {"fixes": [fix]}
+            headers = {"Authorization": f"Bearer {beacon['token']}"}
+        t0 = time.monotonic()
+        response = http.post(url, json=body, headers=headers, timeout=60)
+        server.append(time.monotonic() - t0)
+        if response.status_code != 200 or (not target.node and not response.json().get("position_moved")):
+            raise BenchError(f"POST {url} answered {response.status_code}: {response.text[:500]}")
+        sent[rev] = t0
+        time.sleep(0.4 + random.uniform(0, 0.2))
+    cpu = meter.read()
     time.sleep(1.5)
-    for target in targets:
-        mine = sent[target.name]
-        latencies: list[float] = []
-        fanout: list[float] = []
-        expected = 0
-        errors = 0
-        for answer in workers.same(cmd="results", url=target.base):
-            errors += answer["errors"]
-            for screen in answer["positions"]:
-                expected += len(mine)
-                seen = set()
-                for squad_id, rev, arrived, wall, at in screen:
-                    if squad_id == beacon["id"] and rev in mine and rev not in seen:
-                        seen.add(rev)
-                        latencies.append(arrived - mine[rev])
-                        fanout.append(wall - at)
-        out[target.name] |= {
-            "latency": latencies,
-            "fanout": fanout,
-            "lost": expected - len(latencies),
-            "errors": errors,
-        }
-    return out
+    latencies: list[float] = []
+    fanout: list[float] = []
+    expected = 0
+    errors = 0
+    for answer in workers.same(cmd="results", url=target.base):
+        errors += answer["errors"]
+        for screen in answer["positions"]:
+            expected += len(sent)
+            seen = set()
+            for squad_id, rev, arrived, wall, at in screen:
+                if squad_id == beacon["id"] and rev in sent and rev not in seen:
+                    seen.add(rev)
+                    latencies.append(arrived - sent[rev])
+                    fanout.append(wall - at)
+    return {
+        "latency": latencies,
+        "fanout": fanout,
+        "server": server,
+        "lost": expected - len(latencies),
+        "errors": errors,
+        "cpu": cpu,
+    }
 
 
 def measure_ingest(workers: Workers, tablets: list[dict], seconds: float, rate: float, batch: int) -> dict:
@@ -761,9 +754,7 @@ def run(args: argparse.Namespace) -> int:
         time.sleep(1)
         phase(f"{args.screens:,} screens connected to dispatch (Node stopped)")
         targets[0].pids.pop("idle Node", None)
-        results["python_broadcast"] = measure_broadcast(http, workers, targets[:1], beacon, args.broadcasts, 1)[
-            "dispatch"
-        ]
+        results["python_broadcast"] = measure_broadcast(http, workers, targets[0], beacon, args.broadcasts)
         results["cpu"]["broadcast, dispatch"] = results["python_broadcast"]["cpu"]
         phase(f"{args.broadcasts} broadcasts on dispatch")
         workers.same(cmd="close")
@@ -777,7 +768,7 @@ def run(args: argparse.Namespace) -> int:
             results["connect_node"] += workers.connect(node_base, squads, args.screens)
             time.sleep(1)
             phase(f"Node restarted alone; {len(squads):,} tablets and {args.screens:,} screens connected")
-            results["node_broadcast"] = measure_broadcast(http, workers, [alone], beacon, args.broadcasts, 1)["Node"]
+            results["node_broadcast"] = measure_broadcast(http, workers, alone, beacon, args.broadcasts)
             results["cpu"]["broadcast, Node"] = results["node_broadcast"]["cpu"]
             phase(f"{args.broadcasts} broadcasts on Node")
             workers.same(cmd="close")
