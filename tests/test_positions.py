@@ -209,6 +209,10 @@ def test_snapshot_then_stream_without_gaps(api, live_server, store):
             u for u in screen.updates("incident") if u["id"] == created["id"] and u["data"]["status"] == "dispatched"
         ]
         assert newer[-1]["rev"] > shown[created["id"]]["rev"], "the screen knows the update is newer"
+        update, before = newer[-1]["data"], shown[created["id"]]
+        assert update["location"] == {"type": "Point", "coordinates": [before["lon"], before["lat"]]}
+        for key in ("priority", "matters", "sla_deadline", "description"):
+            assert update[key] == before[key], f"the dispatch's summary keeps the incident's {key}"
     finally:
         screen.close()
 
