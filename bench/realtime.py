@@ -53,7 +53,6 @@ import hashlib
 import json
 import os
 import random
-import secrets
 import shutil
 import signal
 import subprocess
@@ -74,10 +73,9 @@ from common import BenchError, free_port, percentile  # noqa: E402  (bench/commo
 from sqlalchemy import create_engine, pool  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from dispatch import migrate  # noqa: E402
+from dispatch import migrate, synthetic  # noqa: E402
 from dispatch.embedded_pg import EmbeddedPostgres  # noqa: E402
 from dispatch.seed import load_dataset_into  # noqa: E402
-from dispatch.tablets import PREFIX as TOKEN_PREFIX  # noqa: E402
 from gis.reference import load_dataset  # noqa: E402
 
 BENCH_DIR = PROJECT_ROOT / "var" / "bench-rt"
@@ -99,59 +97,11 @@ TARGET_INGEST_P99_MS = 1000.0
 
 def build_squads(conn: psycopg.Connection, rng: random.Random, n: int) -> list[dict]:
     """``n`` comprehensive squads near real comprehensive squads' stations, an officer and a token each."""
-    today = dt.date.today()
     with conn.transaction(), conn.cursor() as cur:
-        sources = cur.execute(
-            "SELECT authority_id, station_region_id, ST_X(station::geometry), ST_Y(station::geometry) FROM squad "
-            "WHERE force = 'comprehensive' AND 'comprehensive' = ANY(domains) AND island_id IS NOT NULL"
-        ).fetchall()
-        if not sources:
-            raise BenchError("no comprehensive squad on an island in the Shengsi data")
-        with cur.copy(
-            "COPY squad (code, name_zh, name_en, force, domains, authority_id, station_region_id, scope, status, "
-            "station, last_position) FROM STDIN"
-        ) as cp:
-            for i in range(n):
-                authority, region, lon, lat = rng.choice(sources)
-                # within ~100 m of the real station (0.0009 degrees of latitude)
-                lon += rng.uniform(-0.0009, 0.0009)
-                lat += rng.uniform(-0.0009, 0.0009)
-                point = f"SRID=4326;POINT({lon:.6f} {lat:.6f})"
-                cp.write_row(
-                    (
-                        f"rt-s{i:05d}",
-                        f"基准中队{i:05d}",
-                        f"Bench realtime squad {i:05d}",
-                        "comprehensive",
-                        ["comprehensive"],
-                        authority,
-                        region,
-                        "zone",
-                        "available",
-                        point,
-                        point,
-                    )
-                )
-        squads = [
-            {"id": i, "lon": x, "lat": y, "island": island}
-            for i, x, y, island in cur.execute(
-                "SELECT id, ST_X(station::geometry), ST_Y(station::geometry), island_id FROM squad "
-                "WHERE code LIKE 'rt-s%%' ORDER BY id"
-            ).fetchall()
-        ]
-        with cur.copy(
-            "COPY officer (squad_id, name, certificate_no, certificate_expires, auxiliary, on_duty) FROM STDIN"
-        ) as cp:
-            for s in squads:
-                cp.write_row(
-                    (s["id"], f"执法员{s['id']:06d}", f"RT{s['id']:08d}", today + dt.timedelta(days=365), False, True)
-                )
-        with cur.copy("COPY tablet_token (squad_id, token_hash, label) FROM STDIN") as cp:
-            for s in squads:
-                # as dispatch.tablets.issue_token makes them: only the SHA-256 is stored
-                s["token"] = TOKEN_PREFIX + secrets.token_urlsafe(32)
-                cp.write_row((s["id"], hashlib.sha256(s["token"].encode()).hexdigest(), "bench tablet"))
-    return squads
+        try:
+            return synthetic.add_squads(cur, n, rng, prefix="rt-s", label="bench tablet")
+        except LookupError as exc:
+            raise BenchError(str(exc)) from None
 
 
 def create_incidents(http: requests.Session, base: str, squads: list[dict], rng: random.Random, n: int) -> list[int]:

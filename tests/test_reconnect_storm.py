@@ -18,11 +18,9 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import json
 import queue
 import random
-import secrets
 import signal
 import subprocess
 import sys
@@ -33,8 +31,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
+from dispatch import synthetic
 from dispatch.config import PROJECT_ROOT
-from dispatch.tablets import PREFIX as TOKEN_PREFIX
 from tests.conftest import Api
 from tests.factories import incident_body
 
@@ -52,56 +50,10 @@ WORKER_SCRIPT = Path(__file__).with_name("storm_tablets.py")
 
 def _build_squads(store, n: int) -> list[dict]:
     """``n`` comprehensive squads within ~100 m of real Shengsi comprehensive squads' stations,
-    one certified officer on duty and one tablet token each (stored as its SHA-256), by COPY."""
-    rng = random.Random(8)
-    today = dt.date.today()
+    one certified officer on duty and one tablet token each (dispatch.synthetic, as the bench)."""
     raw = store.connection().connection.driver_connection  # the psycopg connection of the session
     with raw.cursor() as cur:
-        sources = cur.execute(
-            "SELECT authority_id, station_region_id, ST_X(station::geometry), ST_Y(station::geometry) FROM squad "
-            "WHERE force = 'comprehensive' AND 'comprehensive' = ANY(domains) AND island_id IS NOT NULL "
-            "AND status = 'available' ORDER BY id"
-        ).fetchall()
-        assert sources, "no comprehensive squad on an island in the Shengsi data"
-        with cur.copy(
-            "COPY squad (code, name_zh, name_en, force, domains, authority_id, station_region_id, scope, status, "
-            "station, last_position) FROM STDIN"
-        ) as copy:
-            for i in range(n):
-                authority, region, lon, lat = sources[i % len(sources)]
-                lon += rng.uniform(-0.0009, 0.0009)
-                lat += rng.uniform(-0.0009, 0.0009)
-                point = f"SRID=4326;POINT({lon:.6f} {lat:.6f})"
-                copy.write_row(
-                    (
-                        f"storm-{i:04d}",
-                        f"风暴中队{i:04d}",
-                        f"Storm squad {i:04d}",
-                        "comprehensive",
-                        ["comprehensive"],
-                        authority,
-                        region,
-                        "zone",
-                        "available",
-                        point,
-                        point,
-                    )
-                )
-        squads = [
-            {"id": squad_id, "source": sources[i % len(sources)][2:]}
-            for i, (squad_id,) in enumerate(cur.execute("SELECT id FROM squad WHERE code LIKE 'storm-%' ORDER BY code"))
-        ]
-        with cur.copy(
-            "COPY officer (squad_id, name, certificate_no, certificate_expires, auxiliary, on_duty) FROM STDIN"
-        ) as copy:
-            for s in squads:
-                copy.write_row(
-                    (s["id"], f"执法员{s['id']}", f"STORM{s['id']:07d}", today + dt.timedelta(days=365), False, True)
-                )
-        with cur.copy("COPY tablet_token (squad_id, token_hash, label) FROM STDIN") as copy:
-            for s in squads:
-                s["token"] = TOKEN_PREFIX + secrets.token_urlsafe(32)  # as dispatch.tablets.issue_token makes it
-                copy.write_row((s["id"], hashlib.sha256(s["token"].encode()).hexdigest(), "storm tablet"))
+        squads = synthetic.add_squads(cur, n, random.Random(8), prefix="storm-", label="storm tablet")
         cur.execute("ANALYZE squad, officer, tablet_token")
     store.commit()
     assert len(squads) == n
