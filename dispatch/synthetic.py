@@ -2,21 +2,19 @@
 
 ``add_squads`` copies ``n`` squads into the county's data, each within ~100 m of a real
 comprehensive squad's station on an island (so that it stands in that squad's zone and is
-competent where it is), with one certified officer on duty and one tablet token (only its
-SHA-256 stored, as ``dispatch.tablets.issue_token`` does). COPY on the caller's psycopg
+competent where it is), with one certified officer on duty and one tablet token
+(``dispatch.tablets.new_token``: only its hash is stored). COPY on the caller's psycopg
 cursor, in the caller's transaction: a thousand squads take a fraction of a second.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import hashlib
 import random
-import secrets
 
 import psycopg
 
-from dispatch.tablets import PREFIX as TOKEN_PREFIX
+from dispatch.tablets import new_token
 
 # within ~100 m of the real station (0.0009 degrees of latitude)
 _SPREAD_DEG = 0.0009
@@ -82,6 +80,6 @@ def add_squads(cur: psycopg.Cursor, n: int, rng: random.Random, *, prefix: str, 
             )
     with cur.copy("COPY tablet_token (squad_id, token_hash, label) FROM STDIN") as copy:
         for s in squads:
-            s["token"] = TOKEN_PREFIX + secrets.token_urlsafe(32)
-            copy.write_row((s["id"], hashlib.sha256(s["token"].encode()).hexdigest(), label))
+            s["token"], token_hash = new_token()
+            copy.write_row((s["id"], token_hash, label))
     return squads

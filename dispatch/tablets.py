@@ -19,12 +19,18 @@ def _hash(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
+def new_token() -> tuple[str, str]:
+    """A fresh token's clear text, and the hash of it that is stored (the text never is)."""
+    token = PREFIX + secrets.token_urlsafe(32)
+    return token, _hash(token)
+
+
 def issue_token(session: Session, squad_id: int, label: str | None = None) -> tuple[TabletToken, str]:
     """A new token for the squad's tablet; the clear text is returned once and never stored."""
     if session.get(Squad, squad_id) is None:
         raise NotFound(f"no squad {squad_id}", field="squad_id")
-    token = PREFIX + secrets.token_urlsafe(32)
-    row = TabletToken(squad_id=squad_id, token_hash=_hash(token), label=label)
+    token, token_hash = new_token()
+    row = TabletToken(squad_id=squad_id, token_hash=token_hash, label=label)
     session.add(row)
     session.flush()
     return row, token
