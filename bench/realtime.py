@@ -347,15 +347,10 @@ def _add(total: dict | None, used: dict) -> dict:
     return dict(used) if total is None else {k: total.get(k, 0.0) + v for k, v in used.items()}
 
 
-def _split(items: list, parts: int) -> list[list]:
-    """``items`` in ``parts`` consecutive runs of (nearly) equal length."""
-    size, extra = divmod(len(items), parts)
-    out, at = [], 0
-    for i in range(parts):
-        n = size + (1 if i < extra else 0)
-        out.append(items[at : at + n])
-        at += n
-    return out
+def _shares(total: int, parts: int) -> list[int]:
+    """``total`` in ``parts`` (nearly) equal whole shares, the larger ones first."""
+    size, extra = divmod(total, parts)
+    return [size + (1 if i < extra else 0) for i in range(parts)]
 
 
 def measure_dispatch(
@@ -383,13 +378,13 @@ def measure_dispatch(
     timed = {t.name: len(plan[t.name]) - warm - (blocks - 1) * lead for t in targets}
     if min(timed.values()) < blocks:
         raise BenchError("too few squads for the dispatches, the warm-up and the blocks")
-    share = {name: _split(range(n), blocks) for name, n in timed.items()}
+    share = {name: _shares(n, blocks) for name, n in timed.items()}
     out = {t.name: {"tablet": [], "server": [], "sent": {}, "block": {}, "cpu": None} for t in targets}
     for b, order in _rounds(targets, blocks):
         for target in order:
             r, queue = out[target.name], pending[target.name]
             untimed = warm if b == 0 else lead
-            for n in range(untimed + len(share[target.name][b])):
+            for n in range(untimed + share[target.name][b]):
                 if n == untimed:
                     meter = CpuMeter(target.pids)
                 squad_id, incident_id = queue.pop(0)

@@ -233,11 +233,17 @@ class Worker:
             s.frames = 0
         return {}
 
+    def _of(self, url: str | None) -> tuple[list, list]:
+        """The tablets and screens of the server ``url`` (every one, given None): the benchmark
+        keeps clients connected to two servers at once."""
+        return (
+            [t for t in self.tablets if url is None or t.url == url],
+            [s for s in self.screens if url is None or s.url == url],
+        )
+
     def results(self, url: str | None = None) -> dict:
-        """What the clients recorded since the last reset: those of the server ``url`` only, when
-        given (the benchmark keeps clients connected to two servers at once)."""
-        tablets = [t for t in self.tablets if url is None or t.url == url]
-        screens = [s for s in self.screens if url is None or s.url == url]
+        """What the clients (of the server ``url``, when given) recorded since the last reset."""
+        tablets, screens = self._of(url)
         return {
             "tasks": {t.squad_id: t.tasks for t in tablets if t.tasks},
             "positions": [s.positions for s in screens],
@@ -297,11 +303,12 @@ class Worker:
 
     def close(self, url: str | None = None) -> dict:
         """Close the clients (of the server ``url`` only, when given)."""
-        for client in [*self.tablets, *self.screens]:
-            if url is None or client.url == url:
-                client.close()
-        self.tablets = [t for t in self.tablets if not (url is None or t.url == url)]
-        self.screens = [s for s in self.screens if not (url is None or s.url == url)]
+        tablets, screens = self._of(url)
+        closed = {id(client) for client in [*tablets, *screens]}
+        for client in [*tablets, *screens]:
+            client.close()
+        self.tablets = [t for t in self.tablets if id(t) not in closed]
+        self.screens = [s for s in self.screens if id(s) not in closed]
         return {}
 
 
