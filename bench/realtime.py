@@ -6,14 +6,19 @@ each, stationed within ~100 m of a real Shengsi squad) with one tablet token eac
 spread over a few load-generator processes (``bench/rt_clients.py``: gevent, one greenlet per
 websocket, the Socket.IO v5 protocol spoken directly), and two phases run:
 
-1. dispatch and broadcast, on two servers up side by side: the production server
-   (``python -m dispatch.production --no-seed``, gevent, ``FRAME_INTERVAL_S=0.05``) and a minimal
-   Node socket.io 4 server (``bench/node``, from the npm registry; installed with ``npm ci`` into
+1. dispatch and broadcast, on three servers up side by side: the production server
+   (``python -m dispatch.production --no-seed``, gevent, ``FRAME_INTERVAL_S=0.05``) and two minimal
+   Node socket.io 4 servers (``bench/node``, from the npm registry; installed with ``npm ci`` into
    ``var/bench-node``, kept there as a cache) given the same clients and triggers, for the
-   dispatch/Node ratios; Node emits at once: no database, no coalescing. Every client is
-   connected to both, and the dispatches come in ``--blocks`` blocks that alternate between them
-   (A B, B A, A B, ...): this VM's speed drifts within minutes, and one server measured a minute
-   after the other (as this benchmark did until session 9) could differ by that drift alone.
+   dispatch/Node ratios. "Node" emits at once and stores nothing (no database, no coalescing: a
+   restart loses every message). "Node+PG" (node-postgres) first commits what the delivery
+   protocol asks of any server that loses nothing: the task, the squad's next message number and
+   the outbox row with the message, in one statement and one round trip to the same PostgreSQL
+   (tables of its own, schema ``bench_node``), then emits the stored message; none of dispatch's
+   rules (locks, competence, certificates, the record). Every client is connected to each, and
+   the dispatches come in ``--blocks`` blocks that alternate between them (A B C, C B A, ...):
+   this VM's speed drifts within minutes, and one server measured a minute after the other (as
+   this benchmark did until session 9) could differ by that drift alone.
    - dispatch-to-tablet, with 1,000 tablets on ``/squad``: ``POST /api/v1/incidents/<id>/dispatch``
      to random squads, one after the other (incidents filed before through ``POST /incidents``,
      then VACUUM ANALYZE and CHECKPOINT so that none of that work is left for the timed part),
@@ -246,9 +251,12 @@ def install_node() -> Path:
     return NODE_DIR / "server.js"
 
 
-def start_node_server(script: Path, tokens_file: Path) -> tuple[Proc, str]:
+def start_node_server(script: Path, tokens_file: Path, database_url: str | None = None) -> tuple[Proc, str]:
+    """The Node server; given ``database_url``, one that commits each dispatch's outbox row first."""
     port = free_port()
-    proc = Proc("node socket.io", ["node", str(script), str(port), str(tokens_file)], BENCH_DIR / "node.log")
+    args = ["node", str(script), str(port), str(tokens_file)] + ([database_url] if database_url else [])
+    name = "node socket.io" + (" + PostgreSQL" if database_url else "")
+    proc = Proc(name, args, BENCH_DIR / f"node-{port}.log")
     base = f"http://127.0.0.1:{port}"
     wait_http(proc, f"{base}/health")
     return proc, base
@@ -329,16 +337,16 @@ class Workers:
 class Target:
     """A server under test: its address and the processes whose CPU is its own."""
 
-    name: str  # "dispatch" or "Node"
+    name: str  # "dispatch", "Node" or "Node+PG"
     base: str
     node: bool
     pids: dict[str, tuple[int, bool]]
 
 
 def _rounds(targets: list[Target], blocks: int):
-    """Block ``b`` and the order the servers take their turns in it: A B, B A, A B, ... so that a
-    change of the machine's speed during the run (a shared VM: the same code measured 3.6 to
-    6.8 ms p50 in runs minutes apart) falls on both servers alike."""
+    """Block ``b`` and the order the servers take their turns in it: A B C, C B A, A B C, ... so
+    that a change of the machine's speed during the run (a shared VM: the same code measured 3.6
+    to 6.8 ms p50 in runs minutes apart) falls on every server alike."""
     for b in range(blocks):
         yield b, (targets if b % 2 == 0 else targets[::-1])
 
@@ -362,8 +370,8 @@ def measure_dispatch(
     warm: int,
     lead: int,
 ) -> dict[str, dict]:
-    """Dispatches one after the other, in blocks that alternate between the servers (both up,
-    every tablet connected to both); tablet arrival and HTTP response time of each, and the CPU
+    """Dispatches one after the other, in blocks that alternate between the servers (all up,
+    every tablet connected to each); tablet arrival and HTTP response time of each, and the CPU
     that each server's processes used over its timed ones.
 
     ``plan[name]`` is that server's (squad, incident) pairs in order: ``warm`` untimed ones lead
@@ -643,7 +651,7 @@ def run(args: argparse.Namespace) -> int:
         worker_pids = [w.pid for w in workers.procs]
         load_pids = {f"load {i}": (pid, False) for i, pid in enumerate(worker_pids)}
 
-        # 1. the production server, frames every 0.05 s, and the Node server beside it
+        # 1. the production server, frames every 0.05 s, and the two Node servers beside it
         server, base = start_python_server(url, args.frame_interval)
         running.append(server)
         phase("production server (gevent)")
@@ -660,29 +668,32 @@ def run(args: argparse.Namespace) -> int:
         plan = {"dispatch": list(zip(squad_ids, incident_ids, strict=True))}
         results["connect_python"] = workers.connect(base, squads, 0)
         phase(f"{len(squads):,} tablets connected to dispatch")
+        nodes: list[Proc] = []
         if node_script is not None:
-            node, node_base = start_node_server(node_script, tokens_file)
-            running.append(node)
-            # each server's CPU meter also shows what the other, idle one used meanwhile
-            targets.append(
-                Target(
-                    "Node",
-                    node_base,
-                    True,
-                    {"node": (node.pid, False)}
-                    | load_pids
-                    | {"idle dispatch": (server.pid, False), "idle postgres": (pg_pid, True)},
-                )
-            )
-            targets[0].pids["idle Node"] = (node.pid, False)
-            plan["Node"] = list(zip(squad_ids, range(1, len(squad_ids) + 1), strict=True))
-            results["connect_node"] = workers.connect(node_base, squads, 0)
-            phase(f"Node server; {len(squads):,} tablets connected to it too")
+            # Node as it was (emit only, nothing stored) and Node committing the outbox row first
+            # (the delivery protocol's durable minimum, in schema bench_node of the same cluster)
+            for name, database_url in (("Node", None), ("Node+PG", pg.url(driver="postgresql"))):
+                node, node_base = start_node_server(node_script, tokens_file, database_url)
+                running.append(node)
+                nodes.append(node)
+                own = {"node": (node.pid, False)} | ({"postgres": (pg_pid, True)} if database_url else {})
+                targets.append(Target(name, node_base, True, own | load_pids))
+                plan[name] = list(zip(squad_ids, range(1, len(squad_ids) + 1), strict=True))
+                results[f"connect_{name}"] = workers.connect(node_base, squads, 0)
+                phase(f"{node.name} server; {len(squads):,} tablets connected to it too")
+            # each server's CPU meter also shows what the others, idle, used meanwhile
+            for target in targets:
+                for other in targets:
+                    if other is not target:
+                        target.pids[f"idle {other.name}"] = other.pids["node" if other.node else "server"]
+                if "postgres" not in target.pids:
+                    target.pids["idle postgres"] = (pg_pid, True)
         dispatch_runs = measure_dispatch(
             http, workers, targets, plan, blocks=args.blocks, warm=args.warmup, lead=per_block_lead
         )
         results["python_dispatch"] = dispatch_runs["dispatch"]
         results["node_dispatch"] = dispatch_runs.get("Node")
+        results["node_pg_dispatch"] = dispatch_runs.get("Node+PG")
         for name, run_ in dispatch_runs.items():
             results["cpu"][f"dispatch, {name}"] = run_["cpu"]
         phase(f"{len(dispatched) * len(targets)} dispatches, {args.blocks} blocks alternating between the servers")
@@ -691,14 +702,14 @@ def run(args: argparse.Namespace) -> int:
         # Node's 10 s of broadcasts (engine.io pings of its 2,000 clients, the resend sweep):
         # CPU taken from Node's turns, in the ratio's favour. In the dispatch blocks an idle
         # server uses 0.0-0.1 s (printed as "idle ..." in the CPU lines).
-        if len(targets) > 1:
-            workers.same(cmd="close", url=targets[1].base)
+        for target, node in zip(targets[1:], nodes, strict=True):
+            workers.same(cmd="close", url=target.base)
             node.stop()
             running.remove(node)
         results["connect_python"] += workers.connect(base, [], args.screens)
         time.sleep(1)
         phase(f"{args.screens:,} screens connected to dispatch (Node stopped)")
-        targets[0].pids.pop("idle Node", None)
+        targets[0].pids = {k: v for k, v in targets[0].pids.items() if not k.startswith("idle")}
         results["python_broadcast"] = measure_broadcast(http, workers, targets[0], beacon, args.broadcasts)
         results["cpu"]["broadcast, dispatch"] = results["python_broadcast"]["cpu"]
         phase(f"{args.broadcasts} broadcasts on dispatch")
@@ -706,11 +717,11 @@ def run(args: argparse.Namespace) -> int:
         server.stop()
         running.remove(server)
         results["node_broadcast"] = None
-        if len(targets) > 1:
+        if nodes:
             node, node_base = start_node_server(node_script, tokens_file)
             running.append(node)
             alone = Target("Node", node_base, True, {"node": (node.pid, False)} | load_pids)
-            results["connect_node"] += workers.connect(node_base, squads, args.screens)
+            results["connect_Node"] += workers.connect(node_base, squads, args.screens)
             time.sleep(1)
             phase(f"Node restarted alone; {len(squads):,} tablets and {args.screens:,} screens connected")
             results["node_broadcast"] = measure_broadcast(http, workers, alone, beacon, args.broadcasts)
@@ -765,6 +776,7 @@ def report(args, total_seconds: float, r: dict) -> None:
     line = "-" * (width + 44)
     py_d, py_b = r["python_dispatch"], r["python_broadcast"]
     node_d, node_b = r.get("node_dispatch"), r.get("node_broadcast")
+    pg_d = r.get("node_pg_dispatch")
     print()
     print(line)
     print(
@@ -781,39 +793,53 @@ def report(args, total_seconds: float, r: dict) -> None:
         "fan-out = frame 'at' -> arrival)"
     )
     conns = f"connect all clients: dispatch {r['connect_python']:.1f} s"
-    if "connect_node" in r:
-        conns += f", Node {r['connect_node']:.1f} s"
+    for name in ("Node", "Node+PG"):
+        if f"connect_{name}" in r:
+            conns += f", {name} {r[f'connect_{name}']:.1f} s"
     print(conns)
+    print(
+        "Node: emits at once, stores nothing (a restart loses every message); Node+PG: commits the task, "
+        "the squad's message number\nand the outbox row in one statement first, then emits the stored message "
+        "(the least the delivery protocol asks)"
+    )
     print(line)
-    print(f"{'ms':{width}}{'n':>8}{'dispatch':>10}{'Node':>9}{'ratio':>8}")
+    print(f"{'ms':{width}}{'n':>8}{'dispatch':>10}{'Node':>9}{'ratio':>8}{'Node+PG':>9}{'ratio':>8}")
 
-    def row(label: str, py: list[float], nd: list[float] | None, q: float) -> float | None:
+    def row(label: str, py: list[float], *others: list[float] | None, q: float) -> list[float | None]:
         a = ms(py, q)
-        b = ms(nd, q) if nd else float("nan")
-        ratio = a / b if nd and b > 0 else float("nan")
-        print(f"{label:{width}}{len(py):>8}{a:10.1f}{b:9.1f}{ratio:8.1f}")
-        return ratio if nd else None
+        cells, ratios = "", []
+        for other in others:
+            b = ms(other, q) if other else float("nan")
+            ratio = a / b if other and b > 0 else float("nan")
+            cells += f"{b:9.1f}{ratio:8.1f}"
+            ratios.append(ratio if other else None)
+        print(f"{label:{width}}{len(py):>8}{a:10.1f}{cells}")
+        return ratios
 
-    row("dispatch -> tablet p50", py_d["tablet"], node_d and node_d["tablet"], 0.50)
-    ratio_d = row("dispatch -> tablet p99", py_d["tablet"], node_d and node_d["tablet"], 0.99)
-    row("dispatch POST response (server part) p50", py_d["server"], node_d and node_d["server"], 0.50)
-    row("dispatch POST response (server part) p99", py_d["server"], node_d and node_d["server"], 0.99)
-    row("broadcast to every screen, end to end p50", py_b["latency"], node_b and node_b["latency"], 0.50)
-    ratio_b = row("broadcast to every screen, end to end p95", py_b["latency"], node_b and node_b["latency"], 0.95)
-    row("broadcast fan-out only (frame at -> arrival) p95", py_b["fanout"], node_b and node_b["fanout"], 0.95)
-    row("broadcast trigger POST response p50", py_b["server"], node_b and node_b["server"], 0.50)
-    blocks = [py_d["blocks"]] + ([node_d["blocks"]] if node_d else [])
+    def of(run: dict | None, key: str) -> list[float] | None:
+        return run[key] if run else None
+
+    row("dispatch -> tablet p50", py_d["tablet"], of(node_d, "tablet"), of(pg_d, "tablet"), q=0.50)
+    ratio_d, ratio_pg = row("dispatch -> tablet p99", py_d["tablet"], of(node_d, "tablet"), of(pg_d, "tablet"), q=0.99)
+    row("dispatch POST response (server part) p50", py_d["server"], of(node_d, "server"), of(pg_d, "server"), q=0.50)
+    row("dispatch POST response (server part) p99", py_d["server"], of(node_d, "server"), of(pg_d, "server"), q=0.99)
+    row("broadcast to every screen, end to end p50", py_b["latency"], of(node_b, "latency"), q=0.50)
+    (ratio_b,) = row("broadcast to every screen, end to end p95", py_b["latency"], of(node_b, "latency"), q=0.95)
+    row("broadcast fan-out only (frame at -> arrival) p95", py_b["fanout"], of(node_b, "fanout"), q=0.95)
+    row("broadcast trigger POST response p50", py_b["server"], of(node_b, "server"), q=0.50)
+    dispatch_runs = [("dispatch", py_d), ("Node", node_d), ("Node+PG", pg_d)]
     print(
         "dispatch -> tablet p50 by block (ms, in the order run): "
         + "; ".join(
-            f"{name} " + " ".join(f"{ms(b, 0.5):.1f}" for b in runs_)
-            for name, runs_ in zip(("dispatch", "Node"), blocks, strict=False)
+            f"{name} " + " ".join(f"{ms(b, 0.5):.1f}" for b in run["blocks"]) for name, run in dispatch_runs if run
         )
     )
     lost = f"lost: dispatch {py_d['lost']} tasks, {py_b['lost']} frames"
     if node_d:
         lost += f"; Node {node_d['lost']} tasks, {node_b['lost']} frames"
-    errors = py_d["errors"] + py_b["errors"] + (node_d["errors"] + node_b["errors"] if node_d else 0)
+    if pg_d:
+        lost += f"; Node+PG {pg_d['lost']} tasks"
+    errors = sum(run["errors"] for run in (py_d, py_b, node_d, node_b, pg_d) if run)
     print(f"{lost}; client errors {errors}")
     runs = r.get("ingest") or []
     if runs:
@@ -862,8 +888,17 @@ def report(args, total_seconds: float, r: dict) -> None:
         per_op.append(f"dispatch {cpu['dispatch, dispatch']['server'] / max(1, len(py_d['server'])) * 1000:.1f} ms")
     if "dispatch, Node" in cpu:
         per_op.append(f"Node {cpu['dispatch, Node']['node'] / max(1, len(node_d['server'])) * 1000:.1f} ms")
+    if "dispatch, Node+PG" in cpu:
+        per_op.append(f"Node+PG {cpu['dispatch, Node+PG']['node'] / max(1, len(pg_d['server'])) * 1000:.1f} ms")
     if per_op:
         print("  server CPU per dispatch (with its ack): " + ", ".join(per_op))
+    per_op = [
+        f"{name} {cpu[f'dispatch, {name}']['postgres'] / max(1, len(run['server'])) * 1000:.2f} ms"
+        for name, run in dispatch_runs
+        if run and "postgres" in cpu.get(f"dispatch, {name}", {})
+    ]
+    if per_op:
+        print("  PostgreSQL CPU per dispatch: " + ", ".join(per_op))
     per_op = []
     if "broadcast, dispatch" in cpu:
         per_op.append(f"dispatch {cpu['broadcast, dispatch']['server'] / args.broadcasts * 1000:.0f} ms")
@@ -902,6 +937,15 @@ def report(args, total_seconds: float, r: dict) -> None:
                 f"{ratio_d:.1f}x",
             )
         )
+    if ratio_pg is not None:
+        checks.append(
+            (
+                f"dispatch -> tablet p99 ratio dispatch/Node+PG <= {TARGET_RATIO:g}",
+                ratio_pg <= TARGET_RATIO,
+                f"{ratio_pg:.1f}x",
+            )
+        )
+    if ratio_d is not None:
         checks.append(
             (f"broadcast p95 ratio dispatch/Node <= {TARGET_RATIO:g}", ratio_b <= TARGET_RATIO, f"{ratio_b:.1f}x")
         )
@@ -939,7 +983,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--warmup", type=int, default=30, help="untimed dispatches first, on either server")
     parser.add_argument(
-        "--blocks", type=int, default=6, help="blocks of dispatches (and broadcasts), alternating between the servers"
+        "--blocks", type=int, default=6, help="blocks of dispatches, alternating between the servers"
     )
     parser.add_argument("--broadcasts", type=int, default=20, help="timed broadcasts (one position update each)")
     parser.add_argument("--frame-interval", type=float, default=0.05, help="FRAME_INTERVAL_S of the dispatch phase")
@@ -953,7 +997,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--ingest-screens", type=int, default=10, help="command screens during ingest")
     parser.add_argument("--workers", type=int, default=2, help="load-generator processes")
-    parser.add_argument("--no-node", action="store_true", help="skip the Node comparison")
+    parser.add_argument("--no-node", action="store_true", help="skip the Node comparison servers")
     parser.add_argument("--seed", type=int, default=20261123, help="random seed of the synthetic data")
     args = parser.parse_args(argv)
     if min(args.tablets, args.screens, args.dispatches, args.broadcasts, args.workers, args.batch, args.blocks) < 1:
