@@ -83,7 +83,8 @@ from dispatch.embedded_pg import EmbeddedPostgres  # noqa: E402
 from dispatch.seed import load_dataset_into  # noqa: E402
 from gis.reference import load_dataset  # noqa: E402
 
-BENCH_DIR = PROJECT_ROOT / "var" / "bench-rt"
+# BENCH_RT_DIR: another working folder (the test suite runs a small bench beside a `make bench`)
+BENCH_DIR = Path(os.environ.get("BENCH_RT_DIR") or PROJECT_ROOT / "var" / "bench-rt")
 NODE_DIR = PROJECT_ROOT / "var" / "bench-node"
 SHENGSI = PROJECT_ROOT / "gis" / "data" / "shengsi"
 PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
@@ -982,9 +983,7 @@ def main(argv: list[str] | None = None) -> int:
         "--dispatches", type=int, default=600, help="timed dispatches (one incident each; 600 for a steady p99)"
     )
     parser.add_argument("--warmup", type=int, default=30, help="untimed dispatches first, on either server")
-    parser.add_argument(
-        "--blocks", type=int, default=6, help="blocks of dispatches, alternating between the servers"
-    )
+    parser.add_argument("--blocks", type=int, default=6, help="blocks of dispatches, alternating between the servers")
     parser.add_argument("--broadcasts", type=int, default=20, help="timed broadcasts (one position update each)")
     parser.add_argument("--frame-interval", type=float, default=0.05, help="FRAME_INTERVAL_S of the dispatch phase")
     parser.add_argument("--seconds", type=float, default=20, help="ingest duration (0: no ingest phase)")
