@@ -883,23 +883,22 @@ def report(args, total_seconds: float, r: dict) -> None:
             f"  {name:32} {used['elapsed']:5.1f} s wall: "
             + ", ".join(f"{k} {v:.1f}" for k, v in used.items() if k != "elapsed")
         )
-    per_op = []
     cpu = r["cpu"]
-    if "dispatch, dispatch" in cpu:
-        per_op.append(f"dispatch {cpu['dispatch, dispatch']['server'] / max(1, len(py_d['server'])) * 1000:.1f} ms")
-    if "dispatch, Node" in cpu:
-        per_op.append(f"Node {cpu['dispatch, Node']['node'] / max(1, len(node_d['server'])) * 1000:.1f} ms")
-    if "dispatch, Node+PG" in cpu:
-        per_op.append(f"Node+PG {cpu['dispatch, Node+PG']['node'] / max(1, len(pg_d['server'])) * 1000:.1f} ms")
-    if per_op:
-        print("  server CPU per dispatch (with its ack): " + ", ".join(per_op))
-    per_op = [
-        f"{name} {cpu[f'dispatch, {name}']['postgres'] / max(1, len(run['server'])) * 1000:.2f} ms"
-        for name, run in dispatch_runs
-        if run and "postgres" in cpu.get(f"dispatch, {name}", {})
-    ]
-    if per_op:
-        print("  PostgreSQL CPU per dispatch: " + ", ".join(per_op))
+
+    def per_dispatch(key: str | None, digits: int) -> str:
+        """CPU per timed dispatch of each server whose meter has ``key`` (None: its own process)."""
+        cells = []
+        for name, run in dispatch_runs:
+            used = cpu.get(f"dispatch, {name}", {})
+            own = key or ("server" if name == "dispatch" else "node")
+            if run and own in used:
+                cells.append(f"{name} {used[own] / max(1, len(run['server'])) * 1000:.{digits}f} ms")
+        return ", ".join(cells)
+
+    if servers := per_dispatch(None, 1):
+        print("  server CPU per dispatch (with its ack): " + servers)
+    if postgres := per_dispatch("postgres", 2):
+        print("  PostgreSQL CPU per dispatch: " + postgres)
     per_op = []
     if "broadcast, dispatch" in cpu:
         per_op.append(f"dispatch {cpu['broadcast, dispatch']['server'] / args.broadcasts * 1000:.0f} ms")
