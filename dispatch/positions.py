@@ -6,13 +6,16 @@ Flags (kept, never shown as the position): ``poor_accuracy``,
 ``impossible_speed`` (from the last shown position), ``outside_envelope`` (far
 outside the squad's county). The store bypasses the ORM: the batches of many
 squads go to PostgreSQL as one statement (realtime.py groups the tablets'
-``position`` events into one transaction: group commit).
+``position`` events into one transaction: group commit). A tablet's fixes over the
+socket reach the command centre as they arrive (``preview``), checked as the store
+checks them, while they are stored; the tablet's reply waits for the commit.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import math
+import threading
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -165,6 +168,57 @@ class _Position(NamedTuple):
 # changed meanwhile.
 _known: dict[tuple[str, int], _Position] = {}
 
+# (database, squad id) -> the newest fix this process has put on the command centre's screens
+# as it arrived, before it was stored (``preview``); its store then publishes nothing again.
+_shown: dict[tuple[str, int], _Position] = {}
+_shown_lock = threading.Lock()
+_EARLIEST = dt.datetime.min.replace(tzinfo=dt.UTC)
+
+
+def preview(database: str, squad_id: int, fixes: list[Fix]) -> dict | None:
+    """The command centre's update for a tablet's ``fixes`` as they arrive, before their store.
+
+    Their newest clean fix, checked as the store will check it, when it is newer than the
+    squad's position as this process last stored, read or showed it; the tablet's reply still
+    waits for the commit. None when nothing moves, or when the process does not know the
+    squad yet (its county or last position): the update then goes out after the store, as a
+    REST batch's always does. ``database`` is ``refcache.db_key`` of the server's session.
+    """
+    context = refcache.peek(database, ("squad-context", squad_id))
+    if context is None:
+        return None
+    envelope, force = context
+    max_speed = _max_speed(force)
+    key = (database, squad_id)
+    with _shown_lock:
+        candidates = [p for p in (_known.get(key), _shown.get(key)) if p is not None]
+        if not candidates:
+            return None
+        prev = max(candidates, key=lambda p: p.last_position_at or _EARLIEST)
+        prev_lon, prev_lat, prev_time = prev.lon, prev.lat, prev.last_position_at
+        best = None
+        for fix in sorted(fixes, key=lambda f: f.time):
+            if (prev_time is None or fix.time > prev_time) and not _doubts(
+                fix, envelope, max_speed, prev_lon, prev_lat, prev_time
+            ):
+                prev_lon, prev_lat, prev_time, best = fix.lon, fix.lat, fix.time, fix
+        if best is None:
+            return None
+        _shown[key] = _Position(squad_id, best.lon, best.lat, best.time)
+    return position_update(squad_id, best)
+
+
+def position_update(squad_id: int, fix: Fix) -> dict:
+    """The command centre's update for a squad moved to ``fix`` (its rev: the fix time in ms)."""
+    data = {
+        "id": squad_id,
+        "coordinates": [round(fix.lon, 6), round(fix.lat, 6)],
+        "time": fix.time.isoformat(),
+        "speed": fix.speed,
+        "heading": fix.heading,
+    }
+    return {"type": "position", "id": squad_id, "rev": int(fix.time.timestamp() * 1000), "data": data}
+
 
 def ingest(session: Session, squad_id: int, fixes: list[Fix]) -> dict:
     """Store ``fixes`` of a squad; move its position to the newest clean one. Returns counts."""
@@ -251,18 +305,12 @@ def ingest_many(session: Session, batches: list[tuple[int, list[Fix]]], *, commi
     FIXES.inc(len(stored))
     for squad_id in moved:
         fix = newest[squad_id][0]
-        publish_after_commit(
-            session,
-            "position",
-            {
-                "id": squad_id,
-                "coordinates": [round(fix.lon, 6), round(fix.lat, 6)],
-                "time": fix.time.isoformat(),
-                "speed": fix.speed,
-                "heading": fix.heading,
-            },
-            rev=int(fix.time.timestamp() * 1000),
-        )
+        with _shown_lock:
+            shown = _shown.get((database, squad_id))
+        if shown is not None and shown.last_position_at >= fix.time:
+            continue  # on the screens since it arrived (preview)
+        update = position_update(squad_id, fix)
+        publish_after_commit(session, "position", update["data"], rev=update["rev"])
     results = []
     for index, ((squad_id, fixes), mine) in enumerate(zip(batches, taken, strict=True)):
         if index in again:
@@ -283,6 +331,26 @@ def ingest_many(session: Session, batches: list[tuple[int, list[Fix]]], *, commi
     return results
 
 
+def _doubts(fix: Fix, envelope, max_speed: float, prev_lon, prev_lat, prev_time) -> list[str]:
+    """The flags of ``fix``: poor accuracy, outside the county's envelope, an impossible speed
+    from the position shown before it (``prev_*``, None when the squad has none)."""
+    flags = []
+    if fix.accuracy is not None and fix.accuracy > MAX_ACCURACY_M:
+        flags.append("poor_accuracy")
+    if not (envelope[0] <= fix.lon <= envelope[2] and envelope[1] <= fix.lat <= envelope[3]):
+        flags.append("outside_envelope")
+    if prev_time is not None and fix.time > prev_time and prev_lon is not None:
+        seconds = (fix.time - prev_time).total_seconds()
+        if great_circle_m(prev_lon, prev_lat, fix.lon, fix.lat) > max_speed * seconds + 50:
+            flags.append("impossible_speed")
+    return flags
+
+
+def _max_speed(force: str) -> float:
+    """The fastest a squad of ``force`` moves, in m/s."""
+    return MAX_SPEED_KMH.get(force, MAX_SPEED_KMH["default"]) / 3.6
+
+
 def _checked_rows(batches, contexts, last, newest, taken) -> list[dict]:
     """The rows to store, each fix flagged (poor accuracy, outside the county, impossible speed);
     fills ``newest`` (each squad's newest clean fix) and ``taken`` (per batch, the fixes stored:
@@ -293,7 +361,7 @@ def _checked_rows(batches, contexts, last, newest, taken) -> list[dict]:
         if not fixes:
             continue
         envelope, force = contexts[squad_id]
-        max_speed = MAX_SPEED_KMH.get(force, MAX_SPEED_KMH["default"]) / 3.6
+        max_speed = _max_speed(force)
         shown = newest.get(squad_id)
         if shown is not None:
             prev_lon, prev_lat, prev_time = shown[0].lon, shown[0].lat, shown[0].time
@@ -305,15 +373,8 @@ def _checked_rows(batches, contexts, last, newest, taken) -> list[dict]:
                 continue
             seen.add((squad_id, fix.client_id))
             mine.append(fix)
-            fix.flags.clear()  # checked afresh: a group retried item by item, a stale position
-            if fix.accuracy is not None and fix.accuracy > MAX_ACCURACY_M:
-                fix.flags.append("poor_accuracy")
-            if not (envelope[0] <= fix.lon <= envelope[2] and envelope[1] <= fix.lat <= envelope[3]):
-                fix.flags.append("outside_envelope")
-            if prev_time is not None and fix.time > prev_time and prev_lon is not None:
-                seconds = (fix.time - prev_time).total_seconds()
-                if great_circle_m(prev_lon, prev_lat, fix.lon, fix.lat) > max_speed * seconds + 50:
-                    fix.flags.append("impossible_speed")
+            # checked afresh: a group retried item by item, a stale position
+            fix.flags[:] = _doubts(fix, envelope, max_speed, prev_lon, prev_lat, prev_time)
             if not fix.flags and (prev_time is None or fix.time > prev_time):
                 prev_lon, prev_lat, prev_time = fix.lon, fix.lat, fix.time
                 newest[squad_id] = (fix, index)

@@ -43,6 +43,13 @@ def cached(db, key: tuple, load: Callable[[], object]):
     return value
 
 
+def peek(database: str, key: tuple):
+    """The fresh value of ``key`` for ``database`` (``db_key``), or None: nothing is loaded."""
+    with _lock:
+        hit = _entries.get((database, *key))
+    return hit[1] if hit and time.monotonic() - hit[0] < TTL_SECONDS else None
+
+
 def cached_many(db, kind: str, ids: Iterable, load: Callable[[list], dict]) -> dict:
     """``{id: value}`` for ``ids``: the fresh ones from the cache, the others with one ``load(missing)``
     (which returns ``{id: value}``) remembered for TTL_SECONDS each."""

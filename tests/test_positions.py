@@ -343,3 +343,78 @@ def test_many_tablets_sending_at_once_each_get_their_own_committed_answer(live_s
     ids = [s for s, _ in tablets]
     stored = store.scalar(text("SELECT count(*) FROM position_fix WHERE squad_id = ANY(:ids)"), {"ids": ids})
     assert stored == 20 * 15
+
+
+def test_a_preview_checks_arriving_fixes_as_their_store_will(session):
+    """The socket path shows a tablet's newest clean fix as it arrives; the store then publishes it no more."""
+    from dispatch import refcache
+    from dispatch.positions import ingest_many, parse_fix, preview
+    from dispatch.record import _PENDING
+
+    squad = session.scalar(select(Squad.id).where(Squad.code == "cb-caiyuan"))
+    database = refcache.db_key(session)
+
+    def fix(*args, **extra):
+        return parse_fix(_fix(*args, **extra), "fix")
+
+    assert preview(database, squad, [fix("v1", 122.450, 30.730, 0)]) is None, "not known yet: shown once stored"
+    ingest_many(session, [(squad, [fix("v1", 122.450, 30.730, 0)])], commit=True)
+    assert [u["rev"] for u in session.info.pop(_PENDING)] == [int(T0.timestamp() * 1000)]
+    session.commit()
+    arriving = [
+        fix("v3", 122.452, 30.731, 2, speed=1.5, heading=40),
+        fix("v2", 122.451, 30.7305, 1),
+        fix("far", 122.650, 30.731, 3),  # 20 km in a minute: impossible
+        fix("blur", 122.453, 30.731, 4, accuracy=500),
+    ]
+    at = T0 + dt.timedelta(minutes=2)
+    assert preview(database, squad, arriving) == {
+        "type": "position",
+        "id": squad,
+        "rev": int(at.timestamp() * 1000),
+        "data": {"id": squad, "coordinates": [122.452, 30.731], "time": at.isoformat(), "speed": 1.5, "heading": 40.0},
+    }
+    assert preview(database, squad, [fix("v2", 122.451, 30.7305, 1)]) is None, "older than what is shown"
+    assert preview(database, squad, arriving) is None, "shown already"
+    result = ingest_many(session, [(squad, arriving)], commit=True)[0]
+    assert result["position_moved"] and result["flags"] == {"far": ["impossible_speed"], "blur": ["poor_accuracy"]}
+    assert session.info.pop(_PENDING, []) == [], "on the screens since it arrived: not published again"
+    session.commit()
+    assert _position(session, squad)[2] == at
+
+
+def test_a_socket_fix_is_shown_while_stored_and_answered_once_committed(start_server, store, tablet_squad):
+    import threading
+    import time
+
+    squad_id, token = tablet_squad
+    server = start_server(FRAME_INTERVAL_S=0.2)
+    screen = CommandScreen(server.url)
+    tablet = Tablet(server.url, token)
+    try:
+        assert tablet.send_position(_fix("w1", 122.450, 30.730, 0, accuracy=8))["position_moved"]
+        store.execute(text("SELECT 1 FROM squad WHERE id = :id FOR UPDATE"), {"id": squad_id})  # the store waits
+        replies: list[dict] = []
+        sender = threading.Thread(
+            target=lambda: replies.append(tablet.send_position(_fix("w2", 122.452, 30.731, 1, accuracy=8)))
+        )
+        sender.start()
+        screen.wait_until(
+            lambda: any(u["data"]["coordinates"] == [122.452, 30.731] for u in screen.updates("position"))
+        )
+        assert replies == [] and sender.is_alive(), "the tablet's reply waits for the commit"
+        assert _position(store, squad_id)[2] == T0, "the screens are ahead of the database by the store's time"
+        store.rollback()  # the squad's row is free: the store goes on
+        sender.join(10)
+        assert replies and replies[0]["ok"] and replies[0]["stored"] == 1 and replies[0]["position_moved"], replies
+        assert _position(store, squad_id)[2] == T0 + dt.timedelta(minutes=1)
+        assert tablet.send_position(_fix("w3", 122.453, 30.731, 2, accuracy=500))["flagged"] == 1
+        assert tablet.send_position(_fix("w0", 122.449, 30.730, -1, accuracy=8))["position_moved"] is False
+        time.sleep(0.8)  # frames enough for anything the stores would have published
+        revs = [u["rev"] for u in screen.updates("position") if u["id"] == squad_id]
+        assert revs == [int((T0 + dt.timedelta(minutes=m)).timestamp() * 1000) for m in (0, 1)], (
+            "each position once; the doubtful and the older fix not at all"
+        )
+    finally:
+        tablet.close()
+        screen.close()
