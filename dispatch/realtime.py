@@ -394,19 +394,6 @@ position_writer = GroupWriter("fixes", _store_positions)
 ack_writer = GroupWriter("ack", _store_acks)
 
 
-def _database_key() -> str:
-    """The database the writers store in, as ``refcache`` and ``positions`` name it."""
-    app = position_writer.app
-    key = app.extensions.get("dispatch.database_key")
-    if key is None:
-        from dispatch import refcache
-        from dispatch.db import db
-
-        with app.app_context():
-            key = app.extensions["dispatch.database_key"] = refcache.db_key(db.session)
-    return key
-
-
 # -- tablets -------------------------------------------------------------------------------------
 
 # sid -> squad id, for the tablets connected to this process.
@@ -502,6 +489,8 @@ class SquadNamespace(Namespace):
     @staticmethod
     def _position(squad_id: int, data) -> dict:
         """One fix (or ``{"fixes": [...]}``); the counts once they are committed."""
+        from dispatch import refcache
+        from dispatch.db import db
         from dispatch.errors import ApiError
         from dispatch.positions import parse_batch, parse_fix, preview
 
@@ -510,7 +499,7 @@ class SquadNamespace(Namespace):
         except ApiError as exc:
             return {"ok": False, **exc.to_dict()}
         # On the screens as it arrives (the squad's newest clean fix), while the writer stores it.
-        update = preview(_database_key(), squad_id, fixes)
+        update = preview(refcache.db_key(db.session), squad_id, fixes)  # no Session is made
         if update is not None:
             publish(update)
         return position_writer.submit((squad_id, fixes))
