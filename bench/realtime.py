@@ -474,7 +474,7 @@ def measure_broadcast(http: requests.Session, workers: Workers, target: Target, 
         for screen in answer["positions"]:
             expected += len(sent)
             seen = set()
-            for squad_id, rev, arrived, wall, at in screen:
+            for squad_id, rev, arrived, wall, at, _fixed in screen:
                 if squad_id == beacon["id"] and rev in sent and rev not in seen:
                     seen.add(rev)
                     latencies.append(arrived - sent[rev])
@@ -517,11 +517,11 @@ def measure_ingest(workers: Workers, tablets: list[dict], seconds: float, rate: 
     for answer in workers.same(cmd="results"):
         frames += answer["frames"]
         for screen in answer["positions"]:
-            for _sid, rev, _arrived, wall, at in screen:
+            for _sid, _rev, _arrived, wall, at, fixed in screen:
                 frame_ats.add(at)
-                if rev / 1000 >= started_wall:
-                    latencies.append(wall - rev / 1000)
-                    to_frame.append(at - rev / 1000)
+                if fixed >= started_wall:
+                    latencies.append(wall - fixed)
+                    to_frame.append(at - fixed)
                     fanout.append(wall - at)
     return {
         "seconds": seconds,
