@@ -3,7 +3,8 @@
 Used by ``make run`` when no ``DATABASE_URL`` is given and by the test suite.
 The cluster lives in a git-ignored data folder, listens on a unix socket in
 that folder and on a free port of 127.0.0.1 only, and authenticates with a
-generated password kept (mode 0600) beside it.
+generated password kept (mode 0600) beside it. Its URL names the socket (less
+CPU per round trip than TCP) unless the socket's path is too long for the kernel.
 
 initdb and pg_ctl refuse to run as root, so when we are root they run as the
 ``postgres`` user through ``runuser``, and every path they write is owned by
@@ -31,6 +32,7 @@ from urllib.parse import quote
 log = logging.getLogger(__name__)
 
 DATABASE_NAME = "dispatch"
+_SOCKET_PATH_MAX = 108  # sizeof(sockaddr_un.sun_path) on Linux, the terminating NUL included
 SUPERUSER = "postgres"
 
 
@@ -228,7 +230,12 @@ class EmbeddedPostgres:
                     start_new_session=True,
                 )
                 self.started_here = True
-                log.info("started PostGIS on 127.0.0.1:%s (data %s)", self.port, self.pgdata)
+                log.info(
+                    "started PostGIS on 127.0.0.1:%s%s (data %s)",
+                    self.port,
+                    f" and in {self.socket_dir}" if self.socket_usable else "",
+                    self.pgdata,
+                )
             self._ensure_database()
         return self.url()
 
@@ -251,10 +258,24 @@ class EmbeddedPostgres:
         return self.password_file.read_text().strip()
 
     def url(self, database: str | None = None, driver: str = "postgresql+psycopg") -> str:
-        return (
-            f"{driver}://{SUPERUSER}:{quote(self.password(), safe='')}@127.0.0.1:"
-            f"{self.port}/{database or self.database}"
-        )
+        """The cluster's URL: through its unix socket when the socket's path fits the kernel's
+        limit, else 127.0.0.1. A round trip through the socket costs both ends less than one
+        through TCP (``SELECT 1`` on this machine, three alternated runs of 10,000: 142-153
+        against 168-185 us, client CPU 80-84 against 94-108 us, the backend's 46-50 against
+        59-65 us); a dispatch makes three or four."""
+        credentials = f"{driver}://{SUPERUSER}:{quote(self.password(), safe='')}@"
+        name = database or self.database
+        if self.socket_usable:
+            return f"{credentials}/{name}?host={quote(str(self.socket_dir), safe='/')}&port={self.port}"
+        return f"{credentials}127.0.0.1:{self.port}/{name}"
+
+    @property
+    def socket_usable(self) -> bool:
+        """Whether the cluster's unix socket (``.s.PGSQL.<port>`` in ``socket_dir``) has a path
+        the kernel takes (108 bytes with the NUL); PostgreSQL makes none for a longer one and
+        listens on 127.0.0.1 alone."""
+        path = self.socket_dir / f".s.PGSQL.{self.port}"
+        return self.port is not None and len(os.fsencode(path)) < _SOCKET_PATH_MAX
 
     def _ensure_database(self) -> None:
         import psycopg
