@@ -274,8 +274,9 @@ class EmbeddedPostgres:
         """Whether the cluster's unix socket (``.s.PGSQL.<port>`` in ``socket_dir``) has a path
         the kernel takes (108 bytes with the NUL); PostgreSQL makes none for a longer one and
         listens on 127.0.0.1 alone."""
-        path = self.socket_dir / f".s.PGSQL.{self.port}"
-        return self.port is not None and len(os.fsencode(path)) < _SOCKET_PATH_MAX
+        if self.port is None:
+            return False
+        return len(os.fsencode(self.socket_dir / f".s.PGSQL.{self.port}")) < _SOCKET_PATH_MAX
 
     def _ensure_database(self) -> None:
         import psycopg
