@@ -30,12 +30,18 @@ def db_key(db) -> str:
     return key
 
 
+def _fresh(full_key: tuple, now: float) -> tuple[float, object] | None:
+    """The entry of ``full_key`` when it is younger than TTL_SECONDS (the caller holds _lock)."""
+    hit = _entries.get(full_key)
+    return hit if hit and now - hit[0] < TTL_SECONDS else None
+
+
 def cached(db, key: tuple, load: Callable[[], object]):
     """``load()`` once per database and key for TTL_SECONDS; an exception is not remembered."""
     full_key = (db_key(db), *key)
     with _lock:
-        hit = _entries.get(full_key)
-        if hit and time.monotonic() - hit[0] < TTL_SECONDS:
+        hit = _fresh(full_key, time.monotonic())
+        if hit:
             return hit[1]
     value = load()
     with _lock:
@@ -46,8 +52,8 @@ def cached(db, key: tuple, load: Callable[[], object]):
 def peek(database: str, key: tuple):
     """The fresh value of ``key`` for ``database`` (``db_key``), or None: nothing is loaded."""
     with _lock:
-        hit = _entries.get((database, *key))
-    return hit[1] if hit and time.monotonic() - hit[0] < TTL_SECONDS else None
+        hit = _fresh((database, *key), time.monotonic())
+    return hit[1] if hit else None
 
 
 def cached_many(db, kind: str, ids: Iterable, load: Callable[[list], dict]) -> dict:
@@ -58,8 +64,8 @@ def cached_many(db, kind: str, ids: Iterable, load: Callable[[list], dict]) -> d
     with _lock:
         now = time.monotonic()
         for i in ids:
-            hit = _entries.get((base, kind, i))
-            if hit and now - hit[0] < TTL_SECONDS:
+            hit = _fresh((base, kind, i), now)
+            if hit:
                 found[i] = hit[1]
             else:
                 missing.append(i)
