@@ -90,6 +90,11 @@ def parse_fix(data, field: str) -> Fix:
     )
 
 
+def _context_key(squad_id: int) -> tuple:
+    """The reference cache's key of a squad's context: ``_squad_context`` fills it, ``preview`` peeks."""
+    return ("squad-context", squad_id)
+
+
 def _squad_context(session: Session, squad_id: int):
     """Envelope of the squad's county and its force (reference data, cached a few minutes)."""
 
@@ -112,7 +117,7 @@ def _squad_context(session: Session, squad_id: int):
         m = ENVELOPE_MARGIN_DEG
         return (row[0] - m, row[1] - m, row[2] + m, row[3] + m), row[4]
 
-    return refcache.cached(session, ("squad-context", squad_id), load)
+    return refcache.cached(session, _context_key(squad_id), load)
 
 
 # The fixes of any number of squads in one statement: history rows (idempotent on the fix id),
@@ -184,7 +189,7 @@ def preview(database: str, squad_id: int, fixes: list[Fix]) -> dict | None:
     squad yet (its county or last position): the update then goes out after the store, as a
     REST batch's always does. ``database`` is ``refcache.db_key`` of the server's session.
     """
-    context = refcache.peek(database, ("squad-context", squad_id))
+    context = refcache.peek(database, _context_key(squad_id))
     if context is None:
         return None
     envelope, force = context
