@@ -1,5 +1,6 @@
 """Position fixes: batches over HTTP and fixes over the socket; idempotent, ordered, flagged."""
 
+import contextlib
 import datetime as dt
 
 import pytest
@@ -13,6 +14,20 @@ from tests.realtime_clients import CommandScreen, Tablet
 
 pytestmark = pytest.mark.live
 T0 = dt.datetime(2026, 11, 23, 9, 0, tzinfo=dt.timezone(dt.timedelta(hours=8)))
+
+
+@contextlib.contextmanager
+def _screen_and_tablet(url: str, token: str):
+    """A command screen, then a tablet of the squad, on the server at ``url``; both closed after."""
+    screen = CommandScreen(url)
+    try:
+        tablet = Tablet(url, token)
+        try:
+            yield screen, tablet
+        finally:
+            tablet.close()
+    finally:
+        screen.close()
 
 
 def _fix(fix_id, lon, lat, minutes, **extra):
@@ -138,9 +153,7 @@ def test_a_lone_update_goes_out_at_once_a_burst_one_frame_per_interval(start_ser
 
     squad_id, token = tablet_squad
     server = start_server(FRAME_INTERVAL_S=3)
-    screen = CommandScreen(server.url)
-    tablet = Tablet(server.url, token)
-    try:
+    with _screen_and_tablet(server.url, token) as (screen, tablet):
         time.sleep(0.2)
         sent = time.monotonic()
         assert tablet.send_position(_fix("lone", 122.45, 30.73, 0))["position_moved"] is True
@@ -159,16 +172,11 @@ def test_a_lone_update_goes_out_at_once_a_burst_one_frame_per_interval(start_ser
         times = [f["at"] for f in screen.frames]
         assert len(times) == 2, "the burst shares the one frame after the interval"
         assert times[1] - times[0] >= 3 - 0.05
-    finally:
-        tablet.close()
-        screen.close()
 
 
 def test_socket_fixes_reach_the_command_centre_coalesced(live_server, store, tablet_squad):
     squad_id, token = tablet_squad
-    screen = CommandScreen(live_server.url)
-    tablet = Tablet(live_server.url, token)
-    try:
+    with _screen_and_tablet(live_server.url, token) as (screen, tablet):
         for i in range(30):
             reply = tablet.send_position(_fix(f"s{i}", 122.45 + i * 0.0002, 30.73, i / 10))
             assert reply["ok"] is True and reply["stored"] == 1
@@ -184,9 +192,6 @@ def test_socket_fixes_reach_the_command_centre_coalesced(live_server, store, tab
         assert all(len({(u["type"], u["id"]) for u in f["updates"]}) == len(f["updates"]) for f in screen.frames)
         bad = tablet.send_position({"id": "x", "lon": "east"})
         assert bad["ok"] is False and bad["error"]["field"] == "fix.lon"
-    finally:
-        tablet.close()
-        screen.close()
 
 
 def test_snapshot_then_stream_without_gaps(api, live_server, store):
@@ -389,9 +394,7 @@ def test_a_socket_fix_is_shown_while_stored_and_answered_once_committed(start_se
 
     squad_id, token = tablet_squad
     server = start_server(FRAME_INTERVAL_S=0.2)
-    screen = CommandScreen(server.url)
-    tablet = Tablet(server.url, token)
-    try:
+    with _screen_and_tablet(server.url, token) as (screen, tablet):
         assert tablet.send_position(_fix("w1", 122.450, 30.730, 0, accuracy=8))["position_moved"]
         store.execute(text("SELECT 1 FROM squad WHERE id = :id FOR UPDATE"), {"id": squad_id})  # the store waits
         replies: list[dict] = []
@@ -415,6 +418,3 @@ def test_a_socket_fix_is_shown_while_stored_and_answered_once_committed(start_se
         assert revs == [int((T0 + dt.timedelta(minutes=m)).timestamp() * 1000) for m in (0, 1)], (
             "each position once; the doubtful and the older fix not at all"
         )
-    finally:
-        tablet.close()
-        screen.close()
