@@ -30,9 +30,9 @@ import shapely  # noqa: E402
 from sqlalchemy import create_engine, pool  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from dispatch import migrate  # noqa: E402
 from dispatch.boundaries import Report, load_regions, read_features, validate_regions  # noqa: E402
-from dispatch.embedded_pg import EmbeddedPostgres  # noqa: E402
+from dispatch.store import migrate  # noqa: E402
+from dispatch.store.embedded_pg import EmbeddedPostgres  # noqa: E402
 
 BENCH_DIR = PROJECT_ROOT / "var" / "bench-import"
 TARGET = 20_000

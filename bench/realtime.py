@@ -78,9 +78,10 @@ from common import BenchError, free_port, percentile  # noqa: E402  (bench/commo
 from sqlalchemy import create_engine, pool  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from dispatch import migrate, synthetic  # noqa: E402
-from dispatch.embedded_pg import EmbeddedPostgres  # noqa: E402
+from dispatch import synthetic  # noqa: E402
 from dispatch.seed import load_dataset_into  # noqa: E402
+from dispatch.store import migrate  # noqa: E402
+from dispatch.store.embedded_pg import EmbeddedPostgres  # noqa: E402
 from gis.reference import load_dataset  # noqa: E402
 
 # BENCH_RT_DIR: another working folder (the test suite runs a small bench beside a `make bench`)

@@ -53,11 +53,11 @@ from common import BenchError, free_port, percentile  # noqa: E402  (bench/commo
 from sqlalchemy import create_engine, pool  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
-from dispatch import migrate  # noqa: E402
-from dispatch.auth import add_api_token  # noqa: E402
-from dispatch.embedded_pg import EmbeddedPostgres  # noqa: E402
+from dispatch.accounts import add_api_token  # noqa: E402
 from dispatch.recommend import NEARBY, NEARBY_WITH_BOATS, PLACE_OF_INCIDENT  # noqa: E402
 from dispatch.seed import load_dataset_into  # noqa: E402
+from dispatch.store import migrate  # noqa: E402
+from dispatch.store.embedded_pg import EmbeddedPostgres  # noqa: E402
 from gis.reference import load_dataset  # noqa: E402
 
 BENCH_DIR = PROJECT_ROOT / "var" / "bench"

@@ -18,21 +18,19 @@ import datetime as dt
 import io
 import json
 import math
-import sys
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import click
 import numpy as np
 import shapely
-from flask import Flask
-from flask.cli import with_appcontext
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, selectinload
 
-from dispatch.db import db
-from dispatch.models import CoveragePlan, Region, Zone, ZoneMember
+from dispatch.jurisdiction import effective_plan
+from dispatch.record import record
+from dispatch.seed import refresh_zone_geometry
+from dispatch.store.models import CoveragePlan, Region, Zone, ZoneMember
 from gis.crs import SYSTEMS, to_wgs84
 
 LEVELS = ("city", "county", "district", "township", "street")
@@ -399,9 +397,6 @@ def import_regions(session: Session, path: Path | str, *, crs: str = "wgs84", dr
 def import_zones(session: Session, path: Path | str, *, plan_code: str, root_code: str, crs: str = "wgs84",
                  dry_run: bool = False, actor: str = "import") -> Report:  # fmt: skip
     """Zone polygons -> a draft coverage plan over ``root_code``'s townships and streets."""
-    from dispatch.record import record
-    from dispatch.seed import refresh_zone_geometry
-
     report = Report()
     features = read_features(path, crs)
     n = report.features = len(features)
@@ -480,8 +475,6 @@ def import_zones(session: Session, path: Path | str, *, plan_code: str, root_cod
 
 def export_plan(session: Session, code: str | None = None, root_code: str | None = None) -> dict:
     """A plan's zones as a GeoJSON FeatureCollection (default: the effective plan of the first county or city)."""
-    from dispatch.jurisdiction import effective_plan
-
     if code:
         plan = session.scalar(select(CoveragePlan).where(CoveragePlan.code == code))
         if plan is None:
@@ -527,85 +520,3 @@ def export_plan(session: Session, code: str | None = None, root_code: str | None
             for zone, geom in rows
         ],
     }
-
-
-# -- commands -------------------------------------------------------------------------------------
-
-
-@click.command("import-regions")
-@click.argument("path", type=click.Path(exists=True, dir_okay=True))
-@click.option("--as", "kind", type=click.Choice(["regions", "zones"]), default="regions", show_default=True)
-@click.option(
-    "--crs",
-    type=click.Choice(SYSTEMS),
-    default="wgs84",
-    show_default=True,
-    help="Coordinate system of the file (gcj02/bd09: drawn on a Chinese web map).",
-)
-@click.option("--plan", "plan_code", help="Zones: code of the draft plan to create.")
-@click.option("--root", "root_code", help="Zones: code of the county or city the plan covers.")
-@click.option("--dry-run", is_flag=True, help="Validate and report only.")
-@click.option("--report", "report_path", type=click.Path(dir_okay=False), help="Write the full report (JSON) here.")
-@with_appcontext
-def import_regions_command(path, kind, crs, plan_code, root_code, dry_run, report_path) -> None:  # fmt: skip
-    """Load regions (or zones, as a draft plan) from a GeoJSON file or Shapefile, with a validation report."""
-    from dispatch.recommend import invalidate_caches
-
-    session = db.session
-    try:
-        if kind == "zones":
-            if not plan_code or not root_code:
-                raise click.UsageError("--as zones needs --plan CODE and --root REGION_CODE")
-            report = import_zones(session, path, plan_code=plan_code, root_code=root_code, crs=crs, dry_run=dry_run)
-        else:
-            with click.progressbar(length=1, label="reading and validating", file=sys.stderr) as bar:
-                features = read_features(path, crs)
-                report = Report()
-                rows = validate_regions(session, features, report)
-                bar.update(1)
-            if report.ok and not dry_run:
-                with click.progressbar(length=len(features), label="loading", file=sys.stderr) as bar:
-                    report.loaded = load_regions(session, rows, bar)
-    except ImportRefused as exc:
-        session.rollback()
-        click.echo(f"refused: {exc}", err=True)
-        sys.exit(1)
-    for line in report.lines():
-        click.echo(line)
-    if report_path:
-        Path(report_path).write_text(json.dumps(report.to_json(), ensure_ascii=False, indent=1), encoding="utf-8")
-    if not report.ok:
-        session.rollback()
-        click.echo("nothing loaded: fix the errors above", err=True)
-        sys.exit(1)
-    if dry_run:
-        session.rollback()
-        click.echo("dry run: nothing loaded")
-        return
-    session.commit()
-    invalidate_caches()
-
-
-@click.command("export-plan")
-@click.argument("code", required=False)
-@click.option("--root", "root_code", help="The county or city whose effective plan to export (default: the first).")
-@click.option("-o", "--output", type=click.Path(dir_okay=False), help="File to write (default: standard output).")
-@with_appcontext
-def export_plan_command(code, root_code, output) -> None:
-    """Write a coverage plan's zones (default: the effective plan) as GeoJSON."""
-    try:
-        collection = export_plan(db.session, code, root_code)
-    except ImportRefused as exc:
-        click.echo(f"refused: {exc}", err=True)
-        sys.exit(1)
-    data = json.dumps(collection, ensure_ascii=False, indent=1)
-    if output:
-        Path(output).write_text(data + "\n", encoding="utf-8")
-        click.echo(f"wrote {len(collection['features'])} zones of {collection['plan']['code']} to {output}", err=True)
-    else:
-        click.echo(data)
-
-
-def init_app(app: Flask) -> None:
-    app.cli.add_command(import_regions_command)
-    app.cli.add_command(export_plan_command)

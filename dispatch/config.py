@@ -22,7 +22,7 @@ def from_environment() -> dict:
         "SECRET_KEY": os.environ.get("SECRET_KEY") or None,
         "SOCKETIO_MESSAGE_QUEUE": os.environ.get("SOCKETIO_MESSAGE_QUEUE") or None,
         "SOCKETIO_ASYNC_MODE": os.environ.get("SOCKETIO_ASYNC_MODE", "threading"),
-        # Command-centre frames: at most one per FRAME_INTERVAL_S per screen (realtime.UpdateBus).
+        # Command-centre frames: at most one per FRAME_INTERVAL_S per screen (dispatch.live.frames; several processes: dispatch.live.updates).
         "FRAME_INTERVAL_S": _float("FRAME_INTERVAL_S", 1.0),
         # Tablet messages not acknowledged after ACK_TIMEOUT_S are resent (checked every RESEND_INTERVAL_S).
         "ACK_TIMEOUT_S": _float("ACK_TIMEOUT_S", 10.0),

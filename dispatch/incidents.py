@@ -21,9 +21,12 @@ from dispatch.jurisdiction import (
     region_at,
     with_covering_squads,
 )
-from dispatch.models import INCIDENT_SOURCES, Incident, Matter, Region, Task
-from dispatch.record import publish_after_commit, record
-from dispatch.serializers import authority_json, iso, point_json, region_ref
+from dispatch.live.bus import publish_after_commit
+from dispatch.record import record
+from dispatch.shapes import incident_summary, ordered_matters
+from dispatch.states import CLOSED_STATUSES, DUPLICATE_REASON, OPEN_STATUSES, sql_list
+from dispatch.store.models import INCIDENT_SOURCES, Incident, Matter, Region, Task
+from dispatch.tasks import cancel_for_incident
 from dispatch.validation import (
     check_fields,
     optional_text,
@@ -32,8 +35,6 @@ from dispatch.validation import (
     required_text,
 )
 
-OPEN_STATUSES = ("open", "dispatched")
-ASSIGNED_STATES = ("scheduled", "dispatched", "acknowledged", "en_route", "on_scene")
 MAX_MATTERS = 10
 
 
@@ -197,11 +198,11 @@ def possible_duplicates(session: Session, incident: Incident, config: dict) -> t
     the nearest ``DUPLICATE_LIMIT`` of them, and how many there are in all (a market that
     draws a call an hour must not hand the dispatcher hundreds)."""
     rows = session.execute(
-        text("""
+        text(f"""
         SELECT i.id, ST_Distance(i.location, me.location) AS distance, i.reported_at, i.status,
                array_agg(m.code ORDER BY m.code) AS shared, count(*) OVER () AS total
         FROM incident me
-        JOIN incident i ON i.id <> me.id AND i.status IN ('open', 'dispatched')
+        JOIN incident i ON i.id <> me.id AND i.status IN {sql_list(OPEN_STATUSES)}
              AND ST_DWithin(i.location, me.location, :radius)
              AND i.reported_at BETWEEN me.reported_at - make_interval(secs => :window)
                                    AND me.reported_at + make_interval(secs => :window)
@@ -250,10 +251,8 @@ def get_incident(session: Session, incident_id: int, *, lock: bool = False) -> I
 def mark_duplicate(session: Session, incident_id: int, original_id: int, *, actor: str) -> Incident:
     """Mark ``incident_id`` a duplicate of ``original_id``; both stay on the record.
 
-    Its assigned tasks are cancelled (the original carries the work).
+    The duplicate cascade: its assigned tasks are cancelled (the original carries the work).
     """
-    from dispatch.tasks import cancel_for_incident
-
     if incident_id == original_id:
         raise ApiError("an incident cannot duplicate itself", field="of")
     first, second = sorted((incident_id, original_id))
@@ -272,10 +271,10 @@ def mark_duplicate(session: Session, incident_id: int, original_id: int, *, acto
         raise Conflict(
             f"incident {incident_id} is already a duplicate of {incident.duplicate_of_id}", code="already_duplicate"
         )
-    if incident.status in ("resolved", "cancelled"):
+    if incident.status in CLOSED_STATUSES:
         raise Conflict(f"incident {incident_id} is {incident.status}", code="incident_closed")
     previous = incident.status
-    cancel_for_incident(session, incident, actor=actor, reason=f"duplicate of incident {original_id}")
+    cancel_for_incident(session, incident, actor=actor, reason=DUPLICATE_REASON.format(original=original_id))
     incident.status = "duplicate"
     incident.duplicate_of_id = original_id
     for subject, data in (
@@ -296,64 +295,6 @@ def mark_duplicate(session: Session, incident_id: int, original_id: int, *, acto
     return incident
 
 
-def incident_summary(incident: Incident) -> dict:
-    """The small shape pushed to the command centre."""
-    return summary_shape(
-        id=incident.id,
-        status=incident.status,
-        priority=incident.priority,
-        location=point_json(incident.location),
-        sla_deadline=incident.sla_deadline,
-        matters=[m.code for m in ordered_matters(incident)],
-        description=incident.description,
-        region=incident.region.name_zh if incident.region else None,
-    )
-
-
-def summary_shape(
-    *, id: int, status: str, priority: int, location, sla_deadline, matters: list[str], description, region
-) -> dict:
-    """incident_summary from plain values (the dispatch hot path reads them in SQL)."""
-    return {
-        "id": id,
-        "status": status,
-        "priority": priority,
-        "location": location,
-        "sla_deadline": iso(sla_deadline),
-        "matters": matters,
-        "description": description,
-        "region": region,
-    }
-
-
-def incident_json(incident: Incident) -> dict:
-    from dispatch.tasks import task_json
-
-    return {
-        "id": incident.id,
-        "source": incident.source,
-        "external_id": incident.external_id,
-        "description": incident.description,
-        "address": incident.address,
-        "location": point_json(incident.location),
-        "matters": [{"code": m.code, "name": m.name_zh, "domain": m.domain} for m in ordered_matters(incident)],
-        "region": region_ref(incident.region) if incident.region else None,
-        "zone": {"code": incident.zone.code, "name": incident.zone.name_zh} if incident.zone else None,
-        "authority": authority_json(incident.authority) if incident.authority else None,
-        "priority": incident.priority,
-        "status": incident.status,
-        "reported_at": iso(incident.reported_at),
-        "received_at": iso(incident.received_at),
-        "sla_deadline": iso(incident.sla_deadline),
-        "dispatched_at": iso(incident.dispatched_at),
-        "on_scene_at": iso(incident.on_scene_at),
-        "resolved_at": iso(incident.resolved_at),
-        "duplicate_of": incident.duplicate_of_id,
-        "created_by": incident.created_by,
-        "tasks": [task_json(t) for t in incident.tasks],
-    }
-
-
 def incident_jurisdiction(session: Session, incident: Incident, placed: Jurisdiction | None = None) -> dict | None:
     """The jurisdiction of the incident's place for its lead matter, as GET /jurisdiction answers it
     (``placed``: as intake has just found it, for a new incident)."""
@@ -364,12 +305,6 @@ def incident_jurisdiction(session: Session, incident: Incident, placed: Jurisdic
         return jurisdiction_at(session, point.x, point.y, lead_matter(incident).code).to_json()
     except NotFound:
         return None  # at sea: the incident belongs to the county, no township answers
-
-
-def ordered_matters(incident: Incident) -> list[Matter]:
-    """The incident's matters, its lead matter (the first it was filed with) first, then by code
-    (in SQL: ``models.INCIDENT_MATTERS_ORDER_SQL``)."""
-    return sorted(incident.matters, key=lambda m: (m.id != incident.lead_matter_id, m.code))
 
 
 def lead_matter(incident: Incident) -> Matter:

@@ -20,11 +20,12 @@ from sqlalchemy.orm import Session, selectinload
 from dispatch.errors import ApiError, Conflict, NotFound
 from dispatch.incidents import get_incident
 from dispatch.jurisdiction import region_at
-from dispatch.models import DOMAINS, Authority, Incident, InspectionRequest, JointInspection, Task
 from dispatch.recommend import recommend_at
 from dispatch.record import record
-from dispatch.serializers import iso, point_json
-from dispatch.tasks import announce_task, follow_incident, has_certified_officer, lock_squads, task_json
+from dispatch.shapes import iso, point_json, task_json
+from dispatch.states import OPEN_STATUSES
+from dispatch.store.models import DOMAINS, Authority, Incident, InspectionRequest, JointInspection, Task
+from dispatch.tasks import announce_task, follow_incident, has_certified_officer, lock_squads
 from dispatch.validation import (
     check_fields,
     id_list,
@@ -34,6 +35,7 @@ from dispatch.validation import (
     required_point,
     required_text,
 )
+from gis.clock import local_day
 
 SLOT = dt.timedelta(hours=2)
 REQUEST_FIELDS = {"authority", "domain", "target", "window", "purpose"}
@@ -316,7 +318,7 @@ def create_joint_inspection(session: Session, body: dict, *, actor: str) -> Join
         raise ApiError(f"must be a list of domains: {', '.join(DOMAINS)}", field="domains")
 
     incident = get_incident(session, incident_id, lock=True) if incident_id else None
-    if incident is not None and incident.status not in ("open", "dispatched"):
+    if incident is not None and incident.status not in OPEN_STATUSES:
         raise Conflict(f"incident {incident.id} is {incident.status}", field="incident_id", code="incident_closed")
     requests = list(
         session.scalars(
@@ -340,7 +342,7 @@ def create_joint_inspection(session: Session, body: dict, *, actor: str) -> Join
         if not (request.window_start < end and start < request.window_end):
             raise ApiError(f"the slot lies outside the window of request {request.id}", field="slot")
     squads = lock_squads(session, squad_ids)
-    today = start.date()
+    today = local_day(start)
     for squad in squads:
         if not has_certified_officer(squad, today):
             raise Conflict(

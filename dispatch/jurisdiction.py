@@ -17,8 +17,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, selectinload
 
 from dispatch.errors import ApiError, NotFound
-from dispatch.models import OFFICER_COUNTS_SQL, Authority, CoveragePlan, Matter, Region, Squad, Zone, ZoneMember
-from dispatch.serializers import authority_json, matter_json, region_ref, squad_from_row, zone_json
+from dispatch.shapes import authority_json, matter_json, region_ref, squad_from_row, zone_json
+from dispatch.store.models import OFFICER_COUNTS_SQL, Authority, CoveragePlan, Matter, Region, Squad, Zone, ZoneMember
+from gis.clock import local_day
 
 # Which authority kinds may act for a matter whose catalogue entry names ``kind``.
 _ACCEPTED_KINDS = {
@@ -245,7 +246,7 @@ def covering_squads(
         "lon": lon,
         "lat": lat,
         "limit": limit,
-        "today": dt.date.today(),
+        "today": local_day(),
     }
     if matter is not None:
         statement, params["domain"] = _COVERING_COMPETENT, matter.domain

@@ -15,9 +15,8 @@ import datetime as dt
 from sqlalchemy import select, text, update
 from sqlalchemy.orm import Session
 
-from dispatch.models import SquadMessage, Task
-
-_DELIVER = "dispatch_deliver_messages"
+from dispatch.live.bus import deliver_after_commit
+from dispatch.store.models import SquadMessage, Task
 
 
 def enqueue_task_message(session: Session, task: Task, action: str, payload: dict) -> SquadMessage:
@@ -43,35 +42,13 @@ def enqueue_task_message(session: Session, task: Task, action: str, payload: dic
         )
         .values(superseded_by=seq)
     )
-    queue_delivery(session, task.squad_id, body)
+    deliver_after_commit(session, task.squad_id, body)
     return message
 
 
 def message_body(seq: int, action: str, payload: dict) -> dict:
     """What a ``task`` message carries (and the outbox row's payload)."""
     return {"seq": seq, "action": action, "task": payload}
-
-
-def queue_delivery(session: Session, squad_id: int, body: dict) -> None:
-    """Emit ``body`` to the squad's tablets once the transaction commits (its outbox row is written)."""
-    session.info.setdefault(_DELIVER, []).append((squad_id, body))
-
-
-def deliver_committed(messages: list[tuple[int, dict]]) -> None:
-    """Emit ``(squad_id, body)`` messages whose outbox rows are committed already (a pipelined
-    COMMIT has come back), without waiting for the session's own commit."""
-    from dispatch import realtime
-
-    realtime.deliver(messages)
-
-
-def take_pending_deliveries(session: Session) -> list[tuple[int, dict]]:
-    """Messages written by the transaction just committed (emitted by the realtime module)."""
-    return session.info.pop(_DELIVER, [])
-
-
-def drop_pending_deliveries(session: Session) -> None:
-    session.info.pop(_DELIVER, None)
 
 
 def unacknowledged(session: Session, squad_id: int, after_seq: int = 0) -> list[dict]:

@@ -29,9 +29,10 @@ from sqlalchemy.orm import Session
 
 from dispatch.errors import ApiError, Conflict, NotFound
 from dispatch.jurisdiction import effective_plan
-from dispatch.models import CoveragePlan, Region, Zone, ZoneMember
-from dispatch.record import publish_after_commit, record
-from dispatch.serializers import iso, region_ref
+from dispatch.live.bus import publish_after_commit
+from dispatch.record import record
+from dispatch.shapes import iso, region_ref
+from dispatch.store.models import CoveragePlan, Region, Zone, ZoneMember
 from dispatch.validation import check_fields, optional_text, parse_time, required_text
 
 ZONE_FIELDS = {"code", "name", "name_en", "hub", "members", "geometry"}

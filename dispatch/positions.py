@@ -5,7 +5,7 @@ that is newer than the squad's last position and carries no flag moves it.
 Flags (kept, never shown as the position): ``poor_accuracy``,
 ``impossible_speed`` (from the last shown position), ``outside_envelope`` (far
 outside the squad's county). The store bypasses the ORM: the batches of many
-squads go to PostgreSQL as one statement (realtime.py groups the tablets'
+squads go to PostgreSQL as one statement (the live writers group the tablets'
 ``position`` events into one transaction: group commit). A tablet's fixes over the
 socket reach the command centre as they arrive (``preview``), checked as the store
 checks them, while they are stored; the tablet's reply waits for the commit.
@@ -24,9 +24,12 @@ from psycopg.rows import namedtuple_row
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from dispatch import refcache
-from dispatch.db import driver_sql, pipelined_transaction
 from dispatch.errors import ApiError
+from dispatch.live.bus import publish_after_commit, update
+from dispatch.metrics import FIXES, STALE_POSITIONS
+from dispatch.shapes import position_shape
+from dispatch.store import refcache
+from dispatch.store.db import driver_sql, pipelined_transaction
 from dispatch.validation import parse_time
 from gis.crs import SYSTEMS, to_wgs84
 from gis.travel import great_circle_m
@@ -215,14 +218,8 @@ def preview(database: str, squad_id: int, fixes: list[Fix]) -> dict | None:
 
 def position_update(squad_id: int, fix: Fix) -> dict:
     """The command centre's update for a squad moved to ``fix`` (its rev: the fix time in ms)."""
-    data = {
-        "id": squad_id,
-        "coordinates": [round(fix.lon, 6), round(fix.lat, 6)],
-        "time": fix.time.isoformat(),
-        "speed": fix.speed,
-        "heading": fix.heading,
-    }
-    return {"type": "position", "id": squad_id, "rev": int(fix.time.timestamp() * 1000), "data": data}
+    data = position_shape(squad_id, fix.lon, fix.lat, fix.time, fix.speed, fix.heading)
+    return update("position", data, int(fix.time.timestamp() * 1000))
 
 
 def ingest(session: Session, squad_id: int, fixes: list[Fix]) -> dict:
@@ -298,9 +295,6 @@ def ingest_many(session: Session, batches: list[tuple[int, list[Fix]]], *, commi
                 _known[database, squad_id] = _Position(squad_id, fix.lon, fix.lat, fix.time)
             else:
                 _known[database, squad_id] = last[squad_id]
-    from dispatch.observability import FIXES, STALE_POSITIONS
-    from dispatch.record import publish_after_commit
-
     again: dict[int, dict] = {}
     if stale:  # read those squads and store their fixes, as if they had come a moment later
         STALE_POSITIONS.inc(len(stale))
@@ -314,8 +308,8 @@ def ingest_many(session: Session, batches: list[tuple[int, list[Fix]]], *, commi
             shown = _shown.get((database, squad_id))
         if shown is not None and shown.last_position_at >= fix.time:
             continue  # on the screens since it arrived (preview)
-        update = position_update(squad_id, fix)
-        publish_after_commit(session, "position", update["data"], rev=update["rev"])
+        shown_update = position_update(squad_id, fix)
+        publish_after_commit(session, "position", shown_update["data"], rev=shown_update["rev"])
     results = []
     for index, ((squad_id, fixes), mine) in enumerate(zip(batches, taken, strict=True)):
         if index in again:

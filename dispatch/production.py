@@ -14,6 +14,11 @@ monkey.patch_all()
 import argparse  # noqa: E402
 import os  # noqa: E402
 
+from dispatch import create_app  # noqa: E402
+from dispatch.commands import run_server  # noqa: E402
+from dispatch.live import wsfast  # noqa: E402
+from dispatch.store import pgwait  # noqa: E402
+
 
 def main(argv: list[str] | None = None) -> None:
     parser = argparse.ArgumentParser(prog="python -m dispatch.production")
@@ -22,9 +27,6 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--no-seed", dest="seed", action="store_false")
     args = parser.parse_args(argv)
     os.environ["SOCKETIO_ASYNC_MODE"] = "gevent"
-
-    from dispatch import create_app, pgwait, wsfast
-    from dispatch.cli import run_server
 
     pgwait.install()  # psycopg's waits on the hub's io watchers, not gevent's select.poll emulation
     wsfast.install()  # gevent-websocket's unmasking and UTF-8 check in C

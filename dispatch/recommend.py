@@ -34,10 +34,11 @@ from typing import NamedTuple
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
-from dispatch import refcache
 from dispatch.errors import NotFound
-from dispatch.models import CERTIFIED_OFFICER_SQL, CERTIFIED_ON_DUTY_SQL, OFFICER_COUNTS_SQL
-from dispatch.serializers import squad_from_row
+from dispatch.shapes import squad_from_row
+from dispatch.store import refcache
+from dispatch.store.models import CERTIFIED_OFFICER_SQL, CERTIFIED_ON_DUTY_SQL, OFFICER_COUNTS_SQL
+from gis.clock import local_day
 from gis.travel import FerryNetwork, Link, Profile, boat_leg, great_circle_m, land_leg
 from gis.travel import Port as TravelPort
 
@@ -388,7 +389,7 @@ def _rank(
         "lat": lat,
         "island": island,
         "domains": domains,
-        "today": now.date(),
+        "today": local_day(now),
         "require_available": require_available,
         "k": max(limit, 1),
     }

@@ -6,7 +6,7 @@ from geoalchemy2.shape import from_shape
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from dispatch.models import (
+from dispatch.store.models import (
     Authority,
     CoveragePlan,
     FerryLink,

@@ -19,26 +19,25 @@ server itself with ``DEMO_SIMULATION=1 make run``.
 
 from __future__ import annotations
 
-import contextlib
 import datetime as dt
 import logging
 import math
-import os
 import random
 import threading
 import time
 import uuid
 from dataclasses import dataclass, field
 
-import click
-from flask import Flask, current_app
-from flask.cli import with_appcontext
 from geoalchemy2.shape import to_shape
 from shapely import prepared
 from sqlalchemy import select, text
 
-from dispatch.db import db
-from dispatch.models import Island
+from dispatch.errors import ApiError
+from dispatch.incidents import intake
+from dispatch.positions import ingest, parse_fix
+from dispatch.store.db import db
+from dispatch.store.models import Island
+from dispatch.tasks import transition
 
 log = logging.getLogger(__name__)
 ACTOR = "simulator"
@@ -106,7 +105,7 @@ def _step(lon: float, lat: float, heading: float, metres: float) -> tuple[float,
 class Simulation:
     """The demo's state; ``tick()`` advances it by one step (``run()`` loops)."""
 
-    def __init__(self, app: Flask, *, tick_s: float = 3.0, incidents_per_hour: float = 60.0, seed: int | None = None):
+    def __init__(self, app, *, tick_s: float = 3.0, incidents_per_hour: float = 60.0, seed: int | None = None):
         self.app = app
         self.tick_s = tick_s
         self.incidents_per_hour = incidents_per_hour
@@ -163,9 +162,6 @@ class Simulation:
 
     def _follow_tasks(self, session) -> None:
         """Pick up new tasks and move each through its lifecycle as a crew would."""
-        from dispatch.errors import ApiError
-        from dispatch.tasks import transition
-
         rows = session.execute(
             text("""
             SELECT t.id, t.squad_id, t.state, ST_X(i.location::geometry) AS lon, ST_Y(i.location::geometry) AS lat
@@ -207,8 +203,6 @@ class Simulation:
                     log.info("simulated tablet of squad %s: %s", walker.squad_id, exc.message)
 
     def _move(self, session, walker: Walker) -> None:
-        from dispatch.positions import ingest, parse_fix
-
         speed = BOAT_SPEED_MPS if walker.force == "maritime" else ROAD_SPEED_MPS
         metres = speed * self.tick_s * self.random.uniform(0.6, 1.0)
         if walker.task_state in ("acknowledged", "en_route") and walker.target:
@@ -263,9 +257,6 @@ class Simulation:
 
     def _call(self, session) -> None:
         """One 12345 call at a random point of a township."""
-        from dispatch.errors import ApiError
-        from dispatch.incidents import intake
-
         codes = list(TOWNSHIP_WEIGHT)
         township = self.random.choices(codes, weights=[TOWNSHIP_WEIGHT[c] for c in codes])[0]
         point = session.execute(
@@ -307,31 +298,3 @@ class Simulation:
             if duration_s is not None and time.monotonic() - started >= duration_s:
                 return
             sleep(max(0.0, self.tick_s - (time.monotonic() - began)))
-
-
-def start_in_background(app: Flask) -> Simulation:
-    """Run the demo inside the server process (``DEMO_SIMULATION=1``), as a Socket.IO background task."""
-    from dispatch import realtime
-
-    rate = float(os.environ.get("DEMO_INCIDENTS_PER_HOUR") or 60)
-    simulation = Simulation(app, incidents_per_hour=rate)
-    realtime.socketio.start_background_task(simulation.run, None, realtime.socketio.sleep)
-    click.echo("demo simulation running: squads on patrol, 12345 calls arriving")
-    return simulation
-
-
-@click.command("simulate")
-@click.option("--incidents-per-hour", default=60.0, show_default=True, help="Average rate of 12345 calls.")
-@click.option("--tick", "tick_s", default=3.0, show_default=True, help="Seconds between position fixes.")
-@click.option("--duration", default=None, type=float, help="Stop after this many seconds (default: until Ctrl-C).")
-@click.option("--seed", default=None, type=int, help="Random seed, for a repeatable demo.")
-@with_appcontext
-def simulate_command(incidents_per_hour: float, tick_s: float, duration: float | None, seed: int | None) -> None:
-    """Move the demo squads and raise 12345 calls against the database (next to a running server)."""
-    simulation = Simulation(
-        current_app._get_current_object(), tick_s=tick_s, incidents_per_hour=incidents_per_hour, seed=seed
-    )
-    click.echo(f"simulating: {incidents_per_hour:g} calls per hour, a fix every {tick_s:g} s per squad (Ctrl-C stops)")
-    with contextlib.suppress(KeyboardInterrupt):
-        simulation.run(duration)
-    click.echo(f"simulated {simulation.fixes} fixes and {simulation.calls} calls")

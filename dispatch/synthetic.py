@@ -15,6 +15,7 @@ import random
 import psycopg
 
 from dispatch.tablets import new_token
+from gis.clock import local_day
 
 # within ~100 m of the real station (0.0009 degrees of latitude)
 _SPREAD_DEG = 0.0009
@@ -70,7 +71,7 @@ def add_squads(cur: psycopg.Cursor, n: int, rng: random.Random, *, prefix: str, 
         dict(zip(("id", "lon", "lat", "island"), rows[code], strict=True), code=code, source=source)
         for code, source in placed
     ]
-    today = dt.date.today()
+    today = local_day()
     with cur.copy(
         "COPY officer (squad_id, name, certificate_no, certificate_expires, auxiliary, on_duty) FROM STDIN"
     ) as copy:

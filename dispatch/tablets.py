@@ -10,7 +10,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from dispatch.errors import NotFound
-from dispatch.models import Squad, TabletToken
+from dispatch.store.models import Squad, TabletToken
 
 PREFIX = "sqt_"
 

@@ -1,9 +1,12 @@
-"""Tasks: dispatching squads, the lifecycle, and the squad and incident states that follow.
+"""Tasks: dispatching squads, moving tasks through their lifecycle, and what follows.
 
-Lifecycle: dispatched -> acknowledged -> en_route -> on_scene -> completed;
-declined (with a reason) returns the incident to the queue; cancelled by a
-dispatcher. A joint-inspection task starts ``scheduled`` and holds its squad
-only once it is under way.
+The states, the allowed moves and what follows from a move (the squad's and the
+incident's status) are ``dispatch.states``; this module applies them with the record,
+the outbox and the live updates in the same transaction.
+
+``dispatch`` is the hot path (guarded by ``make bench``: bench/realtime.py, dispatch ->
+tablet latency): raw SQL in two round trips, which a test checks writes the same record,
+outbox rows and statuses as the general path (``transition``'s helpers) for the same change.
 
 Locks are always taken in one order: incident, squads (by id), task. Two
 dispatchers sending the same squad at the same moment therefore queue on the
@@ -24,10 +27,15 @@ from shapely import Point
 from sqlalchemy import and_, or_, select, text
 from sqlalchemy.orm import Session, selectinload
 
-from dispatch.db import driver_sql, pipelined_transaction
+from dispatch import states
 from dispatch.errors import ApiError, Conflict, NotFound
-from dispatch.models import (
-    BLOCKING_STATES,
+from dispatch.live.bus import deliver, publish_after_commit
+from dispatch.outbox import enqueue_task_message, message_body
+from dispatch.record import record
+from dispatch.shapes import incident_summary, point, summary_shape, task_json
+from dispatch.states import ASSIGNED, BLOCKING_STATES, OPEN_STATUSES, TERMINAL, TIMESTAMP_OF, TRANSITIONS
+from dispatch.store.db import driver_sql, pipelined_transaction
+from dispatch.store.models import (
     CERTIFIED_OFFICER_SQL,
     INCIDENT_MATTERS_ORDER_SQL,
     Incident,
@@ -36,32 +44,12 @@ from dispatch.models import (
     Squad,
     Task,
 )
-from dispatch.record import publish_after_commit, record
-from dispatch.serializers import iso
-
-TRANSITIONS: dict[str, tuple[str, ...]] = {
-    "scheduled": ("acknowledged", "en_route", "declined", "cancelled"),
-    "dispatched": ("acknowledged", "declined", "cancelled"),
-    "acknowledged": ("en_route", "declined", "cancelled"),
-    "en_route": ("on_scene", "cancelled"),
-    "on_scene": ("completed", "cancelled"),
-    "completed": (),
-    "declined": (),
-    "cancelled": (),
-}
-ASSIGNED = ("scheduled", "dispatched", "acknowledged", "en_route", "on_scene")
-TERMINAL = ("completed", "declined", "cancelled")
-_TIMESTAMP = {
-    "acknowledged": "acknowledged_at",
-    "en_route": "en_route_at",
-    "on_scene": "on_scene_at",
-    "completed": "completed_at",
-}
+from gis.clock import local_day
 
 
 def blocks_squad(task: Task) -> bool:
     """Whether the task holds its squad (the rule of the unique index in the schema)."""
-    return task.state in BLOCKING_STATES.get(task.kind, ())
+    return states.holds_squad(task.kind, task.state)
 
 
 def has_certified_officer(squad: Squad, day: dt.date) -> bool:
@@ -192,10 +180,8 @@ def dispatch(session: Session, incident_id: int, squad_ids: list[int], *, actor:
     then book, record and commit in the other. The squad's row lock serialises two
     dispatchers sending it at the same moment: the second sees it busy (409).
     """
-    from dispatch.incidents import summary_shape
-    from dispatch.outbox import deliver_committed, message_body
-
     ids = sorted(set(squad_ids))
+    now = dt.datetime.now(dt.UTC)
     try:
         with (
             pipelined_transaction(session) as tx,
@@ -206,12 +192,12 @@ def dispatch(session: Session, incident_id: int, squad_ids: list[int], *, actor:
             # BEGIN, the incident's lock, then the squads' (the lock order): one round trip.
             with tx.round_trip(reads_only=True):
                 locked_incident.execute(_LOCK_INCIDENT_SQL, {"id": incident_id, "assigned": list(ASSIGNED)})
-                locked_squads.execute(_LOCK_SQUADS_SQL, {"ids": ids, "today": dt.date.today()})
+                locked_squads.execute(_LOCK_SQUADS_SQL, {"ids": ids, "today": local_day(now)})
             incident = locked_incident.fetchone()
             squads = locked_squads.fetchall()
             if incident is None:
                 raise NotFound(f"no incident {incident_id}", field="incident_id")
-            if incident.status not in ("open", "dispatched"):
+            if incident.status not in OPEN_STATUSES:
                 raise Conflict(
                     f"incident {incident_id} is {incident.status}; only open incidents are dispatched",
                     code="incident_closed",
@@ -222,7 +208,6 @@ def dispatch(session: Session, incident_id: int, squad_ids: list[int], *, actor:
             domains = set(incident.domains)
             for squad in squads:
                 _check_dispatchable(squad, incident_id, domains, already=set(incident.assigned))
-            now = dt.datetime.now(dt.UTC)
             tasks = [
                 _NewTask(
                     id=squad.task_id,
@@ -271,7 +256,7 @@ def dispatch(session: Session, incident_id: int, squad_ids: list[int], *, actor:
             "a squad was booked by another dispatch at the same moment", field="squad_ids", code="squad_unavailable"
         ) from None
     # Committed: the tablets first (the session's commit below sends the command centre's updates).
-    deliver_committed([(task.squad_id, message["payload"]) for task, message in zip(tasks, messages, strict=True)])
+    deliver([(task.squad_id, message["payload"]) for task, message in zip(tasks, messages, strict=True)])
     revs = {(action, entity_id): event_id for event_id, action, entity_id in recorded}
     for task in tasks:
         publish_after_commit(session, "task", payloads[task.id], rev=revs[("task.dispatched", task.id)])
@@ -284,7 +269,7 @@ def dispatch(session: Session, incident_id: int, squad_ids: list[int], *, actor:
             id=incident_id,
             status="dispatched",
             priority=incident.priority,
-            location={"type": "Point", "coordinates": [incident.lon, incident.lat]},  # no shapely Point: 0.1 ms
+            location=point(incident.lon, incident.lat),
             sla_deadline=incident.sla_deadline,
             matters=list(incident.matters),
             description=incident.description,
@@ -367,8 +352,6 @@ def _check_dispatchable(squad, incident_id: int, domains: set[str], already: set
 
 def announce_task(session: Session, task: Task, action: str, rev: int) -> None:
     """Tell the squad's tablets (through the outbox) and the command centre about ``task``."""
-    from dispatch.outbox import enqueue_task_message
-
     data = task_json(task)
     enqueue_task_message(session, task, action, data)
     publish_after_commit(session, "task", data, rev=rev)
@@ -402,7 +385,7 @@ def transition(
         select(Task).where(Task.id == task_id).with_for_update().execution_options(populate_existing=True)
     )
     allowed = TRANSITIONS[task.state]
-    if to not in allowed:
+    if not states.may_move(task.state, to):
         raise Conflict(
             f"a {task.state} task cannot become {to}",
             field="to",
@@ -429,8 +412,8 @@ def transition(
             )
     now = dt.datetime.now(dt.UTC)
     task.updated_at = now
-    if to in _TIMESTAMP:
-        setattr(task, _TIMESTAMP[to], now)
+    if to in TIMESTAMP_OF:
+        setattr(task, TIMESTAMP_OF[to], now)
     if to in TERMINAL:
         task.closed_at = now
     if reason:
@@ -495,7 +478,7 @@ def _follow_squad(session: Session, squad: Squad, *, actor: str, incident_id: in
     """The squad's status follows its tasks: busy while one holds it, available after."""
     session.flush()
     busy = session.scalar(select(Task.id).where(Task.squad_id == squad.id, _blocking_clause()).limit(1))
-    new = "busy" if busy is not None else ("available" if squad.status == "busy" else squad.status)
+    new = states.squad_status_after(squad.status, holds_a_task=busy is not None)
     if new != squad.status:
         old, squad.status = squad.status, new
         event = record(
@@ -512,17 +495,12 @@ def _follow_squad(session: Session, squad: Squad, *, actor: str, incident_id: in
 
 
 def follow_incident(session: Session, incident: Incident, *, actor: str) -> None:
-    """Open -> dispatched while a task is assigned; resolved once one completed and none is left."""
+    """The incident's status follows its tasks (``states.incident_status_after``)."""
     if incident.status in ("duplicate", "cancelled"):
         return
     session.flush()
-    states = set(session.scalars(select(Task.state).where(Task.incident_id == incident.id)))
-    if states & set(ASSIGNED):
-        new = "dispatched"
-    elif "completed" in states:
-        new = "resolved"
-    else:
-        new = "open"  # declined or cancelled: back to the queue
+    task_states = set(session.scalars(select(Task.state).where(Task.incident_id == incident.id)))
+    new = states.incident_status_after(incident.status, task_states)
     if new != incident.status:
         old, incident.status = incident.status, new
         if new == "resolved":
@@ -536,18 +514,16 @@ def follow_incident(session: Session, incident: Incident, *, actor: str) -> None
             incident_id=incident.id,
             data={"from": old, "to": new},
         )
-        from dispatch.incidents import incident_summary
-
         publish_after_commit(session, "incident", incident_summary(incident), rev=event.id)
 
 
 def _follow_joint(session: Session, joint: JointInspection, *, actor: str) -> None:
     """A joint inspection completes when its tasks are done; its merged requests with it."""
     session.flush()
-    states = set(session.scalars(select(Task.state).where(Task.joint_inspection_id == joint.id)))
-    if states & set(ASSIGNED) or joint.status != "planned":
+    task_states = set(session.scalars(select(Task.state).where(Task.joint_inspection_id == joint.id)))
+    new = states.joint_status_after(joint.status, task_states)
+    if new == joint.status:
         return
-    new = "completed" if "completed" in states else "cancelled"
     joint.status = new
     for request in session.scalars(select(InspectionRequest).where(InspectionRequest.joint_inspection_id == joint.id)):
         request.status = "done" if new == "completed" else "pending"
@@ -563,23 +539,3 @@ def _follow_joint(session: Session, joint: JointInspection, *, actor: str) -> No
         incident_id=joint.incident_id,
         data={"status": new},
     )
-
-
-def task_json(task: Task) -> dict:
-    return {
-        "id": task.id,
-        "kind": task.kind,
-        "incident_id": task.incident_id,
-        "joint_inspection_id": task.joint_inspection_id,
-        "squad": {"id": task.squad.id, "code": task.squad.code, "name": task.squad.name_zh} if task.squad else None,
-        "state": task.state,
-        "allowed": list(TRANSITIONS[task.state]),
-        "reason": task.reason,
-        "created_by": task.created_by,
-        "created_at": iso(task.created_at),
-        "acknowledged_at": iso(task.acknowledged_at),
-        "en_route_at": iso(task.en_route_at),
-        "on_scene_at": iso(task.on_scene_at),
-        "completed_at": iso(task.completed_at),
-        "closed_at": iso(task.closed_at),
-    }

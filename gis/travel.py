@@ -23,7 +23,9 @@ from dataclasses import dataclass, field
 
 import networkx as nx
 
-LOCAL_TZ = dt.timezone(dt.timedelta(hours=8))  # China Standard Time: timetables are local
+from gis.clock import CHINA
+
+LOCAL_TZ = CHINA  # timetables are local
 
 
 def great_circle_m(lon1: float, lat1: float, lon2: float, lat2: float) -> float:

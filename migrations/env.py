@@ -7,7 +7,7 @@ from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, pool
 
 import dispatch.oversight.models  # noqa: F401
-from dispatch.models import Base
+from dispatch.store.models import Base
 
 config = context.config
 target_metadata = Base.metadata

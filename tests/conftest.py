@@ -22,13 +22,14 @@ import requests
 from sqlalchemy import create_engine, pool
 from sqlalchemy.orm import Session
 
-from dispatch import create_app, migrate
-from dispatch.auth import add_account, add_api_token
+from dispatch import create_app
+from dispatch.accounts import add_account, add_api_token
 from dispatch.config import PROJECT_ROOT
-from dispatch.db import db
-from dispatch.embedded_pg import EmbeddedPostgres
 from dispatch.oversight.reference import load_oversight_into
 from dispatch.seed import load_dataset_into
+from dispatch.store import migrate
+from dispatch.store.db import db
+from dispatch.store.embedded_pg import EmbeddedPostgres
 from gis.reference import load_dataset
 
 TEMPLATE = "dispatch_template"

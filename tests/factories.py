@@ -10,7 +10,7 @@ from shapely import Point
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from dispatch.models import Authority, Officer, Region, Squad
+from dispatch.store.models import Authority, Officer, Region, Squad
 
 _seq = itertools.count(1)
 CAIYUAN = "330922100"

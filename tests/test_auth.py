@@ -5,8 +5,9 @@ import re
 import pytest
 from sqlalchemy import select
 
-from dispatch.auth import PERMISSIONS, action_for, add_account, forget_tokens
-from dispatch.models import Account, Squad
+from dispatch.accounts import PERMISSIONS, add_account, forget_tokens
+from dispatch.http.auth import action_for
+from dispatch.store.models import Account, Squad
 from dispatch.tablets import issue_token
 from tests.conftest import TOKENS
 from tests.factories import incident_body
@@ -157,7 +158,7 @@ def test_api_tokens_from_the_command_line_and_their_revocation(app, runner, anon
 
 
 def test_intake_is_rate_limited_per_key(app, client):
-    from dispatch import auth
+    from dispatch.http import auth
 
     auth._recent.clear()  # the window is per process; earlier tests used the same key
     app.config["INTAKE_RATE_PER_MINUTE"] = 3
@@ -180,8 +181,8 @@ def test_bearer_requests_leave_no_session_trace_and_a_forged_cookie_signs_nobody
 
 def test_each_start_revokes_the_demo_tablet_token_of_the_start_before(app, session, capsys):
     """`make run` prints a new demo tablet token each start; the one it printed before stops working."""
-    from dispatch.cli import DEMO_TABLET_LABEL, _print_demo_access
-    from dispatch.models import TabletToken
+    from dispatch.commands import DEMO_TABLET_LABEL, _print_demo_access
+    from dispatch.store.models import TabletToken
     from dispatch.tablets import squad_for_token
 
     def printed_token() -> str:

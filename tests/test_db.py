@@ -5,7 +5,7 @@ import pytest
 from psycopg.pq import TransactionStatus
 from sqlalchemy import text
 
-from dispatch.db import db, pipelined_transaction
+from dispatch.store.db import db, pipelined_transaction
 
 SQUAD = "cb-shengshan"
 RENAME = "UPDATE squad SET name_en = %(name)s WHERE code = %(code)s"
@@ -135,7 +135,7 @@ def test_a_read_ends_with_commit_so_the_connection_keeps_its_prepared_statements
 
 
 def test_a_token_used_for_reads_only_records_its_last_use(app, client):
-    from dispatch.auth import forget_tokens
+    from dispatch.accounts import forget_tokens
 
     forget_tokens()
     assert client.get("/api/v1/squads").status_code == 200

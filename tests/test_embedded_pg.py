@@ -7,7 +7,7 @@ import psycopg
 import pytest
 
 from dispatch.config import PROJECT_ROOT
-from dispatch.embedded_pg import EmbeddedPostgres, resolve_data_dir
+from dispatch.store.embedded_pg import EmbeddedPostgres, resolve_data_dir
 from tests.conftest import process_alive
 
 

@@ -1,4 +1,4 @@
-"""The Socket.IO packets and command frames of dispatch.realtime, against python-socketio's own.
+"""The Socket.IO packets and command frames of dispatch.live, against python-socketio's own.
 
 The live behaviour (frames at screens, tasks at tablets) is tested with real servers in
 test_realtime.py; here the shortcuts are checked to give the same bytes as the originals.
@@ -10,7 +10,8 @@ import orjson
 import pytest
 from socketio import packet as sio_packet
 
-from dispatch.realtime import Coalescer, Packet, PacketJSON
+from dispatch.live.codec import Packet, PacketJSON
+from dispatch.live.frames import Coalescer
 
 
 class _Original(sio_packet.Packet):

@@ -1,5 +1,5 @@
-"""The production server's gevent I/O shortcuts: psycopg's waits (dispatch.pgwait),
-gevent-websocket's unmasking and UTF-8 check and gevent's sendall (dispatch.wsfast).
+"""The production server's gevent I/O shortcuts: psycopg's waits (dispatch.store.pgwait),
+gevent-websocket's unmasking and UTF-8 check and gevent's sendall (dispatch.live.wsfast).
 
 The originals are the oracles: the same bytes out, the same verdicts. The live checks run
 real processes (gevent is never patched into the test process itself).
@@ -19,7 +19,7 @@ import websocket
 from geventwebsocket import websocket as gws
 from geventwebsocket.utf8validator import Utf8Validator as OriginalValidator
 
-from dispatch.wsfast import Utf8Validator, unmask
+from dispatch.live.wsfast import Utf8Validator, unmask
 
 PROJECT = Path(__file__).resolve().parent.parent
 ORIGINAL_MASK = gws.Header.__dict__["mask_payload"]
@@ -88,7 +88,7 @@ def test_sendall_in_one_send_still_sends_everything_to_slow_readers_and_reports_
         from gevent import monkey
         monkey.patch_all()
         import hashlib, random, socket, time, gevent
-        from dispatch import wsfast
+        from dispatch.live import wsfast
         wsfast.install()
         print("patched", hasattr(socket.socket.sendall, "gevent_sendall"))
         a, b = socket.socketpair()
@@ -139,7 +139,7 @@ def test_psycopg_waits_cooperate_under_gevent(database_url):
         from gevent import monkey
         monkey.patch_all()
         import time, gevent, psycopg
-        from dispatch import pgwait
+        from dispatch.store import pgwait
         pgwait.install()
         url = {database_url.replace("postgresql+psycopg", "postgresql")!r}
         conns = [psycopg.connect(url, autocommit=True) for _ in range(20)]
@@ -175,7 +175,7 @@ def test_a_closing_websocket_tells_one_listener_and_defines_no_class():
     websocket); wsfast's gives the server application's listener, or one do-nothing one."""
     from types import SimpleNamespace
 
-    from dispatch.wsfast import _current_app
+    from dispatch.live.wsfast import _current_app
 
     def ws_of(application):
         return SimpleNamespace(handler=SimpleNamespace(server=SimpleNamespace(application=application)))

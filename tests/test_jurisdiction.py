@@ -3,7 +3,7 @@
 import pytest
 from sqlalchemy import select
 
-from dispatch.models import Matter
+from dispatch.store.models import Matter
 
 GOUQI = (122.77, 30.72)
 YANGSHAN = (122.07, 30.62)
@@ -114,7 +114,7 @@ def test_bad_input_is_400_naming_the_parameter(client, params, field):
 def test_covering_squads_are_shown_as_the_squad_list_shows_them(client, session):
     """The jurisdiction's squads (one statement) have the shape and the figures of GET /squads
     (the ORM): every officer counted, and only certified, unexpired ones on duty as able to act."""
-    from dispatch.models import Officer, Squad
+    from dispatch.store.models import Officer, Squad
 
     first = ask(client, *CAIYUAN).get_json()["squads"][0]
     squad = session.scalar(select(Squad).where(Squad.id == first["id"]))

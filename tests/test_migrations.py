@@ -5,8 +5,8 @@ from alembic.migration import MigrationContext
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, inspect, pool, text
 
-from dispatch import migrate
-from dispatch.models import Base
+from dispatch.store import migrate
+from dispatch.store.models import Base
 
 
 def _tables(url):

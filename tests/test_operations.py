@@ -7,7 +7,7 @@ import time
 import pytest
 import requests
 
-from dispatch.observability import JsonFormatter
+from dispatch.http.observability import JsonFormatter
 from tests.factories import incident_body
 
 
@@ -83,7 +83,7 @@ def test_a_database_restart_answers_503_then_recovers_without_losing_anything(ap
 def test_a_view_keeps_its_own_security_headers(app, anonymous, monkeypatch):
     from flask import Response
 
-    from dispatch import auth
+    from dispatch.http import auth
 
     monkeypatch.setitem(auth.ENDPOINT_ACTIONS, "framed", "public")
 

@@ -7,7 +7,7 @@ import pytest
 import requests
 from sqlalchemy import select, text
 
-from dispatch.models import PositionFix, Squad
+from dispatch.store.models import PositionFix, Squad
 from dispatch.tablets import issue_token
 from gis.crs import wgs84_to_gcj02
 from tests.realtime_clients import CommandScreen, Tablet
@@ -111,7 +111,7 @@ def test_gcj02_fixes_are_stored_as_wgs84(api, store, tablet_squad):
 
 
 def test_a_revoked_tablet_token_posts_no_more_positions_within_ten_seconds(api, store):
-    """The server remembers a token it has checked for 10 s (dispatch.auth), the batch endpoint too."""
+    """The server remembers a token it has checked for 10 s (dispatch.accounts), the batch endpoint too."""
     import time
 
     from dispatch.tablets import revoke
@@ -164,7 +164,7 @@ def test_a_lone_update_goes_out_at_once_a_burst_one_frame_per_interval(start_ser
             time.sleep(0.1)
         screen.wait_until(
             lambda: any(
-                u["data"]["coordinates"][0] == pytest.approx(122.45 + 8 * 0.0002, abs=1e-6)
+                u["data"]["location"]["coordinates"][0] == pytest.approx(122.45 + 8 * 0.0002, abs=1e-6)
                 for u in screen.updates("position")
             ),
             timeout=10,
@@ -182,7 +182,7 @@ def test_socket_fixes_reach_the_command_centre_coalesced(live_server, store, tab
             assert reply["ok"] is True and reply["stored"] == 1
         screen.wait_until(
             lambda: any(
-                u["data"]["coordinates"][0] == pytest.approx(122.45 + 29 * 0.0002, abs=1e-6)
+                u["data"]["location"]["coordinates"][0] == pytest.approx(122.45 + 29 * 0.0002, abs=1e-6)
                 for u in screen.updates("position")
             )
         )
@@ -215,15 +215,16 @@ def test_snapshot_then_stream_without_gaps(api, live_server, store):
         ]
         assert newer[-1]["rev"] > shown[created["id"]]["rev"], "the screen knows the update is newer"
         update, before = newer[-1]["data"], shown[created["id"]]
-        assert update["location"] == {"type": "Point", "coordinates": [before["lon"], before["lat"]]}
-        for key in ("priority", "matters", "sla_deadline", "description"):
+        assert update["location"] == before["location"], "one location form: the snapshot's and the update's"
+        assert set(update) == set(before) - {"rev"}, "the snapshot carries the live summary, plus its rev"
+        for key in ("priority", "matters", "sla_deadline", "description", "region"):
             assert update[key] == before[key], f"the dispatch's summary keeps the incident's {key}"
     finally:
         screen.close()
 
 
 def test_one_group_stores_many_squads_batches_as_if_sent_one_after_the_other(session):
-    """Group commit (realtime.PositionWriter): several tablets' events in one statement, same answers."""
+    """Group commit (dispatch.live.writers): several tablets' events in one statement, same answers."""
     from dispatch.positions import ingest_many, parse_fix
 
     a, b = (session.scalar(select(Squad.id).where(Squad.code == code)) for code in ("cb-caiyuan", "cb-shengshan"))
@@ -254,7 +255,7 @@ def test_one_group_stores_many_squads_batches_as_if_sent_one_after_the_other(ses
 
 def test_a_known_position_spares_the_read_and_one_moved_elsewhere_is_read_again(session):
     """Fixes are checked against the position this process knows; the store refuses a stale one."""
-    from dispatch.observability import REGISTRY
+    from dispatch.http.observability import REGISTRY
     from dispatch.positions import ingest_many, parse_fix
 
     def stale_reads():
@@ -352,9 +353,9 @@ def test_many_tablets_sending_at_once_each_get_their_own_committed_answer(live_s
 
 def test_a_preview_checks_arriving_fixes_as_their_store_will(session):
     """The socket path shows a tablet's newest clean fix as it arrives; the store then publishes it no more."""
-    from dispatch import refcache
+    from dispatch.live import bus
     from dispatch.positions import ingest_many, parse_fix, preview
-    from dispatch.record import _PENDING
+    from dispatch.store import refcache
 
     squad = session.scalar(select(Squad.id).where(Squad.code == "cb-caiyuan"))
     database = refcache.db_key(session)
@@ -364,7 +365,7 @@ def test_a_preview_checks_arriving_fixes_as_their_store_will(session):
 
     assert preview(database, squad, [fix("v1", 122.450, 30.730, 0)]) is None, "not known yet: shown once stored"
     ingest_many(session, [(squad, [fix("v1", 122.450, 30.730, 0)])], commit=True)
-    assert [u["rev"] for u in session.info.pop(_PENDING)] == [int(T0.timestamp() * 1000)]
+    assert [u["rev"] for u in bus.pending_updates(session)] == [int(T0.timestamp() * 1000)]
     session.commit()
     arriving = [
         fix("v3", 122.452, 30.731, 2, speed=1.5, heading=40),
@@ -377,13 +378,19 @@ def test_a_preview_checks_arriving_fixes_as_their_store_will(session):
         "type": "position",
         "id": squad,
         "rev": int(at.timestamp() * 1000),
-        "data": {"id": squad, "coordinates": [122.452, 30.731], "time": at.isoformat(), "speed": 1.5, "heading": 40.0},
+        "data": {
+            "id": squad,
+            "location": {"type": "Point", "coordinates": [122.452, 30.731]},
+            "time": at.isoformat(),
+            "speed": 1.5,
+            "heading": 40.0,
+        },
     }
     assert preview(database, squad, [fix("v2", 122.451, 30.7305, 1)]) is None, "older than what is shown"
     assert preview(database, squad, arriving) is None, "shown already"
     result = ingest_many(session, [(squad, arriving)], commit=True)[0]
     assert result["position_moved"] and result["flags"] == {"far": ["impossible_speed"], "blur": ["poor_accuracy"]}
-    assert session.info.pop(_PENDING, []) == [], "on the screens since it arrived: not published again"
+    assert bus.pending_updates(session) == [], "on the screens since it arrived: not published again"
     session.commit()
     assert _position(session, squad)[2] == at
 
@@ -403,7 +410,7 @@ def test_a_socket_fix_is_shown_while_stored_and_answered_once_committed(start_se
         )
         sender.start()
         screen.wait_until(
-            lambda: any(u["data"]["coordinates"] == [122.452, 30.731] for u in screen.updates("position"))
+            lambda: any(u["data"]["location"]["coordinates"] == [122.452, 30.731] for u in screen.updates("position"))
         )
         assert replies == [] and sender.is_alive(), "the tablet's reply waits for the commit"
         assert _position(store, squad_id)[2] == T0, "the screens are ahead of the database by the store's time"

@@ -11,7 +11,7 @@ import requests
 import socketio
 from sqlalchemy import select, text
 
-from dispatch.models import Squad, TabletToken
+from dispatch.store.models import Squad, TabletToken
 from dispatch.tablets import issue_token, revoke
 from tests.conftest import Api
 from tests.factories import incident_body

@@ -9,9 +9,10 @@ import json
 from flask import jsonify
 from sqlalchemy import text
 
-from dispatch import recommend, refcache
-from dispatch.db import db
-from dispatch.serializers import json_response
+from dispatch import recommend
+from dispatch.http.responses import json_response
+from dispatch.store import refcache
+from dispatch.store.db import db
 from tests.factories import auxiliary, certified, incident_body, make_squad
 
 

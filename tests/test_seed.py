@@ -8,8 +8,8 @@ import yaml
 from sqlalchemy import func, select
 
 from dispatch import create_app
-from dispatch.db import db
-from dispatch.models import Region, Squad
+from dispatch.store.db import db
+from dispatch.store.models import Region, Squad
 from gis.reference import ReferenceDataError, load_dataset
 from tests.conftest import SHENGSI
 
@@ -95,7 +95,7 @@ def test_squad_of_auxiliaries_only_is_refused(dataset_copy):
 
 
 def test_cli_loads_once_and_refuses_a_bad_folder_without_writing(empty_database_url, tmp_path, dataset_copy):
-    from dispatch import migrate
+    from dispatch.store import migrate
 
     migrate.upgrade(empty_database_url)
     app = create_app({"TESTING": True, "DATABASE_URL": empty_database_url, "DATA_DIR": tmp_path})

@@ -7,8 +7,9 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from dispatch.models import Event, Squad, SquadMessage, Task
-from dispatch.tasks import TRANSITIONS, task_json
+from dispatch.shapes import task_json
+from dispatch.states import TRANSITIONS
+from dispatch.store.models import Event, Squad, SquadMessage, Task
 from tests.factories import incident_body, make_squad
 
 GOUQI = (122.77, 30.72)

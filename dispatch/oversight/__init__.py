@@ -4,7 +4,7 @@ Legal review before a major penalty, certified enforcers and supervisors, traini
 hours, assistance requests, referral and escalation, criminal referrals,
 jurisdiction disputes, supervision notices and decisions, information sharing,
 the annual figures and the supervisor's page. Importing the package registers
-its tables on ``dispatch.models.Base``.
+its tables on ``dispatch.store.models.Base``.
 """
 
 from dispatch.oversight import models  # noqa: F401  (tables register on import)

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from dispatch.errors import ApiError, Conflict
 from dispatch.incidents import get_incident
-from dispatch.oversight.calendar import end_of_day, local_day, working_days_after
+from dispatch.oversight.calendar import end_of_day, working_days_after
 from dispatch.oversight.common import (
     authority_ref,
     comprehensive_authority,
@@ -30,8 +30,9 @@ from dispatch.oversight.common import (
     record_change,
 )
 from dispatch.oversight.models import AssistanceRequest, EnforcementCase
-from dispatch.serializers import iso
+from dispatch.shapes import iso
 from dispatch.validation import check_fields, optional_id, required_text
+from gis.clock import local_day
 
 WORKING_DAYS = 5  # seed 000 §2.4
 FIELDS = {"from", "to", "case_id", "incident_id", "question", "urgent", "evidence_at_risk", "sent_at"}

@@ -15,8 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from dispatch.oversight.models import CalendarDay
-
-CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
+from gis.clock import CHINA, local_day
 
 
 def is_working_day(day: dt.date, exceptions: Mapping[dt.date, bool]) -> bool:
@@ -39,10 +38,6 @@ def add_working_days(start: dt.date, count: int, exceptions: Mapping[dt.date, bo
 def end_of_day(day: dt.date) -> dt.datetime:
     """The time limit "by day D": midnight at the end of D in China."""
     return dt.datetime.combine(day + dt.timedelta(days=1), dt.time(0), CHINA)
-
-
-def local_day(moment: dt.datetime) -> dt.date:
-    return moment.astimezone(CHINA).date()
 
 
 def exceptions_between(session: Session, first: dt.date, last: dt.date) -> dict[dt.date, bool]:

@@ -20,8 +20,6 @@ from sqlalchemy.orm import Session, object_session
 from dispatch.errors import ApiError, Conflict
 from dispatch.incidents import get_incident
 from dispatch.jurisdiction import find_matter
-from dispatch.models import Event, Officer
-from dispatch.oversight.calendar import local_day
 from dispatch.oversight.common import (
     authority_ref,
     body_ref,
@@ -43,8 +41,10 @@ from dispatch.oversight.models import (
 )
 from dispatch.oversight.sharing import share_penalty_decision
 from dispatch.record import event_json
-from dispatch.serializers import iso
+from dispatch.shapes import iso
+from dispatch.store.models import Event, Officer
 from dispatch.validation import check_fields, id_list, optional_id, optional_text, required_text
+from gis.clock import local_day
 
 CASE_FIELDS = {"authority", "matter", "incident_id", "party", "summary", "major", "enforcer_ids", "assistant_ids"}
 # Seed 000 §2.6: who may receive a transfer, and how its status moves.

@@ -10,9 +10,9 @@ from sqlalchemy.orm import Session
 
 from dispatch.errors import ApiError, Conflict, NotFound
 from dispatch.jurisdiction import ancestors_of
-from dispatch.models import Authority, Region
 from dispatch.oversight.models import OversightBody, OversightPolicy, OversightStaff
 from dispatch.record import record
+from dispatch.store.models import Authority, Region
 from dispatch.validation import parse_time
 
 T = TypeVar("T")

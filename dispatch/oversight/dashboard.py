@@ -7,15 +7,16 @@ import datetime as dt
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from dispatch.models import Incident
 from dispatch.oversight.assistance import overdue_requests
-from dispatch.oversight.calendar import local_day
 from dispatch.oversight.disputes import list_disputes
 from dispatch.oversight.figures import annual_report
 from dispatch.oversight.models import Referral
 from dispatch.oversight.personnel import certificates, training_hours
 from dispatch.oversight.referrals import overdue_referrals
 from dispatch.oversight.supervision import list_notices
+from dispatch.states import OPEN_STATUSES
+from dispatch.store.models import Incident
+from gis.clock import local_day
 
 CERTIFICATE_WARNING_DAYS = 60
 
@@ -26,7 +27,7 @@ def overdue_incidents(session: Session, now: dt.datetime, limit: int = 100) -> l
         session.scalars(
             select(Incident)
             .where(
-                Incident.status.in_(("open", "dispatched")),
+                Incident.status.in_(OPEN_STATUSES),
                 Incident.on_scene_at.is_(None),
                 Incident.sla_deadline < now,
             )

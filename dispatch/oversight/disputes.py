@@ -22,13 +22,13 @@ from sqlalchemy.orm import Session, selectinload
 
 from dispatch.errors import ApiError, Conflict, NotFound
 from dispatch.incidents import get_incident
-from dispatch.models import Squad
-from dispatch.oversight.calendar import local_day
 from dispatch.oversight.common import authority_ref, body_of, find_authority, flag, get_row, now_utc, record_change
 from dispatch.oversight.models import JurisdictionDispute
-from dispatch.serializers import iso
+from dispatch.shapes import iso
+from dispatch.store.models import Squad
 from dispatch.tasks import has_certified_officer
 from dispatch.validation import check_fields, optional_id, required_text
+from gis.clock import local_day
 
 # Which step each stage allows, and where it leads (art. 6 -> 7 -> 8 -> 9).
 STEPS = {

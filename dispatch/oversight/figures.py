@@ -30,8 +30,6 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from dispatch.joint import visits_avoided
-from dispatch.models import Matter
-from dispatch.oversight.calendar import CHINA
 from dispatch.oversight.common import now_utc
 from dispatch.oversight.models import (
     AssistanceRequest,
@@ -46,6 +44,9 @@ from dispatch.oversight.models import (
     SupervisionVisit,
 )
 from dispatch.oversight.personnel import TRAINING_HOURS_PER_YEAR, training_hours
+from dispatch.states import OPEN_STATUSES, sql_list
+from dispatch.store.models import Matter
+from gis.clock import CHINA
 
 TARGETS = {"comprehensive_share": 0.20, "township_force_share": 0.50}
 INTERVALS = {
@@ -123,7 +124,7 @@ def overdue(session: Session, start: dt.datetime, end: dt.datetime, now: dt.date
         SELECT r.code AS key, r.name_zh AS name, count(*) AS incidents,
                count(*) FILTER (WHERE i.on_scene_at > i.sla_deadline) AS late,
                count(*) FILTER (WHERE i.on_scene_at IS NULL AND i.sla_deadline < :now
-                                AND i.status IN ('open', 'dispatched')) AS overdue_open
+                                AND i.status IN {sql_list(OPEN_STATUSES)}) AS overdue_open
         FROM incident i LEFT JOIN region r ON r.id = i.region_id
         WHERE {COUNTED} GROUP BY 1, 2 ORDER BY 1"""),
         {"start": start, "end": end, "now": now},

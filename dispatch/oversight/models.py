@@ -31,7 +31,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import ARRAY, JSONB
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from dispatch.models import Authority, Base, Incident, Matter, Officer, Region, Squad, _in_check, _timestamp
+from dispatch.store.models import Authority, Base, Incident, Matter, Officer, Region, Squad, _in_check, _timestamp
 
 BODY_KINDS = (
     "government",  # 县人民政府: escalation (seed 000 §2.3), decisions (seed 004 arts. 9, 17)

@@ -15,12 +15,12 @@ from sqlalchemy import extract, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from dispatch.errors import ApiError, Conflict, NotFound
-from dispatch.models import Officer, Squad
-from dispatch.oversight.calendar import local_day
 from dispatch.oversight.common import authority_ref, find_authority, flag, now_utc, parse_day, past_time, record_change
 from dispatch.oversight.models import SUPERVISION_METHODS, OversightStaff, SupervisionVisit, TrainingRecord
-from dispatch.serializers import iso
+from dispatch.shapes import iso
+from dispatch.store.models import Officer, Squad
 from dispatch.validation import check_fields, optional_text, required_text
+from gis.clock import local_day
 
 TRAINING_HOURS_PER_YEAR = 60  # seed 002 task 5
 ON_SITE_SUPERVISORS = 2  # seed 004 art. 13

@@ -15,7 +15,6 @@ from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.orm import Session
 
-from dispatch.models import Authority, Region
 from dispatch.oversight.models import (
     BODY_KINDS,
     STAFF_ROLES,
@@ -24,6 +23,7 @@ from dispatch.oversight.models import (
     OversightPolicy,
     OversightStaff,
 )
+from dispatch.store.models import Authority, Region
 from gis.reference import ReferenceDataError
 
 FILE = "oversight.yaml"

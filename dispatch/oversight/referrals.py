@@ -34,7 +34,7 @@ from dispatch.oversight.common import (
     record_change,
 )
 from dispatch.oversight.models import Referral
-from dispatch.serializers import iso
+from dispatch.shapes import iso
 from dispatch.validation import check_fields, optional_id, required_text
 
 RESPONSES = ("acting", "explained")

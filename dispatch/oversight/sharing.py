@@ -22,12 +22,13 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session, selectinload
 
 from dispatch.errors import ApiError
-from dispatch.models import DOMAINS, Authority
-from dispatch.oversight.calendar import CHINA, end_of_day, local_day
+from dispatch.oversight.calendar import end_of_day
 from dispatch.oversight.common import authority_ref, find_authority, now_utc, past_time, record_change
 from dispatch.oversight.models import PenaltyDecision, SharedRecord
-from dispatch.serializers import iso
+from dispatch.shapes import iso
+from dispatch.store.models import DOMAINS, Authority
 from dispatch.validation import check_fields, optional_text, required_text
+from gis.clock import CHINA, local_day
 
 SHARE_FIELDS = {"kind", "authority", "title", "party", "domains", "made_at", "delay_reason", "data"}
 

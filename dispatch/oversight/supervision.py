@@ -16,7 +16,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from dispatch.errors import ApiError, Conflict
-from dispatch.oversight.calendar import end_of_day, local_day
+from dispatch.oversight.calendar import end_of_day
 from dispatch.oversight.common import (
     authority_ref,
     body_of,
@@ -39,8 +39,9 @@ from dispatch.oversight.models import (
     SupervisionNotice,
     SupervisionVisit,
 )
-from dispatch.serializers import iso
+from dispatch.shapes import iso
 from dispatch.validation import check_fields, id_list, optional_id, optional_text, positive_id, required_text
+from gis.clock import local_day
 
 NOTICE_FIELDS = {"authority", "method", "problem", "required_action", "deadline", "major", "case_ids", "visit_id"}
 

@@ -40,7 +40,7 @@ function squadPopup(squad) {
   return el(
     "div",
     { class: "popup" },
-    el("strong", {}, squad.name_zh || squad.name || squad.code),
+    el("strong", {}, squad.name || squad.code),
     el("br"),
     `${t(`force.${squad.force}`)} · ${t(`squad.status.${squad.status}`)}`
   );
@@ -48,14 +48,15 @@ function squadPopup(squad) {
 
 function placeSquad(entry) {
   const { data } = entry;
-  if (data.lon === null || data.lon === undefined) return;
+  if (!data.location) return; // no position reported yet
+  const [lon, lat] = data.location.coordinates;
   if (!entry.marker) {
-    entry.marker = L.circleMarker([data.lat, data.lon], { renderer, ...squadStyle(data) });
+    entry.marker = L.circleMarker([lat, lon], { renderer, ...squadStyle(data) });
     entry.marker.squadId = data.id;
     entry.marker.on("click", () => entry.marker.bindPopup(squadPopup(entry.data)).openPopup());
     squadsLayer.addLayer(entry.marker);
   } else {
-    entry.marker.setLatLng([data.lat, data.lon]);
+    entry.marker.setLatLng([lat, lon]);
     entry.marker.setStyle(squadStyle(data));
   }
 }
@@ -63,8 +64,7 @@ function placeSquad(entry) {
 // -- incidents ------------------------------------------------------------------------------------
 
 function incidentLonLat(data) {
-  if (data.location) return data.location.coordinates;
-  return [data.lon, data.lat];
+  return data.location.coordinates; // one form everywhere: a GeoJSON Point (dispatch/shapes.py)
 }
 
 function placeIncident(entry) {
@@ -151,7 +151,7 @@ function applyUpdate(update) {
     const entry = state.squads.get(id);
     if (!entry || (rev ?? 0) <= entry.posRev) return;
     entry.posRev = rev;
-    [entry.data.lon, entry.data.lat] = data.coordinates;
+    entry.data.location = data.location;
     placeSquad(entry);
   } else if (type === "squad") {
     const entry = state.squads.get(id);
@@ -251,8 +251,7 @@ async function loadSnapshot(prefetched) {
       }
       if ((s.position_rev ?? 0) >= entry.posRev) {
         entry.posRev = s.position_rev ?? 0;
-        entry.data.lon = s.lon;
-        entry.data.lat = s.lat;
+        entry.data.location = s.location;
       }
       placeSquad(entry);
     }

@@ -2,8 +2,8 @@
 
 import pytest
 
-from dispatch.db import db
 from dispatch.oversight.reference import load_oversight_into, oversight_loaded
+from dispatch.store.db import db
 from tests.conftest import SHENGSI
 
 

@@ -6,7 +6,7 @@ import datetime as dt
 
 from sqlalchemy import select
 
-from dispatch.models import Officer
+from dispatch.store.models import Officer
 from tests.factories import incident_body
 
 CST = dt.timezone(dt.timedelta(hours=8))

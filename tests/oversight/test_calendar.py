@@ -4,8 +4,9 @@ import datetime as dt
 
 import pytest
 
-from dispatch.oversight.calendar import CHINA, add_working_days, end_of_day, is_working_day
+from dispatch.oversight.calendar import add_working_days, end_of_day, is_working_day
 from dispatch.oversight.reference import OversightAlreadyLoaded, load_oversight_into, read_oversight
+from gis.clock import CHINA
 from gis.reference import ReferenceDataError
 from tests.conftest import SHENGSI
 

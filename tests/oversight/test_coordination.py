@@ -3,7 +3,7 @@
 import datetime as dt
 
 from dispatch.oversight import referrals
-from dispatch.oversight.calendar import CHINA
+from gis.clock import CHINA
 from tests.factories import auxiliary, make_squad
 from tests.oversight.factories import ago, new_incident, squad_id
 

@@ -7,7 +7,7 @@ from sqlalchemy import create_engine, pool
 from sqlalchemy.orm import Session
 
 from dispatch.config import PROJECT_ROOT
-from dispatch.open311 import hash_key
+from dispatch.http.standards.open311 import hash_key
 from dispatch.recommend import invalidate_caches
 from dispatch.seed import load_dataset_into
 from gis.reference import load_dataset

@@ -11,7 +11,7 @@ import shapely
 from sqlalchemy import select
 
 from dispatch.boundaries import Report, check_geometries, read_features
-from dispatch.models import CoveragePlan, Region, Zone
+from dispatch.store.models import CoveragePlan, Region, Zone
 from gis.crs import from_wgs84
 
 COUNTY = "990100"  # an invented county far from Shengsi

@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 import pytest
 from sqlalchemy import select
 
-from dispatch.models import Incident
+from dispatch.store.models import Incident
 from gis.crs import wgs84_to_gcj02
 from tests.standards.conftest import OPEN311_KEY
 
@@ -70,7 +70,7 @@ def test_post_creates_an_incident_through_intake(open311, open311_app):
     assert len(answer) == 1 and answer[0]["service_request_id"].isdigit()
     assert "嵊泗县综合行政执法局" in answer[0]["service_notice"]
     with open311_app.app_context():
-        from dispatch.db import db
+        from dispatch.store.db import db
 
         incident = db.session.get(Incident, int(answer[0]["service_request_id"]))
         assert incident.source == "hotline_12345" and incident.external_id == "GY12345-0001"

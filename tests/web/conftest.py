@@ -17,7 +17,7 @@ from sqlalchemy import create_engine, pool, select
 from sqlalchemy.orm import Session
 
 from dispatch.config import PROJECT_ROOT
-from dispatch.models import Squad
+from dispatch.store.models import Squad
 from dispatch.tablets import issue_token
 from tests.conftest import TEMPLATE, LiveServer, _drop_database, _new_database
 

@@ -5,7 +5,7 @@ import json
 
 from sqlalchemy import select, text
 
-from dispatch.models import CoveragePlan, Event
+from dispatch.store.models import CoveragePlan, Event
 
 ACTOR = {"X-Actor": "planner-test"}
 HUANIAO = "330922203"

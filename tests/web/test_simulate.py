@@ -3,9 +3,9 @@
 import pytest
 from sqlalchemy import func, select
 
-from dispatch.db import db
-from dispatch.models import Incident, PositionFix, Task
 from dispatch.simulate import Simulation
+from dispatch.store.db import db
+from dispatch.store.models import Incident, PositionFix, Task
 
 
 def test_a_tick_moves_the_squads_and_a_call_arrives(app):

@@ -1,0 +1,1 @@
+"""The HTTP layer: Flask blueprints, pages, error handlers, sign-in, observability."""

@@ -1,0 +1,98 @@
+"""HTTP side of real time: batched positions from tablets, and the command centre's snapshot."""
+
+from __future__ import annotations
+
+from flask import jsonify, request
+from sqlalchemy import text
+
+from dispatch.errors import ApiError
+from dispatch.http.api.blueprint import bp
+from dispatch.http.api.params import json_body
+from dispatch.http.auth import current_principal
+from dispatch.positions import ingest, parse_batch
+from dispatch.shapes import snapshot_incident, snapshot_squad
+from dispatch.states import ASSIGNED, OPEN_STATUSES, sql_list
+from dispatch.store.db import db
+from dispatch.store.models import INCIDENT_MATTERS_ORDER_SQL
+from dispatch.tablets import squad_for_token
+
+
+def _tablet_squad() -> int:
+    principal = current_principal()
+    if principal is not None and principal.kind == "tablet":
+        return principal.squad_id  # the auth gate identified the token (dispatch.accounts: remembered 10 s)
+    header = request.headers.get("Authorization", "")
+    token = header[7:].strip() if header.lower().startswith("bearer ") else None
+    squad_id = squad_for_token(db.session, token)
+    if squad_id is None:
+        raise ApiError(
+            "a valid tablet token is required (Authorization: Bearer ...)",
+            status=401,
+            code="unauthorized",
+            field="Authorization",
+        )
+    return squad_id
+
+
+@bp.post("/squads/<int:squad_id>/positions")
+def post_positions(squad_id: int):
+    """A tablet flushes its offline queue: ``{"fixes": [...]}``, idempotent on each fix id."""
+    if _tablet_squad() != squad_id:
+        raise ApiError("this token belongs to another squad", status=403, code="forbidden", field="Authorization")
+    fixes = parse_batch(json_body())
+    result = ingest(db.session, squad_id, fixes)
+    db.session.commit()
+    return jsonify(result)
+
+
+@bp.get("/command/snapshot")
+def command_snapshot():
+    """Everything a command-centre screen shows, with the ``rev`` of each entity.
+
+    A screen subscribes to ``/command`` first, then loads this, then applies
+    only updates whose ``rev`` is newer than the one it holds: no gap, no step back.
+    Squads and incidents have the shapes live updates carry (``dispatch.shapes``).
+    """
+    session = db.session
+    as_of = session.scalar(text("SELECT coalesce(max(id), 0) FROM event"))
+    squads = session.execute(
+        text("""
+        SELECT s.id, s.code, s.name_zh, s.force, s.domains, s.status,
+               ST_X(s.last_position::geometry) AS lon, ST_Y(s.last_position::geometry) AS lat,
+               s.last_position_at,
+               (SELECT max(e.id) FROM event e WHERE e.entity_type = 'squad' AND e.entity_id = s.id) AS rev
+        FROM squad s ORDER BY s.id
+    """)
+    ).all()
+    incidents = session.execute(
+        text(f"""
+        SELECT i.id, i.status, i.priority, i.sla_deadline, i.description, r.name_zh AS region,
+               ST_X(i.location::geometry) AS lon, ST_Y(i.location::geometry) AS lat,
+               (SELECT array_agg(m.code ORDER BY {INCIDENT_MATTERS_ORDER_SQL}) FROM incident_matter im
+                JOIN matter m ON m.id = im.matter_id
+                WHERE im.incident_id = i.id) AS matters,
+               (SELECT max(e.id) FROM event e WHERE e.entity_type = 'incident' AND e.entity_id = i.id) AS rev
+        FROM incident i LEFT JOIN region r ON r.id = i.region_id
+        WHERE i.status IN {sql_list(OPEN_STATUSES)} ORDER BY i.priority, i.sla_deadline
+    """)
+    ).all()
+    tasks = (
+        session.execute(
+            text(f"""
+        SELECT t.id, t.kind, t.incident_id, t.joint_inspection_id, t.squad_id, t.state,
+               (SELECT max(e.id) FROM event e WHERE e.entity_type = 'task' AND e.entity_id = t.id) AS rev
+        FROM task t WHERE t.state IN {sql_list(ASSIGNED)}
+        ORDER BY t.id
+    """)
+        )
+        .mappings()
+        .all()
+    )
+    return jsonify(
+        {
+            "as_of": as_of,
+            "squads": [snapshot_squad(s) for s in squads],
+            "incidents": [snapshot_incident(i) for i in incidents],
+            "tasks": [dict(t) for t in tasks],
+        }
+    )

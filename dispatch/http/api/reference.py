@@ -1,0 +1,128 @@
+"""Health, the reference layers (regions, zones, squads, matters) and jurisdiction."""
+
+from __future__ import annotations
+
+import json
+
+from flask import jsonify, request
+from sqlalchemy import func, select
+from sqlalchemy.orm import selectinload
+
+from dispatch.errors import NotFound
+from dispatch.http import crs_params, openapi  # noqa: F401  (openapi: /openapi.json and /docs register on import)
+from dispatch.http.api.blueprint import bp
+from dispatch.http.api.params import query_flag, query_float
+from dispatch.jurisdiction import effective_plan, jurisdiction_at
+from dispatch.shapes import matter_json, region_ref, squad_json, zone_json
+from dispatch.store.db import db
+from dispatch.store.models import CoveragePlan, Matter, Region, Squad, Zone, ZoneMember
+from gis.geojson import feature, feature_collection
+
+crs_params.init_blueprint(bp)  # ?crs= / ?out_crs= on every /api/v1 route (Chinese coordinate systems)
+
+
+def _geojson(column):
+    return func.ST_AsGeoJSON(column, 6)
+
+
+@bp.get("/health")
+def health():
+    """Liveness plus the PostGIS version: a failing database answers 503."""
+    return jsonify({"status": "ok", "postgis": db.postgis_version()})
+
+
+@bp.get("/regions")
+def regions():
+    session = db.session
+    rows = session.execute(
+        select(Region, _geojson(Region.boundary)).options(selectinload(Region.parent)).order_by(Region.code)
+    ).all()
+    return jsonify(
+        feature_collection(
+            [
+                feature(
+                    json.loads(geom) if geom else None,
+                    {
+                        **region_ref(r),
+                        "level": r.level,
+                        "empowered": r.empowered,
+                        "parent": r.parent.code if r.parent else None,
+                    },
+                    r.code,
+                )
+                for r, geom in rows
+            ]
+        )
+    )
+
+
+@bp.get("/zones")
+def zones():
+    """Zones of every county's effective plan, or of ``?plan=CODE``."""
+    session = db.session
+    plan_code = request.args.get("plan")
+    if plan_code:
+        plan = session.scalar(select(CoveragePlan).where(CoveragePlan.code == plan_code))
+        if plan is None:
+            raise NotFound(f"no coverage plan {plan_code!r}", field="plan")
+        plans = [plan]
+    else:
+        roots = session.scalars(select(Region).where(Region.parent_id.is_(None))).all()
+        plans = [p for p in (effective_plan(session, root) for root in roots) if p is not None]
+    rows = session.execute(
+        select(Zone, _geojson(Zone.geometry))
+        .where(Zone.plan_id.in_([p.id for p in plans]))
+        .options(
+            selectinload(Zone.members).selectinload(ZoneMember.region),
+            selectinload(Zone.hub_region),
+            selectinload(Zone.plan),
+        )
+        .order_by(Zone.plan_id, Zone.code)
+    ).all()
+    return jsonify(
+        feature_collection(
+            [
+                feature(
+                    json.loads(geom) if geom else None,
+                    {
+                        **zone_json(z),
+                        "plan": {
+                            "code": z.plan.code,
+                            "status": z.plan.status,
+                            "effective_at": z.plan.effective_at.isoformat() if z.plan.effective_at else None,
+                        },
+                    },
+                    z.id,
+                )
+                for z, geom in rows
+            ]
+        )
+    )
+
+
+@bp.get("/squads")
+def squads():
+    session = db.session
+    rows = session.execute(
+        select(Squad, _geojson(func.coalesce(Squad.last_position, Squad.station)))
+        .options(selectinload(Squad.authority), selectinload(Squad.station_region), selectinload(Squad.officers))
+        .order_by(Squad.code)
+    ).all()
+    return jsonify(feature_collection([feature(json.loads(geom), squad_json(s), s.id) for s, geom in rows]))
+
+
+@bp.get("/matters")
+def matters():
+    rows = db.session.scalars(select(Matter).order_by(Matter.code)).all()
+    return jsonify({"matters": [matter_json(m) for m in rows]})
+
+
+@bp.get("/jurisdiction")
+def jurisdiction():
+    """Who covers the place ``lon``/``lat`` and in whose name they act (``matter`` optional)."""
+    lon = query_float("lon", low=-180, high=180)
+    lat = query_float("lat", low=-90, high=90)
+    lon, lat = crs_params.query_point(lon, lat)
+    matter = request.args.get("matter") or None
+    major = query_flag("major")  # a cross-district or major complex case (a city's municipal tier)
+    return jsonify(jurisdiction_at(db.session, lon, lat, matter, major=major).to_json())

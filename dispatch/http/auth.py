@@ -1,0 +1,280 @@
+"""HTTP sign-in and the permission matrix applied to every request.
+
+Every endpoint maps to one action in ``ENDPOINT_ACTIONS`` and every action to the roles
+that may do it (``dispatch.accounts.PERMISSIONS``): enforced before every request, tested as
+a table. An endpoint missing from the matrix is refused to everyone (fail closed), and a
+test lists any.
+"""
+
+from __future__ import annotations
+
+import collections
+import datetime as dt
+import hmac
+import os
+import secrets
+import threading
+import time
+
+from flask import (
+    Blueprint,
+    Flask,
+    current_app,
+    g,
+    jsonify,
+    redirect,
+    render_template_string,
+    request,
+    session,
+    url_for,
+)
+from flask.sessions import SecureCookieSessionInterface
+from sqlalchemy import select
+
+from dispatch.accounts import Principal, allowed, check_password, identify
+from dispatch.store.db import db
+from dispatch.store.models import Task
+
+# endpoint -> action; blueprint-wide defaults below for read-only standard interfaces.
+ENDPOINT_ACTIONS: dict[str, str] = {
+    "static": "public",
+    "auth.login": "public",
+    "auth.login_form": "public",
+    "auth.logout": "public",
+    "api.health": "public",
+    "socketio_transport": "public",  # answered by the Socket.IO middleware; each namespace checks its clients
+    "metrics": "monitor",
+    "api.regions": "read_reference",
+    "api.zones": "read_reference",
+    "api.squads": "read_reference",
+    "api.matters": "read_reference",
+    "api.jurisdiction": "read_reference",
+    "api.openapi_document": "signed_in",
+    "api.openapi_docs": "signed_in",
+    "api.create_incident": "intake",
+    "api.list_incidents": "read_operations",
+    "api.show_incident": "read_incident",
+    "api.incident_events": "read_operations",
+    "api.incident_recommendations": "read_operations",
+    "api.command_snapshot": "read_operations",
+    "api.list_inspection_requests": "read_operations",
+    "api.list_joint_inspections": "read_operations",
+    "api.show_joint_inspection": "read_operations",
+    "api.joint_inspection_proposals": "dispatch",
+    "api.dispatch_incident": "dispatch",
+    "api.mark_incident_duplicate": "dispatch",
+    "api.new_inspection_request": "dispatch",
+    "api.new_joint_inspection": "dispatch",
+    "api.show_task": "read_task",
+    "api.transition_task": "act_on_task",
+    "api.post_positions": "report_position",
+    "api.plans_index": "read_plans",
+    "api.show_plan": "read_plans",
+    "api.compare_plan": "read_plans",
+    "api.new_draft": "edit_plans",
+    "api.update_plan": "edit_plans",
+    "api.validate_edit": "edit_plans",
+    "api.publish_plan": "edit_plans",
+    "web.index": "signed_in",
+    "web.command": "read_operations",
+    "web.tablet": "public",  # an empty shell: the tablet signs in with its token, every call is checked
+    "web.planner": "read_plans",
+    "web.plan_map": "read_plans",
+    "web.heat_map": "read_operations",
+    "web.case_map": "read_operations",
+    "oversight.pages.supervisor_page": "read_oversight",
+}
+BLUEPRINT_ACTIONS: dict[str, tuple[str, str]] = {
+    # blueprint prefix -> (action for GET, action for writes)
+    "open311.": ("public", "public"),  # the public intake: its own api_key
+    "ogc.": ("read_reference", "read_reference"),
+    "oversight.api.": ("read_oversight", "oversee"),
+}
+# Endpoints where a squad may act only on its own task.
+OWN_TASK_ENDPOINTS = {"api.show_task", "api.transition_task"}
+
+
+def action_for(endpoint: str | None, method: str) -> str | None:
+    if endpoint is None:
+        return None
+    if endpoint in ENDPOINT_ACTIONS:
+        return ENDPOINT_ACTIONS[endpoint]
+    for prefix, (read, write) in BLUEPRINT_ACTIONS.items():
+        if endpoint.startswith(prefix):
+            return read if method in ("GET", "HEAD") else write
+    return None
+
+
+def current_principal() -> Principal | None:
+    return getattr(g, "principal", None)
+
+
+def _identify(db_session) -> Principal | None:
+    """The bearer token of the Authorization header, else the session cookie's account."""
+    header = request.environ.get("HTTP_AUTHORIZATION", "")  # the Authorization header, read directly
+    if header.lower().startswith("bearer "):
+        return identify(db_session, token=header[7:].strip(), account_id=None)
+    return identify(db_session, token=None, account_id=session.get("account_id"))
+
+
+def _refuse(status: int, code: str, message: str):
+    if request.path.startswith(("/api/", "/ogc", "/open311", "/metrics")) or request.is_json:
+        response = jsonify({"error": {"code": code, "message": message, "field": "Authorization"}})
+        response.status_code = status
+        if status == 401:
+            response.headers["WWW-Authenticate"] = 'Bearer realm="dispatch"'
+        return response
+    if status == 401:
+        return redirect(url_for("auth.login_form", next=request.full_path))
+    return jsonify({"error": {"code": code, "message": message}}), status
+
+
+def enforce():
+    """before_request: identify, then apply the matrix (and a squad's own-task rule)."""
+    if not current_app_auth_required():
+        return None
+    if request.endpoint is None:
+        return None  # no such route: a plain 404
+    action = action_for(request.endpoint, request.method)
+    if action == "public":
+        g.principal = None
+        if request.headers.get("Authorization"):  # a token sent to a public route still names the actor
+            g.principal = _identify(db.session)
+        return None
+    principal = _identify(db.session)
+    g.principal = principal
+    if principal is None:
+        return _refuse(401, "unauthorized", "sign in, or send Authorization: Bearer <token>")
+    if not allowed(principal.role, action):
+        return _refuse(403, "forbidden", f"a {principal.role} may not do this ({action})")
+    if request.endpoint in RATE_LIMITED and not _within_rate(principal.name):
+        response = _refuse(429, "rate_limited", "too many incidents from this key: slow down")
+        response.headers["Retry-After"] = "60"
+        return response
+    if principal.role == "squad" and request.endpoint in OWN_TASK_ENDPOINTS:
+        task_squad = db.session.scalar(select(Task.squad_id).where(Task.id == request.view_args.get("task_id")))
+        if task_squad is not None and task_squad != principal.squad_id:
+            return _refuse(403, "forbidden", "a squad acts on its own tasks only")
+    if principal.role == "squad" and request.endpoint == "api.show_incident":
+        mine = db.session.scalar(
+            select(Task.id)
+            .where(Task.incident_id == request.view_args.get("incident_id"), Task.squad_id == principal.squad_id)
+            .limit(1)
+        )
+        if mine is None:
+            return _refuse(403, "forbidden", "a squad sees the incidents of its own tasks only")
+    return None
+
+
+# Intake per key (an integration's token, a person): at most INTAKE_RATE_PER_MINUTE a minute
+# per process, a sliding window. A runaway bridge cannot flood the queue.
+RATE_LIMITED = {"api.create_incident"}
+_recent: dict[str, collections.deque] = {}
+_recent_lock = threading.Lock()
+
+
+def _within_rate(key: str) -> bool:
+    limit = int(current_app.config["INTAKE_RATE_PER_MINUTE"])
+    now = time.monotonic()
+    with _recent_lock:
+        window = _recent.setdefault(key, collections.deque())
+        while window and now - window[0] > 60:
+            window.popleft()
+        if len(window) >= limit:
+            return False
+        window.append(now)
+        return True
+
+
+def current_app_auth_required() -> bool:
+    return bool(current_app.config.get("AUTH_REQUIRED", True))
+
+
+# -- sign-in pages ---------------------------------------------------------------------------------
+
+bp = Blueprint("auth", __name__)
+
+_LOGIN = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>登录 Sign in · dispatch</title>
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<style>body{font-family:system-ui,sans-serif;max-width:22rem;margin:4rem auto;padding:0 1rem}
+label{display:block;margin:.8rem 0 .2rem}input{width:100%;padding:.6rem;font-size:1rem}
+button{margin-top:1rem;padding:.7rem 1.2rem;font-size:1rem}.err{color:#b00}</style></head><body>
+<h1>综合行政执法指挥 · Sign in</h1>
+{% if error %}<p class="err">{{ error }}</p>{% endif %}
+<form method="post" action="{{ url_for('auth.login') }}">
+<input type="hidden" name="csrf_token" value="{{ csrf }}"><input type="hidden" name="next" value="{{ next }}">
+<label for="u">用户名 Username</label><input id="u" name="username" autocomplete="username" required>
+<label for="p">密码 Password</label><input id="p" name="password" type="password" autocomplete="current-password" required>
+<button type="submit">登录 Sign in</button></form></body></html>"""
+
+
+def csrf_token() -> str:
+    if "csrf" not in session:
+        session["csrf"] = secrets.token_urlsafe(24)
+    return session["csrf"]
+
+
+def _csrf_ok() -> bool:
+    sent = request.form.get("csrf_token", "")
+    return bool(sent) and hmac.compare_digest(sent, session.get("csrf", ""))
+
+
+def _safe_next(target: str | None) -> str:
+    return target if target and target.startswith("/") and not target.startswith("//") else "/"
+
+
+@bp.get("/login")
+def login_form():
+    return render_template_string(_LOGIN, csrf=csrf_token(), next=_safe_next(request.args.get("next")), error=None)
+
+
+@bp.post("/login")
+def login():
+    nxt = _safe_next(request.form.get("next"))
+    if not _csrf_ok():
+        return render_template_string(
+            _LOGIN, csrf=csrf_token(), next=nxt, error="表单已过期，请重试 The form expired: try again"
+        ), 400
+    account = check_password(db.session, request.form.get("username", ""), request.form.get("password", ""))
+    if account is None:
+        return render_template_string(
+            _LOGIN, csrf=csrf_token(), next=nxt, error="用户名或密码错误 Wrong username or password"
+        ), 401
+    session.clear()
+    session["account_id"] = account.id
+    session.permanent = True
+    return redirect(nxt)
+
+
+@bp.post("/logout")
+def logout():
+    if _csrf_ok():
+        session.clear()
+    return redirect(url_for("auth.login_form"))
+
+
+class CookieSessions(SecureCookieSessionInterface):
+    """Flask's signed-cookie sessions, without their fixed cost on requests that carry no
+    session cookie and leave the session alone (scripts and tablets with a bearer token)."""
+
+    def open_session(self, app: Flask, request):
+        if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
+            return self.session_class()  # as Flask's own does without a cookie, minus building the signer
+        return super().open_session(app, request)
+
+    def save_session(self, app: Flask, session, response) -> None:
+        if not session and not session.modified and not session.accessed:
+            return  # nothing to set, delete or vary on: Flask's own returns too, after reading seven settings
+        super().save_session(app, session, response)
+
+
+def init_app(app: Flask) -> None:
+    app.config.setdefault("AUTH_REQUIRED", True)
+    app.config.setdefault("INTAKE_RATE_PER_MINUTE", int(os.environ.get("INTAKE_RATE_PER_MINUTE", "120")))
+    app.config.update(
+        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12)
+    )
+    app.session_interface = CookieSessions()
+    app.register_blueprint(bp)
+    app.before_request(enforce)
+    app.jinja_env.globals["csrf_token"] = csrf_token

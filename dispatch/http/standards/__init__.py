@@ -1,0 +1,1 @@
+"""Standard interfaces: Open311 GeoReport v2 and OGC API Features."""

@@ -1,0 +1,1 @@
+"""Storage: the engine and session, the models, migrations, the embedded PostGIS, the reference cache."""

@@ -1,0 +1,673 @@
+"""The domain model (see shared/DOMAIN.md for the glossary).
+
+Geometry columns carry SRID 4326. Areas are ``geometry`` (containment with a
+GiST index); points whose distances are asked in metres are ``geography`` so
+their GiST index serves ``ST_DWithin`` and ``<->`` directly.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import enum
+
+from geoalchemy2 import Geography, Geometry
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Column,
+    Date,
+    DateTime,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+    func,
+    text,
+)
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
+
+from dispatch.states import BLOCKING_STATES, INCIDENT_STATUSES, OPEN_STATUSES, TASK_KINDS, TASK_STATES, sql_list
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class RegionLevel(enum.StrEnum):
+    city = "city"
+    county = "county"
+    district = "district"
+    township = "township"
+    street = "street"
+
+
+class AuthorityKind(enum.StrEnum):
+    municipal_bureau = "municipal_bureau"
+    county_bureau = "county_bureau"
+    department = "department"
+    township_government = "township_government"
+
+
+class Force(enum.StrEnum):
+    comprehensive = "comprehensive"
+    professional = "professional"
+    maritime = "maritime"
+
+
+class SquadScope(enum.StrEnum):
+    zone = "zone"  # stationed in a township, serves the zone of that township
+    authority = "authority"  # serves the whole area of its authority
+
+
+class SquadStatus(enum.StrEnum):
+    available = "available"
+    busy = "busy"
+    off_duty = "off_duty"
+
+
+class PlanStatus(enum.StrEnum):
+    draft = "draft"
+    published = "published"
+
+
+DOMAINS = (
+    "comprehensive",
+    "market_supervision",
+    "ecology_environment",
+    "culture_tourism_sport",
+    "transport",
+    "agriculture_rural",
+    "natural_resources_planning",
+    "emergency_management",
+    "health",
+    "maritime",
+    "human_resources_social_security",
+    "water_affairs",
+    "city_management",
+)
+
+
+def _enum_check(column: str, values: type[enum.Enum]) -> CheckConstraint:
+    allowed = ", ".join(f"'{v.value}'" for v in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=f"{column}_valid")
+
+
+def _timestamp() -> Mapped[dt.datetime]:
+    return mapped_column(DateTime(timezone=True), server_default=func.now(), nullable=False)
+
+
+class Region(Base):
+    """An administrative area; the tree runs city > county/district > township/street."""
+
+    __tablename__ = "region"
+    __table_args__ = (_enum_check("level", RegionLevel),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    parent_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"), index=True)
+    level: Mapped[str] = mapped_column(String(16))
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    empowered: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # Deferred: a township's outline runs to tens of kB, and the ORM loads regions by the dozen
+    # (a jurisdiction, its zone's members, its squads' stations) for their names and codes; the
+    # geometry is read in SQL (GeoJSON, containment), never from the object.
+    boundary = mapped_column(Geometry("MULTIPOLYGON", srid=4326), nullable=True, deferred=True)
+
+    parent: Mapped[Region | None] = relationship(remote_side=[id], back_populates="children")
+    children: Mapped[list[Region]] = relationship(back_populates="parent")
+
+
+class Island(Base):
+    """A piece of land: travel on it is by road, between islands by ferry."""
+
+    __tablename__ = "island"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    outline = mapped_column(Geometry("MULTIPOLYGON", srid=4326), nullable=False)
+
+
+class Port(Base):
+    """A pier where ferries and patrol boats call."""
+
+    __tablename__ = "port"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(100))
+    island_id: Mapped[int] = mapped_column(ForeignKey("island.id"), index=True)
+    location = mapped_column(Geography("POINT", srid=4326), nullable=False)
+
+
+class FerryLink(Base):
+    """A crossing between two ports (both ways) with its duration and timetable."""
+
+    __tablename__ = "ferry_link"
+    __table_args__ = (
+        UniqueConstraint("from_port_id", "to_port_id"),
+        CheckConstraint("minutes > 0", name="minutes_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    from_port_id: Mapped[int] = mapped_column(ForeignKey("port.id"))
+    to_port_id: Mapped[int] = mapped_column(ForeignKey("port.id"))
+    minutes: Mapped[int] = mapped_column(Integer)
+    # Departure times "HH:MM" (local time); empty means on demand.
+    timetable: Mapped[list[str]] = mapped_column(ARRAY(String(5)), default=list, server_default="{}")
+
+
+class TravelProfile(Base):
+    """Travel-time assumptions of one county or city (demo data, not code)."""
+
+    __tablename__ = "travel_profile"
+    __table_args__ = (
+        CheckConstraint("land_speed_kmh > 0 AND boat_speed_kmh > 0 AND detour_factor >= 1", name="speeds_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), unique=True)
+    land_speed_kmh: Mapped[float] = mapped_column(Float)
+    detour_factor: Mapped[float] = mapped_column(Float)
+    boat_speed_kmh: Mapped[float] = mapped_column(Float)
+    transfer_minutes: Mapped[float] = mapped_column(Float)
+
+
+class Authority(Base):
+    """The body in whose name an enforcement act is done."""
+
+    __tablename__ = "authority"
+    __table_args__ = (_enum_check("kind", AuthorityKind),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(150))
+    kind: Mapped[str] = mapped_column(String(24))
+    domain: Mapped[str] = mapped_column(String(40))
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
+
+    region: Mapped[Region] = relationship()
+
+
+class Matter(Base):
+    """An entry of the enforcement catalogue; it decides who is competent."""
+
+    __tablename__ = "matter"
+    __table_args__ = (
+        _enum_check("authority_kind", AuthorityKind),
+        CheckConstraint("priority BETWEEN 1 AND 3", name="priority_range"),
+        CheckConstraint("sla_minutes > 0", name="sla_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    domain: Mapped[str] = mapped_column(String(40), index=True)
+    authority_kind: Mapped[str] = mapped_column(String(24))
+    # An empowered township enforces this matter in its own name.
+    township_held: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    # Other domains whose forces must join an inspection of this matter.
+    joint_domains: Mapped[list[str]] = mapped_column(ARRAY(String(40)), default=list, server_default="{}")
+    priority: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
+    sla_minutes: Mapped[int] = mapped_column(Integer, default=120, server_default="120")
+
+
+class CoveragePlan(Base):
+    """A versioned set of zones; the published plan with the latest past effective time rules."""
+
+    __tablename__ = "coverage_plan"
+    __table_args__ = (
+        _enum_check("status", PlanStatus),
+        CheckConstraint("status = 'draft' OR effective_at IS NOT NULL", name="published_has_effective_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    # The county or city the plan covers: each has its own published plan.
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(150))
+    status: Mapped[str] = mapped_column(String(16), default="draft", server_default="draft")
+    effective_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    version: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    created_at: Mapped[dt.datetime] = _timestamp()
+
+    region: Mapped[Region] = relationship()
+    zones: Mapped[list[Zone]] = relationship(back_populates="plan", cascade="all, delete-orphan")
+
+
+class Zone(Base):
+    """A "1+X" zone: a hub township whose stationed squad also covers X neighbours."""
+
+    __tablename__ = "zone"
+    __table_args__ = (UniqueConstraint("plan_id", "code"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("coverage_plan.id", ondelete="CASCADE"), index=True)
+    code: Mapped[str] = mapped_column(String(40))
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(150))
+    hub_region_id: Mapped[int] = mapped_column(ForeignKey("region.id"))
+    # Derived from the members' boundaries (ST_Union) whenever membership changes. Deferred, as
+    # Region.boundary: read in SQL, never from the object.
+    geometry = mapped_column(Geometry("MULTIPOLYGON", srid=4326), nullable=True, deferred=True)
+
+    plan: Mapped[CoveragePlan] = relationship(back_populates="zones")
+    hub_region: Mapped[Region] = relationship()
+    members: Mapped[list[ZoneMember]] = relationship(back_populates="zone", cascade="all, delete-orphan")
+
+    @property
+    def covered_regions(self) -> list[Region]:
+        return [m.region for m in self.members if m.region_id != self.hub_region_id]
+
+
+class ZoneMember(Base):
+    """A region served by a zone (the hub included); a region is in one zone per plan."""
+
+    __tablename__ = "zone_member"
+    __table_args__ = (UniqueConstraint("plan_id", "region_id"),)
+
+    zone_id: Mapped[int] = mapped_column(ForeignKey("zone.id", ondelete="CASCADE"), primary_key=True)
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), primary_key=True)
+    plan_id: Mapped[int] = mapped_column(ForeignKey("coverage_plan.id", ondelete="CASCADE"))
+
+    zone: Mapped[Zone] = relationship(back_populates="members")
+    region: Mapped[Region] = relationship()
+
+
+class Squad(Base):
+    """An enforcement squad of one of the "1+8+1" forces."""
+
+    __tablename__ = "squad"
+    __table_args__ = (
+        _enum_check("force", Force),
+        _enum_check("scope", SquadScope),
+        _enum_check("status", SquadStatus),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    code: Mapped[str] = mapped_column(String(40), unique=True)
+    name_zh: Mapped[str] = mapped_column(String(100))
+    name_en: Mapped[str] = mapped_column(String(150))
+    force: Mapped[str] = mapped_column(String(16))
+    domains: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
+    authority_id: Mapped[int] = mapped_column(ForeignKey("authority.id"), index=True)
+    station_region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
+    scope: Mapped[str] = mapped_column(String(16), default="zone", server_default="zone")
+    status: Mapped[str] = mapped_column(String(16), default="available", server_default="available")
+    station = mapped_column(Geography("POINT", srid=4326), nullable=False)
+    last_position = mapped_column(Geography("POINT", srid=4326), nullable=True)
+    last_position_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # The last sequence number given to a message for this squad's tablets.
+    message_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    # The island the squad is on, kept by a trigger from its position (NULL: at sea).
+    island_id: Mapped[int | None] = mapped_column(ForeignKey("island.id"), index=True)
+
+    authority: Mapped[Authority] = relationship()
+    station_region: Mapped[Region] = relationship()
+    officers: Mapped[list[Officer]] = relationship(back_populates="squad", order_by="Officer.id")
+
+
+Index("ix_squad_domains", Squad.domains, postgresql_using="gin")
+# KNN within one island (btree_gist): the recommendation's candidate scans.
+Index("ix_squad_island_position", Squad.island_id, Squad.last_position, postgresql_using="gist")
+
+
+class Officer(Base):
+    """A member of a squad: certified (holds an enforcement certificate) or auxiliary."""
+
+    __tablename__ = "officer"
+    __table_args__ = (
+        CheckConstraint(
+            "auxiliary OR (certificate_no IS NOT NULL AND certificate_expires IS NOT NULL)",
+            name="certified_has_certificate",
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    squad_id: Mapped[int] = mapped_column(ForeignKey("squad.id"), index=True)
+    name: Mapped[str] = mapped_column(String(60))
+    certificate_no: Mapped[str | None] = mapped_column(String(40), unique=True)
+    certificate_expires: Mapped[dt.date | None] = mapped_column(Date)
+    auxiliary: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    on_duty: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+
+    squad: Mapped[Squad] = relationship(back_populates="officers")
+
+    def certified_on(self, day: dt.date) -> bool:
+        """Holds a certificate valid on ``day`` (seed 002 task 5: only they enforce)."""
+        return (
+            not self.auxiliary
+            and self.certificate_no is not None
+            and self.certificate_expires is not None
+            and self.certificate_expires >= day
+        )
+
+
+# The same rule in SQL, the one definition every query uses: an officer ``o`` on duty who may
+# enforce on the day ``:today`` (Officer.certified_on), and a squad ``s`` that has one.
+CERTIFIED_OFFICER_SQL = """o.on_duty AND NOT o.auxiliary AND o.certificate_no IS NOT NULL
+                          AND o.certificate_expires >= :today"""
+CERTIFIED_ON_DUTY_SQL = f"EXISTS (SELECT 1 FROM officer o WHERE o.squad_id = s.id AND {CERTIFIED_OFFICER_SQL})"
+# Squad ``s``'s officers and, of them, those certified on duty: ``[all, certified]`` (the
+# ``officer_counts`` of a squad row, see serializers.squad_from_row).
+OFFICER_COUNTS_SQL = (
+    f"(SELECT ARRAY[count(*), count(*) FILTER (WHERE {CERTIFIED_OFFICER_SQL})] FROM officer o WHERE o.squad_id = s.id)"
+)
+
+
+# -- dispatch: incidents, tasks, joint inspections, the record ---------------------------------
+
+INCIDENT_SOURCES = ("hotline_12345", "police_110", "patrol", "grid", "complaint", "supervision")
+# The state names and the squad-holding rule come from dispatch.states (one home); the schema
+# checks them (CHECK constraints, the partial unique index of a squad's holding task).
+BLOCKING_SQL = " OR ".join(
+    f"(kind = '{kind}' AND state IN ({', '.join(repr(s) for s in states)}))" for kind, states in BLOCKING_STATES.items()
+)
+
+
+def _in_check(column: str, values: tuple[str, ...], name: str | None = None) -> CheckConstraint:
+    allowed = ", ".join(f"'{v}'" for v in values)
+    return CheckConstraint(f"{column} IN ({allowed})", name=name or f"{column}_valid")
+
+
+incident_matter = Table(
+    "incident_matter",
+    Base.metadata,
+    Column("incident_id", ForeignKey("incident.id", ondelete="CASCADE"), primary_key=True),
+    Column("matter_id", ForeignKey("matter.id"), primary_key=True),
+)
+
+
+class Incident(Base):
+    """Something reported at a place: a 12345 call, a 110 linkage, a patrol finding..."""
+
+    __tablename__ = "incident"
+    __table_args__ = (
+        _in_check("source", INCIDENT_SOURCES),
+        _in_check("status", INCIDENT_STATUSES),
+        UniqueConstraint("source", "external_id", name="incident_source_external_id_key"),
+        CheckConstraint("priority BETWEEN 1 AND 3", name="priority_range"),
+        Index(
+            "ix_incident_open",
+            "status",
+            "priority",
+            "sla_deadline",
+            postgresql_where=text(f"status IN {sql_list(OPEN_STATUSES)}"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    source: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str | None] = mapped_column(String(64))
+    description: Mapped[str] = mapped_column(Text)
+    location = mapped_column(Geography("POINT", srid=4326), nullable=False)
+    address: Mapped[str | None] = mapped_column(String(200))
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"), index=True)
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zone.id"))
+    authority_id: Mapped[int | None] = mapped_column(ForeignKey("authority.id"))
+    priority: Mapped[int] = mapped_column(Integer)
+    status: Mapped[str] = mapped_column(String(16), default="open", server_default="open")
+    reported_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[dt.datetime] = _timestamp()
+    sla_deadline: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    dispatched_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    on_scene_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    resolved_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    duplicate_of_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"))
+    created_by: Mapped[str] = mapped_column(String(100))
+    # The first matter it was filed with: it decides the competent authority (intake) and the
+    # jurisdiction shown for the incident ever after (incident_matter keeps no order).
+    lead_matter_id: Mapped[int | None] = mapped_column(ForeignKey("matter.id"))
+
+    matters: Mapped[list[Matter]] = relationship(secondary=incident_matter, order_by="Matter.code")
+    region: Mapped[Region | None] = relationship()
+    zone: Mapped[Zone | None] = relationship()
+    authority: Mapped[Authority | None] = relationship()
+    tasks: Mapped[list[Task]] = relationship(back_populates="incident", order_by="Task.id")
+
+
+# An incident's matters in the order they are shown (incidents.ordered_matters): its lead matter
+# first, then by code; for queries of an incident ``i`` and its matters ``m``.
+INCIDENT_MATTERS_ORDER_SQL = "m.id IS DISTINCT FROM i.lead_matter_id, m.code"
+
+
+class JointInspection(Base):
+    """ "Inspect once": several forces visit one target together (seed 001 §3.2, seed 003 art. 7)."""
+
+    __tablename__ = "joint_inspection"
+    __table_args__ = (
+        _in_check("status", ("planned", "completed", "cancelled")),
+        CheckConstraint("slot_end > slot_start", name="slot_ordered"),
+        CheckConstraint("visits_replaced >= 1", name="visits_replaced_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    target_name: Mapped[str] = mapped_column(String(200))
+    # Unified social credit code of the registered business, when known.
+    target_business_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    location = mapped_column(Geography("POINT", srid=4326), nullable=False)
+    domains: Mapped[list[str]] = mapped_column(ARRAY(String(40)))
+    lead_squad_id: Mapped[int] = mapped_column(ForeignKey("squad.id"))
+    slot_start: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    slot_end: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    status: Mapped[str] = mapped_column(String(16), default="planned", server_default="planned")
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"), index=True)
+    # Separate visits this one replaces; visits avoided = visits_replaced - 1.
+    visits_replaced: Mapped[int] = mapped_column(Integer)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = _timestamp()
+
+    lead_squad: Mapped[Squad] = relationship()
+    incident: Mapped[Incident | None] = relationship()
+    tasks: Mapped[list[Task]] = relationship(back_populates="joint_inspection", order_by="Task.id")
+    requests: Mapped[list[InspectionRequest]] = relationship(back_populates="joint_inspection")
+
+
+class InspectionRequest(Base):
+    """A department's pending inspection of a target, candidate for a joint inspection."""
+
+    __tablename__ = "inspection_request"
+    __table_args__ = (
+        _in_check("status", ("pending", "merged", "done", "cancelled")),
+        CheckConstraint("window_end > window_start", name="window_ordered"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    authority_id: Mapped[int] = mapped_column(ForeignKey("authority.id"))
+    domain: Mapped[str] = mapped_column(String(40))
+    target_name: Mapped[str] = mapped_column(String(200))
+    target_business_id: Mapped[str | None] = mapped_column(String(32), index=True)
+    location = mapped_column(Geography("POINT", srid=4326), nullable=False)
+    window_start: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    window_end: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    purpose: Mapped[str | None] = mapped_column(Text)
+    status: Mapped[str] = mapped_column(String(16), default="pending", server_default="pending")
+    joint_inspection_id: Mapped[int | None] = mapped_column(ForeignKey("joint_inspection.id"), index=True)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = _timestamp()
+
+    authority: Mapped[Authority] = relationship()
+    joint_inspection: Mapped[JointInspection | None] = relationship(back_populates="requests")
+
+
+class Task(Base):
+    """One squad's part of a dispatch or of a joint inspection, pushed to its tablet."""
+
+    __tablename__ = "task"
+    __table_args__ = (
+        _in_check("state", TASK_STATES),
+        _in_check("kind", TASK_KINDS),
+        CheckConstraint("incident_id IS NOT NULL OR joint_inspection_id IS NOT NULL", name="task_has_subject"),
+        # The database's own guard against double-booking a squad.
+        Index("uq_task_blocking_squad", "squad_id", unique=True, postgresql_where=text(BLOCKING_SQL)),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    kind: Mapped[str] = mapped_column(String(16), default="response", server_default="response")
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"), index=True)
+    joint_inspection_id: Mapped[int | None] = mapped_column(ForeignKey("joint_inspection.id"), index=True)
+    squad_id: Mapped[int] = mapped_column(ForeignKey("squad.id"), index=True)
+    state: Mapped[str] = mapped_column(String(16))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = _timestamp()
+    updated_at: Mapped[dt.datetime] = _timestamp()
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    en_route_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    on_scene_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    incident: Mapped[Incident | None] = relationship(back_populates="tasks")
+    joint_inspection: Mapped[JointInspection | None] = relationship(back_populates="tasks")
+    squad: Mapped[Squad] = relationship()
+
+
+class Event(Base):
+    """The full-process record (全过程记录, seed 001 §4.2, seed 002): append-only.
+
+    The database refuses UPDATE, DELETE and TRUNCATE on this table (migration 0002).
+    """
+
+    __tablename__ = "event"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    occurred_at: Mapped[dt.datetime] = mapped_column(
+        DateTime(timezone=True), server_default=text("clock_timestamp()"), nullable=False
+    )
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(60))
+    entity_type: Mapped[str] = mapped_column(String(30))
+    entity_id: Mapped[int] = mapped_column(BigInteger)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"), index=True)
+    joint_inspection_id: Mapped[int | None] = mapped_column(ForeignKey("joint_inspection.id"), index=True)
+    squad_id: Mapped[int | None] = mapped_column(ForeignKey("squad.id"), index=True)
+    location = mapped_column(Geography("POINT", srid=4326), nullable=True)
+    data: Mapped[dict] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
+    # Tamper evidence, set by the event_chain trigger: order of the chain, hash of the
+    # previous event, sha256(prev_hash || this row). `flask --app dispatch audit verify`.
+    chain_seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    prev_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
+    hash: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+# -- real time: tablet tokens, the per-squad outbox, position fixes -------------------------------
+
+
+class TabletToken(Base):
+    """A squad's revocable tablet token; only its SHA-256 is stored."""
+
+    __tablename__ = "tablet_token"
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    squad_id: Mapped[int] = mapped_column(ForeignKey("squad.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str | None] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = _timestamp()
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    squad: Mapped[Squad] = relationship()
+
+
+class SquadMessage(Base):
+    """The outbox: every message to a squad, numbered per squad, written with its cause.
+
+    A message is resent until the tablet acknowledges its seq; a later message
+    about the same task supersedes an unacknowledged earlier one, so a task
+    cancelled while the tablet was away arrives only as its cancellation.
+    """
+
+    __tablename__ = "squad_message"
+    __table_args__ = (
+        UniqueConstraint("squad_id", "seq"),
+        Index(
+            "ix_squad_message_pending",
+            "squad_id",
+            "seq",
+            postgresql_where=text("acked_at IS NULL AND superseded_by IS NULL"),
+        ),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    squad_id: Mapped[int] = mapped_column(ForeignKey("squad.id"))
+    seq: Mapped[int] = mapped_column(Integer)
+    event: Mapped[str] = mapped_column(String(30))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("task.id"), index=True)
+    payload: Mapped[dict] = mapped_column(JSONB)
+    created_at: Mapped[dt.datetime] = _timestamp()
+    last_sent_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    send_count: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    acked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    superseded_by: Mapped[int | None] = mapped_column(Integer)
+
+
+class PositionFix(Base):
+    """A position report of a squad's tablet, kept even when flagged."""
+
+    __tablename__ = "position_fix"
+    __table_args__ = (
+        UniqueConstraint("squad_id", "client_fix_id"),
+        Index("ix_position_fix_squad_time", "squad_id", "fix_time"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    squad_id: Mapped[int] = mapped_column(ForeignKey("squad.id"))
+    client_fix_id: Mapped[str] = mapped_column(String(64))
+    fix_time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    received_at: Mapped[dt.datetime] = _timestamp()
+    location = mapped_column(Geography("POINT", srid=4326), nullable=False)
+    accuracy_m: Mapped[float | None] = mapped_column(Float)
+    speed_mps: Mapped[float | None] = mapped_column(Float)
+    heading: Mapped[float | None] = mapped_column(Float)
+    source_crs: Mapped[str] = mapped_column(String(8), default="wgs84", server_default="wgs84")
+    # Why the fix is not shown as the position: poor_accuracy, impossible_speed, outside_envelope.
+    flags: Mapped[list[str]] = mapped_column(ARRAY(String(20)), default=list, server_default="{}")
+
+
+# -- accounts and tokens (issue 8) ----------------------------------------------------------------
+
+ROLES = ("dispatcher", "squad", "planner", "supervisor", "admin")
+
+
+class Account(Base):
+    """A person who signs in with a password (argon2 hash): dispatcher, planner, supervisor, admin."""
+
+    __tablename__ = "account"
+    __table_args__ = (_in_check("role", ROLES),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    username: Mapped[str] = mapped_column(String(60), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    password_hash: Mapped[str] = mapped_column(String(200))
+    active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    created_at: Mapped[dt.datetime] = _timestamp()
+
+
+class ApiToken(Base):
+    """A bearer token for a script or an integration (12345 bridge, monitoring); only its hash is kept."""
+
+    __tablename__ = "api_token"
+    __table_args__ = (_in_check("role", ROLES),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    name: Mapped[str] = mapped_column(String(100))
+    role: Mapped[str] = mapped_column(String(16))
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = _timestamp()
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
