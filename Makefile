@@ -16,16 +16,18 @@ run: setup
 	$(BIN)/flask --app dispatch serve --host $(HOST) --port $(PORT)
 
 test: setup
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest --cov=dispatch --cov=gis --cov-report=term $(PYTEST_ARGS)
 
 bench: setup
 	$(BIN)/python bench/recommend.py
 	$(BIN)/python bench/realtime.py
 	$(BIN)/python bench/import_regions.py
 
-lint: venv
+# ruff, and the layers of .importlinter (each layer imports only from those below it).
+lint: system venv
 	$(BIN)/ruff check dispatch gis tests bench migrations/env.py
 	$(BIN)/ruff format --check dispatch gis tests bench
+	$(BIN)/lint-imports
 
 format: venv
 	$(BIN)/ruff format dispatch gis tests bench

@@ -23,6 +23,6 @@ from __future__ import annotations
 def create_app(test_config=None):
     """``dispatch.app.create_app``, for ``flask --app dispatch``. Lazy: start-up cost (importing
     ``dispatch.store`` for a migration or a tool does not build the web application)."""
-    from dispatch.app import create_app as build
+    from dispatch.app import create_app as build  # lazy: start-up cost
 
     return build(test_config)

@@ -25,7 +25,7 @@ from dispatch.record import record
 from dispatch.shapes import iso, point_json, task_json
 from dispatch.states import OPEN_STATUSES
 from dispatch.store.models import DOMAINS, Authority, Incident, InspectionRequest, JointInspection, Task
-from dispatch.tasks import announce_task, follow_incident, has_certified_officer, lock_squads
+from dispatch.tasks import assign, follow_incident, has_certified_officer, lock_squads
 from dispatch.validation import (
     check_fields,
     id_list,
@@ -390,12 +390,6 @@ def create_joint_inspection(session: Session, body: dict, *, actor: str) -> Join
             joint_inspection_id=joint.id,
             data={"joint_inspection_id": joint.id},
         )
-    tasks = [
-        Task(kind="inspection", joint_inspection=joint, incident=incident, squad=s, state="scheduled", created_by=actor)
-        for s in squads
-    ]
-    session.add_all(tasks)
-    session.flush()
     record(
         session,
         actor=actor,
@@ -414,22 +408,18 @@ def create_joint_inspection(session: Session, body: dict, *, actor: str) -> Join
             "slot": {"start": start.isoformat(), "end": end.isoformat()},
         },
     )
-    for task in tasks:
-        event = record(
+    for squad in squads:
+        assign(
             session,
+            incident=incident,
+            squad=squad,
+            kind="inspection",
+            state="scheduled",
             actor=actor,
-            action="task.scheduled",
-            entity_type="task",
-            entity_id=task.id,
-            joint_inspection_id=joint.id,
-            incident_id=task.incident_id,
-            squad_id=task.squad_id,
+            joint=joint,
             data={"state": "scheduled", "slot_start": start.isoformat()},
         )
-        announce_task(session, task, "scheduled", event.id)
     if incident is not None and incident.status == "open":
-        if incident.dispatched_at is None:
-            incident.dispatched_at = dt.datetime.now(dt.UTC)
         follow_incident(session, incident, actor=actor)
     return joint
 

@@ -38,6 +38,7 @@ from dispatch.errors import NotFound
 from dispatch.shapes import squad_from_row
 from dispatch.store import refcache
 from dispatch.store.models import CERTIFIED_OFFICER_SQL, CERTIFIED_ON_DUTY_SQL, OFFICER_COUNTS_SQL
+from gis import clock
 from gis.clock import local_day
 from gis.travel import FerryNetwork, Link, Profile, boat_leg, great_circle_m, land_leg
 from gis.travel import Port as TravelPort
@@ -297,7 +298,7 @@ def recommend(
         domains or list(place.domains),
         limit,
         explain,
-        now or dt.datetime.now(dt.UTC),
+        now or clock.utc_now(),
         True,
     )
     return {"incident_id": incident_id, **result}
@@ -352,7 +353,7 @@ def recommend_at(
         domains,
         limit,
         explain,
-        now or dt.datetime.now(dt.UTC),
+        now or clock.utc_now(),
         require_available,
     )
 

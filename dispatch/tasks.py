@@ -44,6 +44,7 @@ from dispatch.store.models import (
     Squad,
     Task,
 )
+from gis import clock
 from gis.clock import local_day
 
 
@@ -181,7 +182,7 @@ def dispatch(session: Session, incident_id: int, squad_ids: list[int], *, actor:
     dispatchers sending it at the same moment: the second sees it busy (409).
     """
     ids = sorted(set(squad_ids))
-    now = dt.datetime.now(dt.UTC)
+    now = clock.utc_now()
     try:
         with (
             pipelined_transaction(session) as tx,
@@ -350,6 +351,45 @@ def _check_dispatchable(squad, incident_id: int, domains: set[str], already: set
         )
 
 
+def assign(
+    session: Session,
+    *,
+    incident: Incident | None,
+    squad: Squad,
+    kind: str,
+    state: str,
+    actor: str,
+    note: str | None = None,
+    joint: JointInspection | None = None,
+    data: dict | None = None,
+) -> Task:
+    """A new task, the general way (the ORM): the task, its record (``task.<state>``), the squad's
+    message (outbox) and live update, and the squad's status, which follows its tasks.
+
+    A joint inspection schedules its tasks here. The dispatch hot path (``dispatch``) writes the
+    same in SQL; tests/test_tasks.py checks both leave the same record, outbox and statuses.
+    """
+    task = Task(
+        kind=kind, joint_inspection=joint, incident=incident, squad=squad, state=state, reason=note, created_by=actor
+    )
+    session.add(task)
+    session.flush()
+    event = record(
+        session,
+        actor=actor,
+        action=f"task.{state}",
+        entity_type="task",
+        entity_id=task.id,
+        joint_inspection_id=task.joint_inspection_id,
+        incident_id=task.incident_id,
+        squad_id=squad.id,
+        data=data if data is not None else {"state": state, "note": note},
+    )
+    announce_task(session, task, state, event.id)
+    _follow_squad(session, squad, actor=actor, incident_id=task.incident_id)
+    return task
+
+
 def announce_task(session: Session, task: Task, action: str, rev: int) -> None:
     """Tell the squad's tablets (through the outbox) and the command centre about ``task``."""
     data = task_json(task)
@@ -503,6 +543,8 @@ def follow_incident(session: Session, incident: Incident, *, actor: str) -> None
     new = states.incident_status_after(incident.status, task_states)
     if new != incident.status:
         old, incident.status = incident.status, new
+        if new == "dispatched" and incident.dispatched_at is None:
+            incident.dispatched_at = dt.datetime.now(dt.UTC)
         if new == "resolved":
             incident.resolved_at = dt.datetime.now(dt.UTC)
         event = record(

@@ -11,11 +11,16 @@ import datetime as dt
 CHINA = dt.timezone(dt.timedelta(hours=8), "CST")
 
 
+def utc_now() -> dt.datetime:
+    """Now (aware, UTC): the time every rule reads, from one place (tests set it here)."""
+    return dt.datetime.now(dt.UTC)
+
+
 def local_now() -> dt.datetime:
     """Now, in China."""
-    return dt.datetime.now(CHINA)
+    return utc_now().astimezone(CHINA)
 
 
 def local_day(moment: dt.datetime | None = None) -> dt.date:
     """The date in China at ``moment`` (an aware time; default now)."""
-    return (moment or dt.datetime.now(dt.UTC)).astimezone(CHINA).date()
+    return (moment or utc_now()).astimezone(CHINA).date()

@@ -2,6 +2,7 @@
 
 import datetime as dt
 import itertools
+import json
 import threading
 
 import pytest
@@ -9,7 +10,7 @@ from sqlalchemy import select
 
 from dispatch.shapes import task_json
 from dispatch.states import TRANSITIONS
-from dispatch.store.models import Event, Squad, SquadMessage, Task
+from dispatch.store.models import Event, Incident, Squad, SquadMessage, Task
 from tests.factories import incident_body, make_squad
 
 GOUQI = (122.77, 30.72)
@@ -243,3 +244,76 @@ def test_two_dispatchers_racing_for_one_squad_exactly_one_wins(api, store, live_
         assert len(tasks) == 1 and tasks[0]["squad"]["id"] == squad_id
         store.expire_all()
         assert store.scalar(select(Squad.status).where(Squad.id == squad_id)) == "busy"
+
+
+def _written(session, incident_id: int, squad_ids: list[int], updates: list[dict]) -> dict:
+    """What a dispatch left, with its own ids and clock readings replaced by their order and kind."""
+    tasks = session.scalars(select(Task).where(Task.incident_id == incident_id).order_by(Task.id)).all()
+    ids = {("task", t.id): f"task{n}" for n, t in enumerate(tasks)}
+    ids |= {("squad", s): f"squad{n}" for n, s in enumerate(squad_ids)} | {("incident", incident_id): "incident"}
+
+    def plain(value):
+        if isinstance(value, dict):
+            own = ("id", "incident_id", "code", "name", "created_at", "sla_deadline")  # this dispatch's own
+            return {k: type(v).__name__ if k in own else plain(v) for k, v in value.items()}
+        return [plain(v) for v in value] if isinstance(value, list) else value
+
+    events = session.scalars(
+        select(Event).where(Event.incident_id == incident_id, Event.action != "incident.created").order_by(Event.id)
+    ).all()
+    messages = session.scalars(
+        select(SquadMessage).where(SquadMessage.task_id.in_([t.id for t in tasks])).order_by(SquadMessage.id)
+    ).all()
+    incident = session.get(Incident, incident_id)
+    session.refresh(incident)
+    return {
+        "events": [
+            (e.actor, e.action, ids[e.entity_type, e.entity_id], ids.get(("squad", e.squad_id)), plain(e.data))
+            for e in events
+        ],
+        "messages": [(ids["squad", m.squad_id], m.seq, m.event, m.send_count, plain(m.payload)) for m in messages],
+        "tasks": [(t.kind, t.state, t.reason, t.created_by, ids["squad", t.squad_id]) for t in tasks],
+        "squads": [session.get(Squad, s).status for s in squad_ids],
+        "incident": (incident.status, incident.dispatched_at is not None),
+        "updates": [  # as they leave the server: JSON
+            (u["type"], ids.get((u["type"], u["id"]), u["type"]), plain(json.loads(json.dumps(u["data"]))))
+            for u in updates
+        ],
+    }
+
+
+def test_the_dispatch_hot_path_writes_what_the_general_path_writes(app, client, session, monkeypatch):
+    """The raw-SQL booking (``tasks.dispatch``) against the ORM's (``tasks.assign`` + ``follow_incident``)
+    for the same change: the same record, outbox messages, task rows, statuses and live updates."""
+    from dispatch.live import bus
+    from dispatch.tasks import assign, dispatch, follow_incident, lock_squads
+
+    results = []
+    for path in ("hot", "general"):
+        squads = [make_squad(session, at=GOUQI, region="330922202").id for _ in range(2)]
+        incident_id = client.post("/api/v1/incidents", json=incident_body(at=GOUQI)).get_json()["id"]
+        seen: list[dict] = []
+        monkeypatch.setattr(bus, "_update_sinks", [seen.append])
+        if path == "hot":
+            dispatch(session, incident_id, squads, actor="dispatcher-li", note="带执法记录仪")
+        else:
+            incident = session.get(Incident, incident_id, with_for_update=True)
+            for squad in lock_squads(session, squads):
+                assign(
+                    session,
+                    incident=incident,
+                    squad=squad,
+                    kind="response",
+                    state="dispatched",
+                    actor="dispatcher-li",
+                    note="带执法记录仪",
+                )
+            follow_incident(session, incident, actor="dispatcher-li")
+            session.commit()
+        monkeypatch.undo()
+        results.append(_written(session, incident_id, squads, seen))
+    hot, general = results
+    assert hot["events"] and hot["messages"] and hot["updates"], "the comparison compares something"
+    for part in ("events", "messages", "tasks", "squads", "incident"):
+        assert hot[part] == general[part], part
+    assert sorted(map(repr, hot["updates"])) == sorted(map(repr, general["updates"])), "updates (any order)"

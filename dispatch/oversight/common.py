@@ -14,6 +14,7 @@ from dispatch.oversight.models import OversightBody, OversightPolicy, OversightS
 from dispatch.record import record
 from dispatch.store.models import Authority, Region
 from dispatch.validation import parse_time
+from gis import clock
 
 T = TypeVar("T")
 # A clock a few minutes fast on a tablet is not "the future".
@@ -167,4 +168,4 @@ def record_change(
 
 
 def now_utc() -> dt.datetime:
-    return dt.datetime.now(dt.UTC)
+    return clock.utc_now()

@@ -6,7 +6,7 @@ import re
 
 from openapi_spec_validator import validate
 
-from dispatch.http.openapi import document
+from dispatch.http.api.openapi import document
 
 
 def _api_operations(app) -> set[tuple[str, str]]:

@@ -9,7 +9,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
 from dispatch.errors import NotFound
-from dispatch.http import crs_params, openapi  # noqa: F401  (openapi: /openapi.json and /docs register on import)
+from dispatch.http import crs_params
 from dispatch.http.api.blueprint import bp
 from dispatch.http.api.params import query_flag, query_float
 from dispatch.jurisdiction import effective_plan, jurisdiction_at

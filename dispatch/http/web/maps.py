@@ -15,8 +15,8 @@ from flask import Response, request
 from sqlalchemy import select, text
 
 from dispatch.errors import ApiError, NotFound
-from dispatch.http.web.pages import bp, current_language
 from dispatch.http.web.i18n import strings
+from dispatch.http.web.pages import bp, current_language
 from dispatch.incidents import get_incident
 from dispatch.jurisdiction import effective_plan
 from dispatch.store.db import db

@@ -2,7 +2,7 @@
 
 ``document(app)`` walks ``app.url_map``: every /api/v1 route and method is looked
 up in ``OPERATIONS`` (parameters, body, answers of the dispatch routes). Routes of
-the coverage-plan editor (dispatch/api/plans.py) and of oversight (dispatch/oversight)
+the coverage-plan editor (dispatch/http/api/plans.py) and of oversight (dispatch/http/oversight.py)
 are described generically from their rule and docstring (path parameters, a JSON
 answer, the error schema): they are listed in ``GENERIC_MODULES``. A route that is
 in neither is reported in ``x-undocumented`` (a test keeps that list empty), so a new
@@ -23,7 +23,7 @@ from dispatch.http.api.blueprint import bp
 from dispatch.states import INCIDENT_STATUSES, TASK_STATES
 from dispatch.store.models import DOMAINS, INCIDENT_SOURCES
 
-GENERIC_MODULES = ("dispatch.http.api.plans", "dispatch.oversight")
+GENERIC_MODULES = ("dispatch.http.api.plans", "dispatch.http.oversight")
 _CONVERTER = re.compile(r"<(?:(\w+)(?:\([^)]*\))?:)?(\w+)>")
 
 
