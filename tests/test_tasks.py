@@ -273,7 +273,7 @@ def _written(session, incident_id: int, squad_ids: list[int], updates: list[dict
         ],
         "messages": [(ids["squad", m.squad_id], m.seq, m.event, m.send_count, plain(m.payload)) for m in messages],
         "tasks": [(t.kind, t.state, t.reason, t.created_by, ids["squad", t.squad_id]) for t in tasks],
-        "squads": [session.get(Squad, s).status for s in squad_ids],
+        "squads": [session.scalar(select(Squad.status).where(Squad.id == s)) for s in squad_ids],  # as stored
         "incident": (incident.status, incident.dispatched_at is not None),
         "updates": [  # as they leave the server: JSON
             (u["type"], ids.get((u["type"], u["id"]), u["type"]), plain(json.loads(json.dumps(u["data"]))))
