@@ -96,7 +96,10 @@ TARGET_SERVER_P99_MS = 50.0
 TARGET_BROADCAST_P95_MS = 150.0
 TARGET_RATIO = 2.0
 TARGET_FIXES_PER_S = 5000.0
-TARGET_INGEST_P99_MS = 1000.0
+# fix -> screen includes the wait for a frame (FRAME_INTERVAL_S=1 in the ingest phase): judged as the frame
+# interval + 50 ms, the rule for every latency that contains a frame wait.
+INGEST_FRAME_INTERVAL_MS = 1000.0
+TARGET_INGEST_P99_MS = INGEST_FRAME_INTERVAL_MS + 50.0
 
 
 # -- data ------------------------------------------------------------------------------------------
@@ -933,7 +936,7 @@ def report(args, total_seconds: float, r: dict) -> None:
     if ratio_d is not None:
         checks.append(
             (
-                f"dispatch -> tablet p99 ratio dispatch/Node <= {TARGET_RATIO:g}",
+                f"dispatch -> tablet p99 ratio dispatch/Node <= {TARGET_RATIO:g} (reference)",
                 ratio_d <= TARGET_RATIO,
                 f"{ratio_d:.1f}x",
             )

@@ -1,5 +1,7 @@
 """Position fixes from tablets: validated, converted to WGS84, flagged, stored in bulk.
 
+Hot path, guarded by ``make bench`` (bench/realtime.py: ingest rate, fix -> screen latency).
+
 Idempotent on the client's fix id. Every fix enters the history; only a fix
 that is newer than the squad's last position and carries no flag moves it.
 Flags (kept, never shown as the position): ``poor_accuracy``,

@@ -1,5 +1,7 @@
 """Which squads can get there first: eligibility and candidates in PostGIS, ETA over the sea.
 
+Hot path, guarded by ``make bench`` (bench/recommend.py: p50 and p99 of the HTTP request).
+
 1. PostGIS picks candidates with KNN index scans (``<->`` on a GiST index of
    ``(island_id, last_position)``): the eligible squads nearest the place on its
    own island, the eligible squads nearest each pier from which a ferry reaches

@@ -1,4 +1,4 @@
-"""The live server of this process: Socket.IO on the app, the bus's sinks, the background loops,
+"""Hot path, guarded by ``make bench`` (bench/realtime.py). The live server of this process: Socket.IO on the app, the bus's sinks, the background loops,
 the gevent server, and the live figures of /metrics.
 
 With several processes (``SOCKETIO_MESSAGE_QUEUE=redis://...``) each frames its own screens
