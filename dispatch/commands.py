@@ -4,7 +4,7 @@ boundaries, oversight, the record's audit and the demo simulation.
 - ``serve``: migrate, load the demo data into an empty database, serve HTTP + Socket.IO.
 - ``db upgrade|downgrade``, ``seed``, ``seed-oversight``, ``import-regions``, ``export-plan``.
 - ``squad-token``, ``api-token``, ``add-account``.
-- ``audit verify``, ``oversight-tick``, ``simulate``.
+- ``audit verify``, ``oversight-tick``, ``simulate``, ``open311-key``.
 """
 
 from __future__ import annotations
@@ -35,6 +35,7 @@ from dispatch.boundaries import (
     validate_regions,
 )
 from dispatch.errors import ApiError
+from dispatch.http.standards.open311 import new_key
 from dispatch.live import server as live_server
 from dispatch.oversight import referrals
 from dispatch.oversight.reference import OversightAlreadyLoaded, load_oversight_into
@@ -404,6 +405,17 @@ def simulate_command(incidents_per_hour: float, tick_s: float, duration: float |
     click.echo(f"simulated {simulation.fixes} fixes and {simulation.calls} calls")
 
 
+@click.command("open311-key")
+@click.argument("client")
+def open311_key_command(client: str) -> None:
+    """Print a new Open311 api_key for CLIENT and the OPEN311_API_KEYS entry that accepts it."""
+    if ":" in client or "," in client:
+        raise click.UsageError("no ':' or ',' in the client's name")
+    api_key, entry = new_key(client)
+    click.echo(f"api_key (give it to the client):   {api_key}", err=True)
+    click.echo(f"add to OPEN311_API_KEYS (comma-separated): {entry}")
+
+
 def init_app(app: Flask) -> None:
     for command in (
         db_cli,
@@ -418,5 +430,6 @@ def init_app(app: Flask) -> None:
         export_plan_command,
         oversight_tick,
         simulate_command,
+        open311_key_command,
     ):
         app.cli.add_command(command)

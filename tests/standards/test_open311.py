@@ -220,3 +220,15 @@ def test_coordinates_in_gcj02_in_and_out(open311, session):
     shown = open311.get(f"/open311/v2/requests/{sid}.json", query_string={"out_crs": "gcj02"}).get_json()[0]
     assert (shown["long"], shown["lat"]) == pytest.approx(gcj, abs=1e-6)
     assert session.scalar(select(Incident.id).where(Incident.id == int(sid))) is not None
+
+
+def test_the_open311_key_command_prints_a_key_and_the_entry_that_accepts_it(open311_app, runner):
+    """``flask --app dispatch open311-key CLIENT``: the key for the client, and the entry that accepts it."""
+    from dispatch.http.standards.open311 import hash_key
+
+    result = runner.invoke(args=["open311-key", "hotline-bridge"])
+    assert result.exit_code == 0, result.output
+    key = result.stderr.split()[-1]
+    name, digest = result.stdout.strip().rsplit(" ", 1)[-1].split(":")
+    assert name == "hotline-bridge" and digest == hash_key(key)
+    assert runner.invoke(args=["open311-key", "a:b"]).exit_code != 0, "a name that would break the entry list"

@@ -27,7 +27,6 @@ import hashlib
 import hmac
 import os
 import secrets
-import sys
 import xml.etree.ElementTree as ET
 
 from flask import Blueprint, Response, current_app, json, request, url_for
@@ -507,11 +506,3 @@ def new_key(client: str) -> tuple[str, str]:
     """A fresh api_key and the ``name:sha256`` entry that accepts it."""
     key = secrets.token_urlsafe(32)
     return key, f"{client}:{hash_key(key)}"
-
-
-if __name__ == "__main__":  # python -m dispatch.http.standards.open311 CLIENT_NAME
-    if len(sys.argv) != 2 or ":" in sys.argv[1] or "," in sys.argv[1]:
-        sys.exit("usage: python -m dispatch.http.standards.open311 CLIENT_NAME   (no ':' or ',' in the name)")
-    api_key, entry = new_key(sys.argv[1])
-    print(f"api_key (give it to the client):   {api_key}", file=sys.stderr)
-    print(f"add to OPEN311_API_KEYS (comma-separated): {entry}")
