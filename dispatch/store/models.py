@@ -362,7 +362,7 @@ CERTIFIED_OFFICER_SQL = """o.on_duty AND NOT o.auxiliary AND o.certificate_no IS
                           AND o.certificate_expires >= :today"""
 CERTIFIED_ON_DUTY_SQL = f"EXISTS (SELECT 1 FROM officer o WHERE o.squad_id = s.id AND {CERTIFIED_OFFICER_SQL})"
 # Squad ``s``'s officers and, of them, those certified on duty: ``[all, certified]`` (the
-# ``officer_counts`` of a squad row, see serializers.squad_from_row).
+# ``officer_counts`` of a squad row, see shapes.squad_from_row).
 OFFICER_COUNTS_SQL = (
     f"(SELECT ARRAY[count(*), count(*) FILTER (WHERE {CERTIFIED_OFFICER_SQL})] FROM officer o WHERE o.squad_id = s.id)"
 )
@@ -439,7 +439,7 @@ class Incident(Base):
     tasks: Mapped[list[Task]] = relationship(back_populates="incident", order_by="Task.id")
 
 
-# An incident's matters in the order they are shown (incidents.ordered_matters): its lead matter
+# An incident's matters in the order they are shown (shapes.ordered_matters): its lead matter
 # first, then by code; for queries of an incident ``i`` and its matters ``m``.
 INCIDENT_MATTERS_ORDER_SQL = "m.id IS DISTINCT FROM i.lead_matter_id, m.code"
 
