@@ -68,11 +68,15 @@ def db_downgrade(revision: str) -> None:
     migrate.downgrade(current_app.config["DATABASE_URL"], revision)
 
 
+def _dataset_folder(app: Flask, name: str) -> Path:
+    """A dataset given by path, or by name (a folder of REFERENCE_DATA_DIR, e.g. shengsi)."""
+    folder = Path(name)
+    return folder if folder.is_dir() else Path(app.config["REFERENCE_DATA_DIR"]) / name
+
+
 def seed_dataset(app: Flask, name: str) -> dict[str, int]:
     """Validate the dataset ``name`` and load it; raises on bad data or a second load."""
-    folder = Path(name)
-    if not folder.is_dir():
-        folder = Path(app.config["REFERENCE_DATA_DIR"]) / name
+    folder = _dataset_folder(app, name)
     dataset = load_dataset(folder)
     with app.app_context():
         session = db.session
@@ -361,9 +365,7 @@ def oversight_tick() -> None:
 @click.argument("name", default="shengsi")
 def seed_oversight(name: str) -> None:
     """Load oversight.yaml of dataset NAME (holiday calendar, bodies, reviewers, supervisors, set times)."""
-    folder = Path(name)
-    if not folder.exists():
-        folder = Path(current_app.config["REFERENCE_DATA_DIR"]) / name
+    folder = _dataset_folder(current_app, name)
     session = db.session
     try:
         counts = load_oversight_into(session, folder)

@@ -17,6 +17,8 @@ from __future__ import annotations
 INCIDENT_STATUSES = ("open", "dispatched", "resolved", "duplicate", "cancelled")
 OPEN_STATUSES = ("open", "dispatched")  # in the queue: the command centre shows them
 CLOSED_STATUSES = ("resolved", "duplicate", "cancelled")
+# Set by a dispatcher, never by the incident's tasks (``incident_status_after`` leaves them).
+SET_BY_HAND = ("duplicate", "cancelled")
 
 TASK_STATES = ("scheduled", "dispatched", "acknowledged", "en_route", "on_scene", "completed", "declined", "cancelled")
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -45,7 +47,6 @@ BLOCKING_STATES: dict[str, tuple[str, ...]] = {
     "response": ("dispatched", "acknowledged", "en_route", "on_scene"),
     "inspection": ("en_route", "on_scene"),
 }
-SQUAD_STATUSES = ("available", "busy", "off_duty")
 # A task whose incident becomes a duplicate is cancelled with this reason (the original carries the work).
 DUPLICATE_REASON = "duplicate of incident {original}"
 
@@ -53,10 +54,6 @@ DUPLICATE_REASON = "duplicate of incident {original}"
 def sql_list(values: tuple[str, ...]) -> str:
     """``('open', 'dispatched')``: a tuple of state names for SQL text (names are ours, never input)."""
     return "(" + ", ".join(f"'{v}'" for v in values) + ")"
-
-
-def may_move(state: str, to: str) -> bool:
-    return to in TRANSITIONS[state]
 
 
 def holds_squad(kind: str, state: str) -> bool:
@@ -74,7 +71,7 @@ def squad_status_after(status: str, *, holds_a_task: bool) -> str:
 def incident_status_after(status: str, task_states: set[str]) -> str:
     """Open -> dispatched while a task is assigned; resolved once one completed and none is left;
     open again when all were declined or cancelled. A duplicate or cancelled incident stays so."""
-    if status in ("duplicate", "cancelled"):
+    if status in SET_BY_HAND:
         return status
     if task_states & set(ASSIGNED):
         return "dispatched"

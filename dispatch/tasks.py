@@ -6,7 +6,7 @@ the outbox and the live updates in the same transaction.
 
 ``dispatch`` is the hot path (guarded by ``make bench``: bench/realtime.py, dispatch ->
 tablet latency): raw SQL in two round trips, which a test checks writes the same record,
-outbox rows and statuses as the general path (``transition``'s helpers) for the same change.
+outbox rows and statuses as the general path (``assign``) for the same change.
 
 Locks are always taken in one order: incident, squads (by id), task. Two
 dispatchers sending the same squad at the same moment therefore queue on the
@@ -425,7 +425,7 @@ def transition(
         select(Task).where(Task.id == task_id).with_for_update().execution_options(populate_existing=True)
     )
     allowed = TRANSITIONS[task.state]
-    if not states.may_move(task.state, to):
+    if to not in allowed:
         raise Conflict(
             f"a {task.state} task cannot become {to}",
             field="to",
@@ -536,8 +536,8 @@ def _follow_squad(session: Session, squad: Squad, *, actor: str, incident_id: in
 
 def follow_incident(session: Session, incident: Incident, *, actor: str) -> None:
     """The incident's status follows its tasks (``states.incident_status_after``)."""
-    if incident.status in ("duplicate", "cancelled"):
-        return
+    if incident.status in states.SET_BY_HAND:
+        return  # nothing to read: its tasks no longer decide
     session.flush()
     task_states = set(session.scalars(select(Task.state).where(Task.incident_id == incident.id)))
     new = states.incident_status_after(incident.status, task_states)

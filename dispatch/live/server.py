@@ -1,5 +1,7 @@
-"""Hot path, guarded by ``make bench`` (bench/realtime.py). The live server of this process: Socket.IO on the app, the bus's sinks, the background loops,
+"""The live server of this process: Socket.IO on the app, the bus's sinks, the background loops,
 the gevent server, and the live figures of /metrics.
+
+Hot path, guarded by ``make bench`` (bench/realtime.py).
 
 With several processes (``SOCKETIO_MESSAGE_QUEUE=redis://...``) each frames its own screens
 with every process's updates (``updates.UpdateRelay``), and tablets' messages reach a tablet on

@@ -25,6 +25,7 @@ from dispatch.incidents import get_incident
 from dispatch.oversight.common import authority_ref, body_of, find_authority, flag, get_row, now_utc, record_change
 from dispatch.oversight.models import JurisdictionDispute
 from dispatch.shapes import iso
+from dispatch.states import CLOSED_STATUSES
 from dispatch.store.models import Squad
 from dispatch.tasks import has_certified_officer
 from dispatch.validation import check_fields, optional_id, required_text
@@ -75,7 +76,7 @@ def open_dispute(session: Session, body: dict, *, actor: str, now: dt.datetime |
     incident_id = optional_id(body, "incident_id")
     if incident_id is not None:
         incident = get_incident(session, incident_id)
-        if incident.status in ("resolved", "duplicate", "cancelled"):
+        if incident.status in CLOSED_STATUSES:
             raise Conflict(f"incident {incident.id} is {incident.status}", field="incident_id", code="incident_closed")
     squad = _provisional_squad(session, optional_id(body, "provisional_squad_id"), now)
     dispute = JurisdictionDispute(
