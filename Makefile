@@ -42,6 +42,7 @@ system:
 	  || missing="$$missing postgresql-15-postgis-3"; \
 	command -v redis-server >/dev/null || missing="$$missing redis-server"; \
 	command -v chromium >/dev/null || missing="$$missing chromium"; \
+	[ -f /usr/share/fonts/truetype/wqy/wqy-zenhei.ttc ] || missing="$$missing fonts-wqy-zenhei"; \
 	$(PYTHON) -c 'import venv, ensurepip' 2>/dev/null || missing="$$missing python3-venv"; \
 	command -v npm >/dev/null || [ -f static/vendor/.complete ] || missing="$$missing npm"; \
 	if [ -n "$$missing" ]; then \
