@@ -23,7 +23,7 @@ from dispatch.http.standards.open311 import bp as open311_bp
 from dispatch.http.web import bp as web_bp
 from dispatch.live import server as live_server
 from dispatch.store.db import db
-from dispatch.store.embedded_pg import EmbeddedPostgres
+from dispatch.store.embedded_pg import EmbeddedPostgres, EmbeddedPostgresError
 
 
 def _secret_key(data_dir: Path) -> str:
@@ -37,9 +37,16 @@ def _secret_key(data_dir: Path) -> str:
 
 
 def _embedded_database(app: Flask) -> str:
-    """Start (or join) the private PostGIS cluster; stop it at exit if we started it."""
-    cluster = EmbeddedPostgres(Path(app.config["DATA_DIR"]) / "pg", fsync=True)
-    url = cluster.start()
+    """Start (or join) the private PostGIS cluster; stop it at exit if we started it.
+
+    A cluster that cannot be started (a damaged data folder, no binaries) ends the process with
+    the message alone, which says what to do: every entry point (``make run``, the flask commands,
+    ``dispatch.production``) builds the app first, and a traceback would hide it."""
+    try:
+        cluster = EmbeddedPostgres(Path(app.config["DATA_DIR"]) / "pg", fsync=True)
+        url = cluster.start()
+    except EmbeddedPostgresError as exc:
+        raise SystemExit(f"dispatch: {exc}") from None
     app.extensions["embedded_pg"] = cluster
     if cluster.started_here:
         atexit.register(cluster.stop)

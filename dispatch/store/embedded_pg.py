@@ -10,6 +10,11 @@ initdb and pg_ctl refuse to run as root, so when we are root they run as the
 ``postgres`` user through ``runuser``, and every path they write is owned by
 that user. A data folder whose parents ``postgres`` cannot traverse (a
 checkout under /root) is replaced by one under /var/tmp, and the log says so.
+
+Start-up never deletes a cluster: an absent or empty ``pgdata`` is initialised, anything
+else that cannot be started (files but no ``PG_VERSION``, another PostgreSQL version,
+``pg_ctl start`` failing) raises ``ClusterError`` saying what is wrong and what to do.
+Only ``destroy()`` (throwaway test clusters) deletes a folder.
 """
 
 from __future__ import annotations
@@ -38,6 +43,10 @@ SUPERUSER = "postgres"
 
 class EmbeddedPostgresError(RuntimeError):
     """The private cluster could not be created, started or stopped."""
+
+
+class ClusterError(EmbeddedPostgresError):
+    """The data folder holds a cluster that cannot be started as it is; it is left untouched."""
 
 
 def find_bindir() -> Path:
@@ -190,11 +199,58 @@ class EmbeddedPostgres:
         lines = pidfile.read_text().splitlines()
         return int(lines[3]) if len(lines) > 3 else None
 
+    def server_version(self) -> str:
+        """The major version of the binaries in ``bindir`` (``15``), as a cluster's PG_VERSION holds it."""
+        output = subprocess.run(
+            [str(self.bindir / "pg_ctl"), "--version"], capture_output=True, text=True, check=True
+        ).stdout
+        return output.split(")", 1)[1].split()[0].split(".")[0]  # "pg_ctl (PostgreSQL) 15.18 (Debian ...)"
+
+    def _damaged(self, problem: str) -> ClusterError:
+        """The error for a data folder we will not touch: what is wrong, that nothing was deleted, what to do."""
+        aside = f"{self.data_dir}.damaged-{time.strftime('%Y%m%d-%H%M%S')}"
+        return ClusterError(
+            f"the embedded PostgreSQL cluster in {self.pgdata} cannot be used: {problem}\n"
+            "Nothing was deleted. Either repair the folder (e.g. finish copying it, or set PG_BINDIR to the "
+            "binaries of its version), or move it aside and restore the latest backup into a new cluster:\n"
+            f"  mv {self.data_dir} {aside}\n"
+            "  flask --app dispatch restore BACKUP   # starts an empty cluster, then loads the backup"
+        )
+
+    def _needs_initdb(self) -> bool:
+        """Whether ``pgdata`` is absent or empty (a new cluster); raises ``ClusterError`` when it
+        holds something that is not a cluster these binaries can start."""
+        if not self.pgdata.exists():
+            return True
+        if not self.pgdata.is_dir():
+            raise self._damaged("it is not a folder")
+        entries = sorted(p.name for p in self.pgdata.iterdir())
+        if not entries:
+            return True
+        version_file = self.pgdata / "PG_VERSION"
+        if not version_file.exists():
+            shown = ", ".join(entries[:5]) + (", ..." if len(entries) > 5 else "")
+            raise self._damaged(
+                f"it holds {len(entries)} {'entry' if len(entries) == 1 else 'entries'} ({shown}) but no "
+                "PG_VERSION, so it is not a complete cluster"
+            )
+        version, ours = version_file.read_text(errors="replace").strip(), self.server_version()
+        if version != ours:
+            raise self._damaged(
+                f"it is a cluster of PostgreSQL {version} and the binaries are {ours} ({self.bindir}); "
+                f"install PostgreSQL {version} and set PG_BINDIR, or upgrade it with pg_upgrade"
+            )
+        if not self.password_file.exists():
+            raise self._damaged(f"its password file {self.password_file} is missing")
+        return False
+
     def start(self) -> str:
-        """Create the cluster if needed, start it unless it runs, return its URL."""
+        """Create the cluster if ``pgdata`` is absent or empty, start it unless it runs, return its URL.
+
+        Raises ``ClusterError`` (the folder left as it was) when the folder holds a cluster that
+        cannot be started."""
         with self._lock():
-            if not (self.pgdata / "PG_VERSION").exists():
-                shutil.rmtree(self.pgdata, ignore_errors=True)
+            if self._needs_initdb():
                 self._initdb()
             previous, self.port = self.port, self._running_port()
             if self.port is None:
@@ -213,22 +269,25 @@ class EmbeddedPostgres:
                     options += ["-c synchronous_commit=off", "-c full_page_writes=off"]
                 # A session of its own, so that Ctrl-C at a terminal reaches the
                 # server process first and the database is stopped after it.
-                self._run(
-                    [
-                        str(self.bindir / "pg_ctl"),
-                        "start",
-                        "-D",
-                        str(self.pgdata),
-                        "-w",
-                        "-t",
-                        "60",
-                        "-l",
-                        str(self.logfile),
-                        "-o",
-                        " ".join(options),
-                    ],
-                    start_new_session=True,
-                )
+                try:
+                    self._run(
+                        [
+                            str(self.bindir / "pg_ctl"),
+                            "start",
+                            "-D",
+                            str(self.pgdata),
+                            "-w",
+                            "-t",
+                            "60",
+                            "-l",
+                            str(self.logfile),
+                            "-o",
+                            " ".join(options),
+                        ],
+                        start_new_session=True,
+                    )
+                except EmbeddedPostgresError as exc:
+                    raise self._damaged(f"PostgreSQL did not start (its log: {self.logfile}).\n{exc}") from None
                 self.started_here = True
                 log.info(
                     "started PostGIS on 127.0.0.1:%s%s (data %s)",
