@@ -40,6 +40,9 @@ CODE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 MAX_ZONES = 200
 # A drawn zone takes a township when more than this share of the township lies inside the drawing.
 DRAWN_MEMBER_SHARE = 0.5
+# The longest plan names (coverage_plan.name_zh, name_en), and how a draft's name is marked.
+NAME_MAX, NAME_EN_MAX = 100, 150
+DRAFT_MARK, DRAFT_MARK_EN = "（草案）", " (draft)"
 
 
 # -- reading ------------------------------------------------------------------------------------
@@ -150,6 +153,15 @@ def _root(session: Session, code: str | None) -> Region:
     return region
 
 
+def draft_name(name: str, mark: str, limit: int) -> str:
+    """The name of a draft of the plan ``name``: marked as a draft once, and shortened with an
+    ellipsis when the mark would take it past ``limit`` (a plan may use every character)."""
+    base = name.removesuffix(mark)
+    if len(base) + len(mark) > limit:
+        base = base[: limit - len(mark) - 1].rstrip() + "…"
+    return base + mark
+
+
 def create_draft(session: Session, body: dict, *, actor: str) -> CoveragePlan:
     """A new draft: a copy of the published plan in effect (or of ``from``), zones and drawings included."""
     check_fields(body, {"region", "from", "name", "name_en"})
@@ -171,10 +183,10 @@ def create_draft(session: Session, body: dict, *, actor: str) -> CoveragePlan:
     plan = CoveragePlan(
         code=code,
         region_id=root.id,
-        name_zh=optional_text(body, "name", 100)
-        or (f"{source.name_zh}（草案）" if source else f"{root.name_zh}覆盖方案（草案）"),
-        name_en=optional_text(body, "name_en", 150)
-        or (f"{source.name_en} (draft)" if source else f"{root.name_en} plan (draft)"),
+        name_zh=optional_text(body, "name", NAME_MAX)
+        or draft_name(source.name_zh if source else f"{root.name_zh}覆盖方案", DRAFT_MARK, NAME_MAX),
+        name_en=optional_text(body, "name_en", NAME_EN_MAX)
+        or draft_name(source.name_en if source else f"{root.name_en} plan", DRAFT_MARK_EN, NAME_EN_MAX),
         status="draft",
         version=1,
     )
@@ -360,9 +372,9 @@ def save_draft(session: Session, plan_id: int, body: dict, *, actor: str) -> Cov
     _draft_only(plan)
     _stale(plan, body.get("version"))
     if body.get("name") is not None:
-        plan.name_zh = required_text(body, "name", 100)
+        plan.name_zh = required_text(body, "name", NAME_MAX)
     if body.get("name_en") is not None:
-        plan.name_en = required_text(body, "name_en", 150)
+        plan.name_en = required_text(body, "name_en", NAME_EN_MAX)
     if "zones" in body:
         _write_zones(session, plan, parse_zones(session, plan, body["zones"]))
     plan.version += 1

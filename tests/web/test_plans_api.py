@@ -182,3 +182,22 @@ def test_a_drawn_outline_takes_the_townships_mostly_inside_it_and_is_kept(client
     assert caiyuan["drawn"] and caiyuan["geometry"]["type"] == "MultiPolygon"
     others = [z for z in saved["zones"] if z["code"] != "caiyuan"]
     assert not any(z["drawn"] for z in others)
+
+
+def test_a_draft_of_a_plan_with_the_longest_name_gets_a_valid_name(client):
+    """A plan may be named with 100 characters (150 in English); its draft's name, marked as a draft,
+    must fit too: it was 104 characters and the draft was refused with 400."""
+    plan = _draft(client)
+    long_zh, long_en = "嵊" * 100, "S" * 150
+    saved = client.put(
+        f"/api/v1/plans/{plan['id']}", json={"version": 1, "name": long_zh, "name_en": long_en}, headers=ACTOR
+    )
+    assert saved.status_code == 200, saved.get_json()
+    response = client.post("/api/v1/plans", json={"from": plan["code"]}, headers=ACTOR)
+    assert response.status_code == 201, response.get_json()
+    draft = response.get_json()
+    assert len(draft["name"]) == 100 and draft["name"].startswith("嵊" * 95) and draft["name"].endswith("…（草案）")
+    assert len(draft["name_en"]) == 150 and draft["name_en"].endswith("… (draft)")
+    # A draft of a draft is marked once: no "（草案）（草案）".
+    again = client.post("/api/v1/plans", json={"from": draft["code"]}, headers=ACTOR).get_json()
+    assert again["name"] == draft["name"] and again["name_en"] == draft["name_en"]
