@@ -3,8 +3,10 @@ boundaries, oversight, the record's audit and the demo simulation.
 
 - ``serve``: migrate, load the demo data into an empty database, serve HTTP + Socket.IO.
 - ``db upgrade|downgrade``, ``seed``, ``seed-oversight``, ``import-regions``, ``export-plan``.
-- ``squad-token``, ``api-token``, ``add-account``.
+- ``squad-token``, ``api-token``; accounts: ``add-account``, ``set-password``, ``disable-account``,
+  ``enable-account``, ``unlock-account``, ``list-accounts``.
 - ``audit verify``, ``oversight-tick``, ``simulate``, ``open311-key``.
+- ``backup``, ``restore``: the database and the evidence store, in one file and back.
 """
 
 from __future__ import annotations
@@ -23,7 +25,16 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
-from dispatch.accounts import add_account, ensure_demo_accounts, issue_api_token
+from dispatch.accounts import (
+    PasswordRejected,
+    add_account,
+    check_password_policy,
+    ensure_demo_accounts,
+    find_account,
+    issue_api_token,
+    set_active,
+    set_password,
+)
 from dispatch.audit import verify_chain
 from dispatch.boundaries import (
     ImportRefused,
@@ -34,17 +45,22 @@ from dispatch.boundaries import (
     read_features,
     validate_regions,
 )
+from dispatch.config import EVIDENCE_DIR
 from dispatch.errors import ApiError
 from dispatch.http.standards.open311 import new_key
 from dispatch.live import server as live_server
 from dispatch.oversight import referrals
+from dispatch.oversight.models import OversightBody
 from dispatch.oversight.reference import OversightAlreadyLoaded, load_oversight_into
 from dispatch.recommend import invalidate_caches
+from dispatch.record import record
 from dispatch.seed import AlreadyLoaded, database_is_empty, load_dataset_into
+from dispatch.signin import unlock
 from dispatch.simulate import Simulation
+from dispatch.store import backup as backups
 from dispatch.store import migrate
 from dispatch.store.db import db
-from dispatch.store.models import ApiToken, Squad
+from dispatch.store.models import Account, ApiToken, Authority, LoginThrottle, Region, Squad
 from dispatch.tablets import issue_token, revoke, revoke_labelled
 from gis.crs import SYSTEMS
 from gis.reference import ReferenceDataError, load_dataset
@@ -112,10 +128,11 @@ def seed_command(name: str) -> None:
 @click.option("--host", default=None, envvar="HOST", help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", default=None, type=int, envvar="PORT", help="Port (default 5000).")
 @click.option("--seed/--no-seed", default=True, help="Load the Shengsi data when the database is empty.")
+@click.option("--demo/--no-demo", default=True, help="Make the demo's sign-ins (first start) and print them.")
 @with_appcontext
-def serve_command(host: str | None, port: int | None, seed: bool) -> None:
-    """Migrate, load the demo data if the database is empty, and serve HTTP + Socket.IO."""
-    run_server(current_app._get_current_object(), host or "127.0.0.1", port or 5000, seed=seed)
+def serve_command(host: str | None, port: int | None, seed: bool, demo: bool) -> None:
+    """Migrate, load the demo data if the database is empty, and serve HTTP + Socket.IO (``make run``)."""
+    run_server(current_app._get_current_object(), host or "127.0.0.1", port or 5000, seed=seed, demo=demo)
 
 
 DEMO_TABLET_LABEL = "demo tablet"
@@ -124,8 +141,10 @@ DEMO_TABLET_LABEL = "demo tablet"
 def _print_demo_access(app: Flask) -> None:
     """The demo accounts (one per role) and a tablet token, so a newcomer can sign in at once.
 
-    Only the clear text of a new token can be printed, so each start issues one; the demo
-    tablet token of the start before is revoked, not left valid (one per start piled up)."""
+    The accounts are made on the first start only (a database with no account); later starts
+    print those that still have their printed password. Only the clear text of a new token can
+    be printed, so each start issues one; the demo tablet token of the start before is revoked,
+    not left valid (one per start piled up)."""
     with app.app_context():
         session = db.session
         accounts = ensure_demo_accounts(session)
@@ -136,15 +155,45 @@ def _print_demo_access(app: Flask) -> None:
             token = issue_token(session, squad.id, DEMO_TABLET_LABEL)[1]
         session.commit()
         db.session.remove()
-    click.echo("demo sign-in (demo data only; change or remove these accounts in production):")
+    click.echo("demo sign-in (make run only; the production entry point never makes these):")
     for username, password, role in accounts:
         click.echo(f"  {role:<11} username {username:<11} password {password}")
     if token:
         click.echo(f"  squad      tablet token for {squad.name_zh} (/tablet): {token}")
 
 
-def run_server(app: Flask, host: str, port: int, *, seed: bool = True) -> None:
-    """What `make run` and the production entry point do: migrate, seed, serve, stop cleanly."""
+def first_administrator(app: Flask) -> None:
+    """Production: the first administrator from DISPATCH_ADMIN_PASSWORD_FILE (or, read once and
+    dropped from the environment, DISPATCH_ADMIN_PASSWORD), only while no administrator exists;
+    with neither, say how to make one. Nobody can sign in until there is one."""
+    password_file = os.environ.get("DISPATCH_ADMIN_PASSWORD_FILE")
+    password = os.environ.pop("DISPATCH_ADMIN_PASSWORD", None)
+    username = os.environ.get("DISPATCH_ADMIN_USERNAME", "admin")
+    with app.app_context():
+        session = db.session
+        exists = session.scalar(select(Account.id).where(Account.role == "admin", Account.active.is_(True)).limit(1))
+        if exists is None and password_file:
+            lines = Path(password_file).read_text(encoding="utf-8").splitlines()
+            password = lines[0] if lines else ""
+        if exists is None and password is not None:
+            try:
+                account = add_account(session, username, "admin", password, "系统管理员 Administrator")
+            except ValueError as exc:
+                raise click.ClickException(f"the first administrator's password is refused: {exc}") from None
+            record(session, actor="environment", action="account.created", entity_type="account",
+                   entity_id=account.id, data={"username": username, "role": "admin"})  # fmt: skip
+            session.commit()
+            click.echo(f"created the administrator {username} (from the environment)")
+        elif exists is None:
+            click.echo(
+                "no administrator yet, so nobody can sign in: create one with "
+                "`flask --app dispatch add-account NAME --role admin` (the password is prompted for)"
+            )
+        db.session.remove()
+
+
+def run_server(app: Flask, host: str, port: int, *, seed: bool = True, demo: bool = False) -> None:
+    """What `make run` (``demo``) and the production entry point do: migrate, seed, serve, stop cleanly."""
     migrate.upgrade(app.config["DATABASE_URL"])
     if seed:
         with app.app_context():
@@ -152,8 +201,11 @@ def run_server(app: Flask, host: str, port: int, *, seed: bool = True) -> None:
             db.session.remove()
         if empty:
             counts = seed_dataset(app, "shengsi")
-            click.echo("loaded the Shengsi demo data: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+            click.echo("loaded the Shengsi reference data: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
+    if demo:
         _print_demo_access(app)
+    else:
+        first_administrator(app)
 
     def _stop(signum, frame):  # noqa: ARG001
         if not live_server.stop_serving():  # gevent stops its server; Werkzeug's threads are interrupted
@@ -214,6 +266,43 @@ def squad_token_command(squad_id: int | None, label: str | None, revoke_id: int 
     click.echo(token)
 
 
+def _scope_options(session, region: str | None, authority: str | None, body: str | None) -> dict:
+    """Scope codes given on the command line -> ids; exits naming an unknown code."""
+    scope = {"region_id": None, "authority_id": None, "body_id": None}
+    for key, model, code in (("region_id", Region, region), ("authority_id", Authority, authority),
+                             ("body_id", OversightBody, body)):  # fmt: skip
+        if code is None:
+            continue
+        row_id = session.scalar(select(model.id).where(model.code == code))
+        if row_id is None:
+            click.echo(f"refused: no {model.__tablename__.replace('_', ' ')} with code {code!r}", err=True)
+            sys.exit(1)
+        scope[key] = row_id
+    if scope["authority_id"] is not None and scope["body_id"] is not None:
+        click.echo("refused: --authority or --body, not both", err=True)
+        sys.exit(1)
+    if region is None and scope["authority_id"] is not None:  # a department works where it is
+        scope["region_id"] = session.scalar(select(Authority.region_id).where(Authority.id == scope["authority_id"]))
+    if region is None and scope["body_id"] is not None:
+        scope["region_id"] = session.scalar(select(OversightBody.region_id).where(OversightBody.id == scope["body_id"]))
+    return scope
+
+
+_SCOPE = [
+    click.option(
+        "--region", default=None, help="Region code of the scope (province, county or township); none: every region."
+    ),  # fmt: skip
+    click.option("--authority", default=None, help="Code of the enforcement authority acted for."),
+    click.option("--body", default=None, help="Code of the oversight body acted for (justice bureau, government)."),
+]
+
+
+def scope_options(command):
+    for option in reversed(_SCOPE):
+        command = option(command)
+    return command
+
+
 @click.command("api-token")
 @click.argument("name", required=False)
 @click.option(
@@ -222,9 +311,21 @@ def squad_token_command(squad_id: int | None, label: str | None, revoke_id: int 
     default="dispatcher",
     show_default=True,
 )
+@scope_options
+@click.option("--account", "username", default=None, help="A person's own token: ended with their account.")
+@click.option("--act-for", is_flag=True, help="An integration that names in X-Actor the account it acts for.")
 @click.option("--revoke", "revoke_id", type=int, default=None, help="Revoke the API token with this id instead.")
 @with_appcontext
-def api_token_command(name: str | None, role: str, revoke_id: int | None) -> None:
+def api_token_command(
+    name: str | None,
+    role: str,
+    region: str | None,
+    authority: str | None,
+    body: str | None,
+    username: str | None,
+    act_for: bool,
+    revoke_id: int | None,
+) -> None:
     """Print a bearer token for a script or integration NAME (only its hash is kept), or --revoke ID."""
     session = db.session
     if revoke_id is not None:
@@ -236,25 +337,157 @@ def api_token_command(name: str | None, role: str, revoke_id: int | None) -> Non
         session.commit()
         click.echo(f"revoked API token {row.id} ({row.name})")
         return
-    if not name:
-        raise click.UsageError("give a NAME (who uses the token), or --revoke ID")
-    row, token = issue_api_token(session, name, role)
+    if not name and not username:
+        raise click.UsageError("give a NAME (who uses the token), --account USERNAME, or --revoke ID")
+    scope = _scope_options(session, region, authority, body)
+    if username is not None:
+        account = _account_or_exit(session, username)
+        role = account.role
+        scope = {"region_id": account.region_id, "authority_id": account.authority_id, "body_id": account.body_id}
+        scope["account_id"] = account.id
+        name = name or username
+    row, token = issue_api_token(session, name, role, act_for=act_for, **scope)
     session.commit()
     click.echo(f"API token {row.id} for {name} ({role}); send it as Authorization: Bearer <token>", err=True)
     click.echo(token)
+
+
+def _read_password(password_file: str | None, username: str) -> str:
+    """From a file (its first line), else prompted twice with no echo: never on the command line."""
+    if password_file is not None:
+        text = Path(password_file).read_text(encoding="utf-8").splitlines()
+        password = text[0] if text else ""
+    else:
+        password = click.prompt(f"password for {username}", hide_input=True, confirmation_prompt=True)
+    try:
+        check_password_policy(username, password)
+    except PasswordRejected as exc:
+        click.echo(f"refused: {exc}", err=True)
+        sys.exit(1)
+    return password
+
+
+def _account_or_exit(session, username: str) -> Account:
+    account = find_account(session, username)
+    if account is None:
+        click.echo(f"refused: no account {username!r}", err=True)
+        sys.exit(1)
+    return account
+
+
+_PASSWORD_FILE = click.option(
+    "--password-file", type=click.Path(exists=True, dir_okay=False), default=None,
+    help="Read the password from the first line of this file (else it is prompted for).",
+)  # fmt: skip
 
 
 @click.command("add-account")
 @click.argument("username")
 @click.option("--role", type=click.Choice(["dispatcher", "planner", "supervisor", "admin"]), required=True)
 @click.option("--name", "display_name", default=None, help="The name shown on screens.")
-@click.password_option()
+@scope_options
+@_PASSWORD_FILE
 @with_appcontext
-def add_account_command(username: str, role: str, display_name: str | None, password: str) -> None:
-    """Create a person's account (the password is stored as an argon2 hash)."""
-    add_account(db.session, username, role, password, display_name)
-    db.session.commit()
+def add_account_command(
+    username: str,
+    role: str,
+    display_name: str | None,
+    region: str | None,
+    authority: str | None,
+    body: str | None,
+    password_file: str | None,
+) -> None:
+    """Create a person's account (the password is prompted for, or read from a file; kept as an argon2 hash)."""
+    session = db.session
+    if find_account(session, username) is not None:
+        click.echo(f"refused: the account {username!r} exists (set-password to change its password)", err=True)
+        sys.exit(1)
+    scope = _scope_options(session, region, authority, body)
+    password = _read_password(password_file, username)
+    try:
+        account = add_account(session, username, role, password, display_name, **scope)
+    except ValueError as exc:
+        click.echo(f"refused: {exc}", err=True)
+        sys.exit(1)
+    record(session, actor="cli", action="account.created", entity_type="account", entity_id=account.id,
+           data={"username": username, "role": role, **scope})  # fmt: skip
+    session.commit()
     click.echo(f"account {username} ({role}) created")
+
+
+@click.command("set-password")
+@click.argument("username")
+@_PASSWORD_FILE
+@with_appcontext
+def set_password_command(username: str, password_file: str | None) -> None:
+    """Give an account a new password; every session and token of the account ends at once."""
+    session = db.session
+    account = _account_or_exit(session, username)
+    set_password(session, account, _read_password(password_file, username))
+    record(session, actor="cli", action="account.password_set", entity_type="account", entity_id=account.id)
+    session.commit()
+    click.echo(f"password of {username} changed; its sessions and tokens are ended")
+
+
+@click.command("disable-account")
+@click.argument("username")
+@with_appcontext
+def disable_account_command(username: str) -> None:
+    """Disable an account: it cannot sign in, and its sessions, tokens and sockets end at once."""
+    session = db.session
+    account = _account_or_exit(session, username)
+    set_active(session, account, False)
+    record(session, actor="cli", action="account.disabled", entity_type="account", entity_id=account.id)
+    session.commit()
+    click.echo(f"account {username} disabled")
+
+
+@click.command("enable-account")
+@click.argument("username")
+@with_appcontext
+def enable_account_command(username: str) -> None:
+    """Enable a disabled account again (its old sessions and tokens stay ended)."""
+    session = db.session
+    account = _account_or_exit(session, username)
+    set_active(session, account, True)
+    record(session, actor="cli", action="account.enabled", entity_type="account", entity_id=account.id)
+    session.commit()
+    click.echo(f"account {username} enabled")
+
+
+@click.command("unlock-account")
+@click.argument("username")
+@with_appcontext
+def unlock_account_command(username: str) -> None:
+    """Lift the lock that failed sign-ins put on an account."""
+    session = db.session
+    account = _account_or_exit(session, username)
+    was_locked = unlock(session, account, actor="cli")
+    session.commit()
+    click.echo(f"account {username} unlocked" if was_locked else f"account {username} was not locked")
+
+
+@click.command("list-accounts")
+@with_appcontext
+def list_accounts_command() -> None:
+    """Every account: role, scope, state."""
+    session = db.session
+    names = {("region", r.id): r.code for r in session.scalars(select(Region).where(Region.level.in_(_SCOPE_LEVELS)))}
+    names.update({("authority", a.id): a.code for a in session.scalars(select(Authority))})
+    names.update({("body", b.id): b.code for b in session.scalars(select(OversightBody))})
+    locked = set(session.scalars(select(LoginThrottle.key).where(LoginThrottle.locked.is_(True))))
+    for a in session.scalars(select(Account).order_by(Account.username)):
+        where = names.get(("region", a.region_id), "everywhere" if a.region_id is None else str(a.region_id))
+        org = names.get(("authority", a.authority_id)) or names.get(("body", a.body_id)) or "-"
+        state = "active" if a.active else "disabled"
+        if f"account:{a.username.lower()}" in locked:
+            state += ", locked"
+        if a.demo:
+            state += ", demo"
+        click.echo(f"{a.username:<24} {a.role:<11} {where:<20} {org:<24} {state}")
+
+
+_SCOPE_LEVELS = ("province", "city", "county", "district", "township", "street")
 
 
 audit_cli = AppGroup("audit", help="The tamper-evident record.")
@@ -428,6 +661,11 @@ def init_app(app: Flask) -> None:
         squad_token_command,
         api_token_command,
         add_account_command,
+        set_password_command,
+        disable_account_command,
+        enable_account_command,
+        unlock_account_command,
+        list_accounts_command,
         import_regions_command,
         export_plan_command,
         oversight_tick,
@@ -435,3 +673,59 @@ def init_app(app: Flask) -> None:
         open311_key_command,
     ):
         app.cli.add_command(command)
+
+
+# -- backup and restore: the database and the evidence store (dispatch.store.backup) --------------
+
+
+def _evidence_dir(app: Flask) -> Path:
+    return Path(app.config["DATA_DIR"]) / EVIDENCE_DIR
+
+
+def _size(n: int) -> str:
+    return f"{n / 1e6:.1f} MB" if n >= 100_000 else f"{n / 1e3:.1f} kB"
+
+
+@click.command("backup")
+@click.argument("path", type=click.Path(path_type=Path))
+@with_appcontext
+def backup_command(path: Path) -> None:
+    """Write the database (pg_dump, custom format) and the evidence store into the new file PATH,
+    or into a new dispatch-DATE.tar in the folder PATH."""
+    try:
+        outcome = backups.backup(current_app.config["DATABASE_URL"], path, _evidence_dir(current_app))
+    except backups.BackupError as exc:
+        click.echo(f"backup failed: {exc}", err=True)
+        sys.exit(1)
+    manifest, evidence = outcome.manifest, outcome.manifest["evidence"].values()
+    click.echo(
+        f"wrote {outcome.path}: the database at revision {manifest['alembic_revision']} "
+        f"({_size(manifest['database']['bytes'])}, sha256 {manifest['database']['sha256'][:12]}...) and "
+        f"{len(evidence)} evidence file(s) ({_size(sum(e['bytes'] for e in evidence))}); keep it off this machine"
+    )
+
+
+@click.command("restore")
+@click.argument("path", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--force", is_flag=True, help="Replace a database that holds data, and evidence files that differ.")
+@with_appcontext
+def restore_command(path: Path, force: bool) -> None:
+    """Put a backup back: the database (replaced in one transaction), the evidence files, then the
+    migrations to head. Stop the servers first; a database holding data needs --force."""
+    db.session.remove()
+    db.dispose()  # this process's own connections let go of the database being replaced
+    evidence_dir = _evidence_dir(current_app)
+    try:
+        outcome = backups.restore(current_app.config["DATABASE_URL"], path, evidence_dir, force=force)
+    except backups.BackupError as exc:
+        click.echo(f"restore refused or failed, nothing changed: {exc}", err=True)
+        sys.exit(1)
+    invalidate_caches()
+    manifest = outcome.manifest
+    click.echo(
+        f"restored {path} (made {manifest['created_at']}): the database at revision "
+        f"{manifest['alembic_revision']}, migrated to {outcome.revision_after}; "
+        f"{len(manifest['evidence'])} evidence file(s) into {evidence_dir}"
+    )
+    if outcome.evidence_kept:
+        click.echo(f"left in place: {len(outcome.evidence_kept)} evidence file(s) not in the backup")

@@ -23,6 +23,7 @@ from dispatch.jurisdiction import (
 )
 from dispatch.live.bus import publish_after_commit
 from dispatch.record import record
+from dispatch.scope import principal_of, require_region
 from dispatch.shapes import incident_summary, ordered_matters
 from dispatch.states import CLOSED_STATUSES, DUPLICATE_REASON, OPEN_STATUSES, sql_list
 from dispatch.store.models import INCIDENT_SOURCES, Incident, Matter, Region, Task
@@ -137,6 +138,7 @@ def intake(session: Session, body: dict, *, actor: str, config: dict) -> Intake:
     if reported_at > now + dt.timedelta(minutes=5):
         raise ApiError("lies in the future", field="reported_at")
     region, zone, authority, placed = _place(session, point.x, point.y, matters, config["SEA_REACH_M"])
+    require_region(session, principal_of(actor), region.id if region is not None else None, "the incident's place")
 
     incident = Incident(
         source=source,
@@ -312,14 +314,17 @@ def lead_matter(incident: Incident) -> Matter:
     return ordered_matters(incident)[0]
 
 
-def open_queue(session: Session, *, status: list[str] | None = None, limit: int = 200) -> list[Incident]:
-    """Open incidents, most urgent first, then by SLA deadline."""
+def open_queue(
+    session: Session, *, status: list[str] | None = None, limit: int = 200, regions: frozenset[int] | None = None
+) -> list[Incident]:
+    """Open incidents, most urgent first, then by SLA deadline; only in ``regions`` when given (a scope)."""
     statuses = status or list(OPEN_STATUSES)
+    query = select(Incident).where(Incident.status.in_(statuses))
+    if regions is not None:
+        query = query.where(Incident.region_id.in_(regions))
     return list(
         session.scalars(
-            select(Incident)
-            .where(Incident.status.in_(statuses))
-            .options(
+            query.options(
                 selectinload(Incident.matters),
                 selectinload(Incident.region),
                 selectinload(Incident.zone),

@@ -18,11 +18,11 @@ from __future__ import annotations
 
 import datetime as dt
 import json
-import math
 import re
 
 from geoalchemy2.shape import from_shape
 from shapely import MultiPolygon, Polygon
+from shapely.errors import ShapelyError
 from shapely.geometry import shape
 from sqlalchemy import delete, select, text
 from sqlalchemy.orm import Session
@@ -31,9 +31,11 @@ from dispatch.errors import ApiError, Conflict, NotFound
 from dispatch.jurisdiction import effective_plan
 from dispatch.live.bus import publish_after_commit
 from dispatch.record import record
+from dispatch.scope import principal_of, require_region
 from dispatch.shapes import iso, region_ref
 from dispatch.store.models import CoveragePlan, Region, Zone, ZoneMember
 from dispatch.validation import check_fields, optional_text, parse_time, required_text
+from gis.geojson import GeometryError, check_coordinates
 
 ZONE_FIELDS = {"code", "name", "name_en", "hub", "members", "geometry"}
 CODE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
@@ -174,6 +176,7 @@ def create_draft(session: Session, body: dict, *, actor: str) -> CoveragePlan:
     else:
         root = _root(session, optional_text(body, "region", 32))
         source = effective_plan(session, root)
+    require_region(session, principal_of(actor), root.id, "the plan's county")
     stamp = dt.datetime.now(dt.UTC).strftime("%Y%m%d%H%M%S")
     code = f"{root.code}-draft-{stamp}"
     n = 1
@@ -224,17 +227,18 @@ def _parse_geometry(value, field: str):
     """A drawn outline: GeoJSON Polygon or MultiPolygon in lon/lat. Topology is checked by ``validate``."""
     if not isinstance(value, dict) or value.get("type") not in ("Polygon", "MultiPolygon"):
         raise ApiError("must be a GeoJSON Polygon or MultiPolygon", field=field)
+    try:  # finite WGS84 positions before Shapely sees them: GEOS raised on a NaN vertex
+        check_coordinates(value, field, max_vertices=50_000)
+    except GeometryError as exc:
+        raise ApiError(exc.message, field=exc.field) from None
     try:
         geom = shape(value)
         rings = [ring for p in getattr(geom, "geoms", [geom]) for ring in (p.exterior, *p.interiors)]
         coords = [c for ring in rings for c in ring.coords]
-    except (ValueError, TypeError, IndexError, AttributeError) as exc:
+    except (ValueError, TypeError, IndexError, AttributeError, ShapelyError) as exc:
         raise ApiError(f"malformed coordinates: {exc}", field=f"{field}.coordinates") from None
-    if not coords or len(coords) > 50_000:
+    if not coords:
         raise ApiError("between 4 and 50000 positions", field=f"{field}.coordinates")
-    for lon, lat, *_ in coords:
-        if not (math.isfinite(lon) and math.isfinite(lat) and -180 <= lon <= 180 and -90 <= lat <= 90):
-            raise ApiError("positions are [lon, lat] in WGS84", field=f"{field}.coordinates")
     return geom if isinstance(geom, MultiPolygon) else MultiPolygon([geom]) if isinstance(geom, Polygon) else geom
 
 

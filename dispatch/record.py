@@ -35,7 +35,8 @@ def record(
 ) -> Event:
     """Append one event to the record (flushed with the caller's transaction)."""
     row = Event(
-        actor=actor,
+        actor=str(actor),
+        on_behalf_of=getattr(actor, "on_behalf_of", None),  # a dispatch.scope.Actor says for whom
         action=action,
         entity_type=entity_type,
         entity_id=entity_id,
@@ -60,6 +61,7 @@ def event_json(row: Event) -> dict:
         "id": row.id,
         "occurred_at": row.occurred_at.isoformat() if isinstance(row.occurred_at, dt.datetime) else None,
         "actor": row.actor,
+        "on_behalf_of": row.on_behalf_of,
         "action": row.action,
         "entity": {"type": row.entity_type, "id": row.entity_id},
         "incident_id": row.incident_id,

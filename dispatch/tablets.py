@@ -36,8 +36,8 @@ def issue_token(session: Session, squad_id: int, label: str | None = None) -> tu
     return row, token
 
 
-def squad_for_token(session: Session, token: object) -> int | None:
-    """The squad a valid, unrevoked token belongs to; None for anything else."""
+def tablet_for_token(session: Session, token: object) -> TabletToken | None:
+    """The valid, unrevoked tablet token row for ``token``; None for anything else."""
     if not isinstance(token, str) or not token.startswith(PREFIX) or len(token) > 200:
         return None
     row = session.scalar(
@@ -46,7 +46,13 @@ def squad_for_token(session: Session, token: object) -> int | None:
     if row is None:
         return None
     session.execute(update(TabletToken).where(TabletToken.id == row.id).values(last_used_at=dt.datetime.now(dt.UTC)))
-    return row.squad_id
+    return row
+
+
+def squad_for_token(session: Session, token: object) -> int | None:
+    """The squad a valid, unrevoked token belongs to; None for anything else."""
+    row = tablet_for_token(session, token)
+    return None if row is None else row.squad_id
 
 
 def revoke_labelled(session: Session, squad_id: int, label: str) -> None:

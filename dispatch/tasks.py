@@ -32,6 +32,7 @@ from dispatch.errors import ApiError, Conflict, NotFound
 from dispatch.live.bus import deliver, publish_after_commit
 from dispatch.outbox import enqueue_task_message, message_body
 from dispatch.record import record
+from dispatch.scope import OutOfScope, covered_regions, covers, principal_of
 from dispatch.shapes import incident_summary, point, summary_shape, task_json
 from dispatch.states import ASSIGNED, BLOCKING_STATES, OPEN_STATUSES, TERMINAL, TIMESTAMP_OF, TRANSITIONS
 from dispatch.store.db import driver_sql, pipelined_transaction
@@ -41,6 +42,7 @@ from dispatch.store.models import (
     Incident,
     InspectionRequest,
     JointInspection,
+    Region,
     Squad,
     Task,
 )
@@ -77,11 +79,24 @@ def lock_squads(session: Session, squad_ids: list[int], field: str = "squad_ids"
 
 # -- dispatch: the hot path, a few set-based statements instead of the ORM's unit of work ---------
 
+# The root of a region's tree (the county, or a city without counties): a squad is sent only
+# within its own (issue 25), unless an assistance request for the incident asks its county.
+_ROOT_OF = """WITH RECURSIVE up(id, parent_id) AS (
+        SELECT id, parent_id FROM region WHERE id = {region}
+        UNION ALL SELECT r.id, r.parent_id FROM region r JOIN up ON r.id = up.parent_id
+    ) SELECT id FROM up WHERE parent_id IS NULL"""
+# Assistance requests of the incident that ask an authority of another county (root region).
+_ASSISTED_ROOTS_SQL = """
+    SELECT DISTINCT ({root}) FROM assistance_request a JOIN authority au ON au.id = a.to_authority_id
+    WHERE a.incident_id = %(incident)s AND a.status <> 'withdrawn'""".format(
+    root=_ROOT_OF.format(region="au.region_id")
+)
 # The incident, locked first (the lock order is incident, squads, task), with what the checks
 # and the command centre's summary need.
 _LOCK_INCIDENT = text(f"""
     SELECT i.id, i.status, i.priority, ST_X(i.location::geometry) AS lon, ST_Y(i.location::geometry) AS lat,
-           i.sla_deadline, i.description, i.dispatched_at, r.name_zh AS region,
+           i.sla_deadline, i.description, i.dispatched_at, r.name_zh AS region, i.region_id,
+           ({_ROOT_OF.format(region="i.region_id")}) AS root_region_id,
            ARRAY(SELECT m.code FROM incident_matter im JOIN matter m ON m.id = im.matter_id
                  WHERE im.incident_id = i.id ORDER BY {INCIDENT_MATTERS_ORDER_SQL}) AS matters,
            ARRAY(SELECT DISTINCT m.domain FROM incident_matter im JOIN matter m ON m.id = im.matter_id
@@ -99,6 +114,7 @@ _LOCK_INCIDENT = text(f"""
 # squads: the lock took 0.38 ms that way, 0.07 ms this way).
 _LOCK_SQUADS = text(f"""
     SELECT s.id, s.code, s.name_zh, s.status, s.domains, s.message_seq, c.found IS NOT NULL AS certified,
+           s.station_region_id, ({_ROOT_OF.format(region="s.station_region_id")}) AS root_region_id,
            nextval(pg_get_serial_sequence('task', 'id')) AS task_id
     FROM squad s
     LEFT JOIN LATERAL (SELECT true AS found FROM officer o
@@ -129,8 +145,8 @@ _BOOK = text("""
         UPDATE incident SET status = 'dispatched', dispatched_at = coalesce(dispatched_at, :now)
         WHERE id = :incident RETURNING 1),
     recorded AS (
-        INSERT INTO event (actor, action, entity_type, entity_id, incident_id, squad_id, data)
-        SELECT :actor, e.action, e.entity_type, e.entity_id, :incident, e.squad_id, e.data
+        INSERT INTO event (actor, on_behalf_of, action, entity_type, entity_id, incident_id, squad_id, data)
+        SELECT :actor, :on_behalf_of, e.action, e.entity_type, e.entity_id, :incident, e.squad_id, e.data
         FROM jsonb_to_recordset(CAST(:events AS jsonb))
              AS e(n integer, action text, entity_type text, entity_id bigint, squad_id integer, data jsonb)
         ORDER BY e.n
@@ -183,6 +199,9 @@ def dispatch(session: Session, incident_id: int, squad_ids: list[int], *, actor:
     """
     ids = sorted(set(squad_ids))
     now = clock.utc_now()
+    principal = principal_of(actor)
+    if principal is not None:
+        covered_regions(session, principal.region_id)  # read (when not cached) before the transaction's pipeline
     try:
         with (
             pipelined_transaction(session) as tx,
@@ -209,6 +228,12 @@ def dispatch(session: Session, incident_id: int, squad_ids: list[int], *, actor:
             domains = set(incident.domains)
             for squad in squads:
                 _check_dispatchable(squad, incident_id, domains, already=set(incident.assigned))
+            _check_in_scope(session, actor, squads)
+            strangers = [s for s in squads if s.root_region_id != incident.root_region_id]
+            if strangers:
+                with tx.round_trip(reads_only=True), tx.raw.cursor() as assisted:
+                    assisted.execute(_ASSISTED_ROOTS_SQL, {"incident": incident_id})
+                _check_same_county(session, incident, strangers, {r[0] for r in assisted.fetchall()})
             tasks = [
                 _NewTask(
                     id=squad.task_id,
@@ -239,7 +264,8 @@ def dispatch(session: Session, incident_id: int, squad_ids: list[int], *, actor:
                     {
                         "incident": incident_id,
                         "note": note,
-                        "actor": actor,
+                        "actor": str(actor),
+                        "on_behalf_of": getattr(actor, "on_behalf_of", None),
                         "now": now,
                         "squad_status": "busy" if _DISPATCH_HOLDS_SQUAD else "available",
                         "squad_ids": [t.squad_id for t in tasks],
@@ -318,6 +344,34 @@ def _dispatch_events(tasks: list[_NewTask], incident, note: str | None) -> list[
     for n, event in enumerate(events):
         event["n"] = n
     return events
+
+
+def _check_in_scope(session: Session, actor: str, squads) -> None:
+    """A township's account directs the squads of its township and zone (seed 001 §3.2.4)."""
+    principal = principal_of(actor)
+    for squad in squads:
+        if not covers(session, principal, squad.station_region_id):
+            raise OutOfScope(
+                f"squad {squad.id} ({squad.name_zh}) is stationed outside your scope",
+                field="squad_ids",
+                details={"squad_id": squad.id},
+            )
+
+
+def _check_same_county(session: Session, incident, strangers, assisted_roots: set[int]) -> None:
+    """409 naming the county: squads serve their own county, unless assistance was asked of theirs."""
+    for squad in strangers:
+        if squad.root_region_id in assisted_roots:
+            continue
+        county = session.get(Region, incident.root_region_id)
+        theirs = session.get(Region, squad.root_region_id)
+        raise Conflict(
+            f"squad {squad.id} ({squad.name_zh}) serves {theirs.name_zh}, not {county.name_zh} where the incident is:"
+            f" ask {theirs.name_zh} for assistance first (POST /api/v1/assistance-requests with this incident_id)",
+            field="squad_ids",
+            code="outside_county",
+            details={"squad_id": squad.id, "county": county.code},
+        )
 
 
 def _check_dispatchable(squad, incident_id: int, domains: set[str], already: set[int]) -> None:

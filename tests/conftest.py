@@ -19,17 +19,19 @@ from pathlib import Path
 import psycopg
 import pytest
 import requests
-from sqlalchemy import create_engine, pool
+from sqlalchemy import create_engine, pool, select
 from sqlalchemy.orm import Session
 
 from dispatch import create_app
 from dispatch.accounts import add_account, add_api_token
 from dispatch.config import PROJECT_ROOT
+from dispatch.oversight.models import OversightBody, OversightStaff
 from dispatch.oversight.reference import load_oversight_into
 from dispatch.seed import load_dataset_into
 from dispatch.store import migrate
 from dispatch.store.db import db
 from dispatch.store.embedded_pg import EmbeddedPostgres
+from dispatch.store.models import Authority
 from gis.reference import load_dataset
 
 TEMPLATE = "dispatch_template"
@@ -42,6 +44,43 @@ TOKENS = {
     "supervisor": ("supervisor", "dpt_test-supervisor"),
 }
 SHENGSI = PROJECT_ROOT / "gis" / "data" / "shengsi"
+PASSWORD = "correct horse battery staple"  # the test accounts' password (passes the policy)
+
+
+def org_token(code: str) -> str:
+    """The template's token of the organisation ``code`` (an authority or an oversight body):
+    role admin, scope the organisation and its region. Oversight acts need one."""
+    return f"dpt_test-org-{code}"
+
+
+def person_token(code: str) -> str:
+    """The own token of the oversight staff member ``code`` (a legal reviewer, a supervisor)."""
+    return f"dpt_test-person-{code}"
+
+
+def as_org(code: str) -> dict:
+    return {"Authorization": f"Bearer {org_token(code)}"}
+
+
+def as_person(code: str) -> dict:
+    return {"Authorization": f"Bearer {person_token(code)}"}
+
+
+def _add_scoped_principals(session: Session) -> None:
+    """A token per authority and oversight body, an account and own token per oversight staff member."""
+    for authority in session.scalars(select(Authority)):
+        add_api_token(session, f"org-{authority.code}", "admin", org_token(authority.code),
+                      region_id=authority.region_id, authority_id=authority.id)  # fmt: skip
+    for body in session.scalars(select(OversightBody)):
+        add_api_token(session, f"org-{body.code}", "admin", org_token(body.code),
+                      region_id=body.region_id, body_id=body.id)  # fmt: skip
+    for staff in session.scalars(select(OversightStaff)):
+        organisation = staff.authority or staff.body
+        account = add_account(session, staff.code, "supervisor", PASSWORD, staff.name,
+                              region_id=organisation.region_id, authority_id=staff.authority_id,
+                              body_id=staff.body_id)  # fmt: skip
+        add_api_token(session, staff.code, "supervisor", person_token(staff.code), account_id=account.id,
+                      region_id=account.region_id, authority_id=staff.authority_id, body_id=staff.body_id)  # fmt: skip
 _counter = itertools.count()
 
 
@@ -69,7 +108,8 @@ def template_url(pg_cluster):
         for name, (role, token) in TOKENS.items():
             add_api_token(session, name, role, token)
         for role in ("dispatcher", "planner", "supervisor", "admin"):  # people, for the browser tests
-            add_account(session, f"test-{role}", role, f"test-{role}-password")
+            add_account(session, f"test-{role}", role, PASSWORD)
+        _add_scoped_principals(session)
         session.commit()
     engine.dispose()
     return url
@@ -215,12 +255,11 @@ def store(database_url):
 
 
 class Api:
-    """JSON over real HTTP to a live server; every call names its actor."""
+    """JSON over real HTTP to a live server, with a token (the record names the token's holder)."""
 
-    def __init__(self, base: str, actor: str = "dispatcher-test", token: str = TOKENS["dispatcher-test"][1]):
+    def __init__(self, base: str, token: str = TOKENS["dispatcher-test"][1]):
         self.base = base
         self.http = requests.Session()
-        self.http.headers["X-Actor"] = actor
         self.http.headers["Authorization"] = f"Bearer {token}"
 
     def get(self, path: str, **params):

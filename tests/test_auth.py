@@ -134,7 +134,9 @@ def test_people_sign_in_with_a_password_and_a_csrf_token(app, anonymous, session
     )
     assert right.status_code == 302 and right.headers["Location"].endswith("/api/v1/incidents")
     assert anonymous.get("/api/v1/incidents").status_code == 200
-    created = anonymous.post("/api/v1/incidents", json=incident_body(), headers={"X-Actor": "someone else"})
+    claimed = anonymous.post("/api/v1/incidents", json=incident_body(), headers={"X-Actor": "someone else"})
+    assert claimed.status_code == 403 and claimed.get_json()["error"]["code"] == "actor_not_allowed"
+    created = anonymous.post("/api/v1/incidents", json=incident_body())
     assert created.get_json()["created_by"] == "wang.dispatch", "a person cannot claim another name"
     assert anonymous.post("/api/v1/plans", json={}).status_code == 403, "a dispatcher does not edit plans"
     csrf = re.search(r'name="csrf_token" value="([^"]+)"', anonymous.get("/login").get_data(as_text=True)).group(1)

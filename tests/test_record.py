@@ -3,35 +3,49 @@
 import psycopg
 import pytest
 
+from dispatch.accounts import add_account, add_api_token
+from dispatch.tablets import issue_token
+from tests.conftest import PASSWORD
 from tests.factories import incident_body
 
 
-def test_the_record_of_an_incident_is_complete_and_in_order(client):
-    incident = client.post("/api/v1/incidents", json=incident_body(), headers={"X-Actor": "hotline-bridge"})
-    incident = incident.get_json()
+def test_the_record_of_an_incident_is_complete_and_in_order(client, session):
+    """Each event names the principal who acted; an act-for integration also the person it acted for."""
+    account = add_account(session, "wang.hotline", "dispatcher", PASSWORD)
+    add_api_token(session, "hotline-bridge", "dispatcher", "dpt_test-bridge", act_for=True)
+    add_api_token(session, "dispatcher-wang", "dispatcher", "dpt_test-wang", account_id=account.id)
+    session.commit()
+    incident = client.post(
+        "/api/v1/incidents",
+        json=incident_body(),
+        headers={"Authorization": "Bearer dpt_test-bridge", "X-Actor": "wang.hotline"},
+    ).get_json()
     squads = {
         f["properties"]["code"]: f["properties"]["id"] for f in client.get("/api/v1/squads").get_json()["features"]
     }
     task = client.post(
         f"/api/v1/incidents/{incident['id']}/dispatch",
         json={"squad_ids": [squads["cb-shengshan"]]},
-        headers={"X-Actor": "dispatcher-wang"},
+        headers={"Authorization": "Bearer dpt_test-wang"},
     ).get_json()["tasks"][0]
+    tablet = issue_token(session, squads["cb-shengshan"])[1]
+    session.commit()
     client.post(
         f"/api/v1/tasks/{task['id']}/transition",
         json={"to": "declined", "reason": "渡船停航"},
-        headers={"X-Actor": "squad-shengshan"},
+        headers={"Authorization": f"Bearer {tablet}"},
     )
     events = client.get(f"/api/v1/incidents/{incident['id']}/events").get_json()["events"]
-    actions = [(e["action"], e["actor"]) for e in events]
+    squad = f"squad-{squads['cb-shengshan']}"
+    actions = [(e["action"], e["actor"], e["on_behalf_of"]) for e in events]
     assert actions == [
-        ("incident.created", "hotline-bridge"),
-        ("task.dispatched", "dispatcher-wang"),
-        ("squad.status", "dispatcher-wang"),
-        ("incident.status", "dispatcher-wang"),
-        ("task.transition", "squad-shengshan"),
-        ("squad.status", "squad-shengshan"),
-        ("incident.status", "squad-shengshan"),
+        ("incident.created", "hotline-bridge", "wang.hotline"),
+        ("task.dispatched", "wang.hotline", None),  # a person's own token names the person
+        ("squad.status", "wang.hotline", None),
+        ("incident.status", "wang.hotline", None),
+        ("task.transition", squad, None),
+        ("squad.status", squad, None),
+        ("incident.status", squad, None),
     ]
     assert events[0]["location"]["coordinates"] == incident["location"]["coordinates"]
     assert events[4]["data"] == {"from": "dispatched", "to": "declined", "reason": "渡船停航", "note": None}

@@ -226,7 +226,7 @@ def test_two_dispatchers_racing_for_one_squad_exactly_one_wins(api, store, live_
         results = {}
 
         def send(incident_id, barrier=barrier, results=results, squad_id=squad_id):
-            client = Api(live_server.url, actor=f"dispatcher-{incident_id}")
+            client = Api(live_server.url)
             barrier.wait()
             results[incident_id] = client.post(f"/incidents/{incident_id}/dispatch", {"squad_ids": [squad_id]})
             client.close()

@@ -1,9 +1,14 @@
-"""HTTP sign-in and the permission matrix applied to every request.
+"""HTTP sign-in, the permission matrix and the scope check, applied to every request.
 
 Every endpoint maps to one action in ``ENDPOINT_ACTIONS`` and every action to the roles
-that may do it (``dispatch.accounts.PERMISSIONS``): enforced before every request, tested as
-a table. An endpoint missing from the matrix is refused to everyone (fail closed), and a
-test lists any.
+that may do it (``dispatch.accounts.PERMISSIONS``), and to one scope rule in
+``ENDPOINT_SCOPES`` (``dispatch.scope``): what place the request is about, checked against
+the principal's region before the view runs; acts reserved to an organisation are checked by
+the domain on the ``Actor``. Both are enforced before every request and tested as tables. An
+endpoint missing from either is refused to everyone (fail closed), and a test lists any.
+
+Browser sessions live on the server (``account_session``): the cookie holds a random id,
+so logout, a password change or a disabled account end them at once.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import os
 import secrets
 import threading
 import time
+from urllib.parse import urlsplit
 
 from flask import (
     Blueprint,
@@ -29,9 +35,11 @@ from flask import (
     url_for,
 )
 from flask.sessions import SecureCookieSessionInterface
-from sqlalchemy import select
+from sqlalchemy import select, text
 
-from dispatch.accounts import Principal, allowed, check_password, identify
+from dispatch.accounts import SESSION_HOURS, Principal, allowed, identify
+from dispatch.scope import OutOfScope, require_region
+from dispatch.signin import sign_in, sign_out
 from dispatch.store.db import db
 from dispatch.store.models import Task
 
@@ -90,6 +98,65 @@ BLUEPRINT_ACTIONS: dict[str, tuple[str, str]] = {
     "ogc.": ("read_reference", "read_reference"),
     "oversight.api.": ("read_oversight", "oversee"),
 }
+# endpoint -> what place a request is about (its region must lie in the principal's scope):
+#   anywhere   reference data, pages, the public and standard interfaces (their own rules)
+#   incident   the incident of <incident_id>       task   the incident of <task_id>'s task
+#   joint      the joint inspection <joint_id>      plan   the county of plan <plan_id>
+#   listed     the view lists only what the principal's scope covers
+#   domain     the domain checks the place or organisation on the Actor (intake, oversight acts)
+ENDPOINT_SCOPES: dict[str, str] = {
+    "static": "anywhere",
+    "auth.login": "anywhere",
+    "auth.login_form": "anywhere",
+    "auth.logout": "anywhere",
+    "api.health": "anywhere",
+    "socketio_transport": "anywhere",
+    "metrics": "anywhere",
+    "api.regions": "anywhere",
+    "api.zones": "anywhere",
+    "api.squads": "anywhere",
+    "api.matters": "anywhere",
+    "api.jurisdiction": "anywhere",
+    "api.openapi_document": "anywhere",
+    "api.openapi_docs": "anywhere",
+    "api.create_incident": "domain",
+    "api.list_incidents": "listed",
+    "api.show_incident": "incident",
+    "api.incident_events": "incident",
+    "api.incident_recommendations": "incident",
+    "api.command_snapshot": "listed",
+    "api.list_inspection_requests": "listed",
+    "api.list_joint_inspections": "listed",
+    "api.show_joint_inspection": "joint",
+    "api.joint_inspection_proposals": "listed",
+    "api.dispatch_incident": "incident",
+    "api.mark_incident_duplicate": "incident",
+    "api.new_inspection_request": "domain",
+    "api.new_joint_inspection": "domain",
+    "api.show_task": "task",
+    "api.transition_task": "task",
+    "api.post_positions": "anywhere",  # a tablet reports its own squad's positions only
+    "api.plans_index": "listed",
+    "api.show_plan": "plan",
+    "api.compare_plan": "plan",
+    "api.new_draft": "domain",
+    "api.update_plan": "plan",
+    "api.validate_edit": "plan",
+    "api.publish_plan": "plan",
+    "web.index": "anywhere",
+    "web.command": "anywhere",
+    "web.tablet": "anywhere",
+    "web.planner": "anywhere",
+    "web.plan_map": "anywhere",
+    "web.heat_map": "listed",
+    "web.case_map": "incident",
+    "oversight.pages.supervisor_page": "anywhere",
+}
+BLUEPRINT_SCOPES: dict[str, str] = {
+    "open311.": "anywhere",  # its own api_key
+    "ogc.": "anywhere",  # reference layers and incidents without personal data
+    "oversight.api.": "domain",  # every act checks its organisation on the Actor (dispatch.scope)
+}
 # Endpoints where a squad may act only on its own task.
 OWN_TASK_ENDPOINTS = {"api.show_task", "api.transition_task"}
 
@@ -105,21 +172,61 @@ def action_for(endpoint: str | None, method: str) -> str | None:
     return None
 
 
+def scope_rule_for(endpoint: str | None) -> str | None:
+    if endpoint is None:
+        return None
+    if endpoint in ENDPOINT_SCOPES:
+        return ENDPOINT_SCOPES[endpoint]
+    return next((rule for prefix, rule in BLUEPRINT_SCOPES.items() if endpoint.startswith(prefix)), None)
+
+
+_PLACE_OF = {
+    "incident": ("incident_id", "SELECT region_id FROM incident WHERE id = :id"),
+    "task": ("task_id", "SELECT i.region_id FROM task t JOIN incident i ON i.id = t.incident_id WHERE t.id = :id"),
+    "joint": (
+        "joint_id",
+        """SELECT coalesce(i.region_id, (SELECT r.id FROM region r WHERE r.level IN ('township', 'street')
+                  AND ST_Covers(r.boundary, j.location::geometry) ORDER BY ST_Area(r.boundary) LIMIT 1))
+           FROM joint_inspection j LEFT JOIN incident i ON i.id = j.incident_id WHERE j.id = :id""",
+    ),
+    "plan": ("plan_id", "SELECT region_id FROM coverage_plan WHERE id = :id"),
+}
+
+
+def _check_scope(principal: Principal):
+    """The scope rule of the endpoint, for a principal whose region is limited: 403 outside it."""
+    rule = scope_rule_for(request.endpoint)
+    if rule is None:
+        return _refuse(403, "forbidden", f"{request.endpoint} has no scope rule (fail closed)")
+    if rule not in _PLACE_OF or principal.region_id is None:
+        return None  # anywhere, listed (the view filters), domain (the domain checks)
+    arg, query = _PLACE_OF[rule]
+    row_id = (request.view_args or {}).get(arg)
+    region_id = db.session.scalar(text(query), {"id": row_id}) if row_id is not None else None
+    if region_id is None:
+        return None  # no such row: the view answers 404
+    try:
+        require_region(db.session, principal, region_id, f"{rule} {row_id}")
+    except OutOfScope as exc:
+        return _refuse(403, exc.code, exc.message, "scope")
+    return None
+
+
 def current_principal() -> Principal | None:
     return getattr(g, "principal", None)
 
 
 def _identify(db_session) -> Principal | None:
-    """The bearer token of the Authorization header, else the session cookie's account."""
+    """The bearer token of the Authorization header, else the session cookie's server-side session."""
     header = request.environ.get("HTTP_AUTHORIZATION", "")  # the Authorization header, read directly
     if header.lower().startswith("bearer "):
-        return identify(db_session, token=header[7:].strip(), account_id=None)
-    return identify(db_session, token=None, account_id=session.get("account_id"))
+        return identify(db_session, token=header[7:].strip(), session_id=None)
+    return identify(db_session, token=None, session_id=session.get("sid"))
 
 
-def _refuse(status: int, code: str, message: str):
+def _refuse(status: int, code: str, message: str, field: str = "Authorization"):
     if request.path.startswith(("/api/", "/ogc", "/open311", "/metrics")) or request.is_json:
-        response = jsonify({"error": {"code": code, "message": message, "field": "Authorization"}})
+        response = jsonify({"error": {"code": code, "message": message, "field": field}})
         response.status_code = status
         if status == 401:
             response.headers["WWW-Authenticate"] = 'Bearer realm="dispatch"'
@@ -130,9 +237,7 @@ def _refuse(status: int, code: str, message: str):
 
 
 def enforce():
-    """before_request: identify, then apply the matrix (and a squad's own-task rule)."""
-    if not current_app_auth_required():
-        return None
+    """before_request: identify, then apply the matrix, the scope rule and a squad's own-task rule."""
     if request.endpoint is None:
         return None  # no such route: a plain 404
     action = action_for(request.endpoint, request.method)
@@ -147,6 +252,9 @@ def enforce():
         return _refuse(401, "unauthorized", "sign in, or send Authorization: Bearer <token>")
     if not allowed(principal.role, action):
         return _refuse(403, "forbidden", f"a {principal.role} may not do this ({action})")
+    refused = _check_scope(principal)
+    if refused is not None:
+        return refused
     if request.endpoint in RATE_LIMITED and not _within_rate(principal.name):
         response = _refuse(429, "rate_limited", "too many incidents from this key: slow down")
         response.headers["Retry-After"] = "60"
@@ -186,10 +294,6 @@ def _within_rate(key: str) -> bool:
         return True
 
 
-def current_app_auth_required() -> bool:
-    return bool(current_app.config.get("AUTH_REQUIRED", True))
-
-
 # -- sign-in pages ---------------------------------------------------------------------------------
 
 bp = Blueprint("auth", __name__)
@@ -220,28 +324,55 @@ def _csrf_ok() -> bool:
 
 
 def _safe_next(target: str | None) -> str:
-    return target if target and target.startswith("/") and not target.startswith("//") else "/"
+    """Only a path of this site: browsers drop tabs and newlines and read a backslash as a
+    slash, so ``/%09/evil.example`` or ``/\\evil.example`` would leave it; those go to ``/``."""
+    if not target or not target.startswith("/") or len(target) > 2000:
+        return "/"
+    if any(c in target for c in "\\\t\r\n") or any(ord(c) < 0x20 or ord(c) == 0x7F for c in target):
+        return "/"
+    parts = urlsplit(target)
+    if parts.scheme or parts.netloc or target.startswith("//") or "%" in target[:3]:
+        return "/"
+    return target
+
+
+def _address() -> str | None:
+    return request.remote_addr
+
+
+def _login_page(status: int, error: str | None, nxt: str, **headers):
+    page = render_template_string(_LOGIN, csrf=csrf_token(), next=nxt, error=error)
+    return page, status, headers
 
 
 @bp.get("/login")
 def login_form():
-    return render_template_string(_LOGIN, csrf=csrf_token(), next=_safe_next(request.args.get("next")), error=None)
+    return _login_page(200, None, _safe_next(request.args.get("next")))
 
 
 @bp.post("/login")
 def login():
     nxt = _safe_next(request.form.get("next"))
     if not _csrf_ok():
-        return render_template_string(
-            _LOGIN, csrf=csrf_token(), next=nxt, error="表单已过期，请重试 The form expired: try again"
-        ), 400
-    account = check_password(db.session, request.form.get("username", ""), request.form.get("password", ""))
-    if account is None:
-        return render_template_string(
-            _LOGIN, csrf=csrf_token(), next=nxt, error="用户名或密码错误 Wrong username or password"
-        ), 401
-    session.clear()
-    session["account_id"] = account.id
+        return _login_page(400, "表单已过期，请重试 The form expired: try again", nxt)
+    username = request.form.get("username", "")[:200]
+    attempt = sign_in(db.session, username, request.form.get("password", "")[:1000], _address())
+    db.session.commit()  # failures count even when refused, and the record keeps them
+    if attempt.refusal == "locked":
+        return _login_page(
+            423, "账号已锁定，请联系管理员 This account is locked: ask an administrator to unlock it", nxt
+        )
+    if attempt.refusal == "throttled":
+        return _login_page(
+            429,
+            f"尝试过多，请 {attempt.retry_after} 秒后再试 Too many attempts: try again in {attempt.retry_after} s",
+            nxt,
+            **{"Retry-After": str(attempt.retry_after)},
+        )
+    if attempt.refusal is not None:
+        return _login_page(401, "用户名或密码错误 Wrong username or password", nxt)
+    session.clear()  # a new session id on sign-in (no fixation)
+    session["sid"] = attempt.session_id
     session.permanent = True
     return redirect(nxt)
 
@@ -249,13 +380,20 @@ def login():
 @bp.post("/logout")
 def logout():
     if _csrf_ok():
+        sign_out(db.session, session.get("sid"), _address())
+        db.session.commit()
         session.clear()
     return redirect(url_for("auth.login_form"))
 
 
 class CookieSessions(SecureCookieSessionInterface):
-    """Flask's signed-cookie sessions, without their fixed cost on requests that carry no
-    session cookie and leave the session alone (scripts and tablets with a bearer token)."""
+    """Flask's signed cookie, holding the server-side session's id and the CSRF token, without
+    its fixed cost on requests that carry no session cookie and leave the session alone
+    (scripts and tablets with a bearer token). ``Secure`` when the request came over HTTPS
+    (or SESSION_COOKIE_SECURE is set)."""
+
+    def get_cookie_secure(self, app: Flask) -> bool:
+        return bool(app.config["SESSION_COOKIE_SECURE"]) or request.scheme == "https"
 
     def open_session(self, app: Flask, request):
         if app.secret_key and not request.cookies.get(self.get_cookie_name(app)):
@@ -269,10 +407,11 @@ class CookieSessions(SecureCookieSessionInterface):
 
 
 def init_app(app: Flask) -> None:
-    app.config.setdefault("AUTH_REQUIRED", True)
     app.config.setdefault("INTAKE_RATE_PER_MINUTE", int(os.environ.get("INTAKE_RATE_PER_MINUTE", "120")))
     app.config.update(
-        SESSION_COOKIE_HTTPONLY=True, SESSION_COOKIE_SAMESITE="Lax", PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=12)
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        PERMANENT_SESSION_LIFETIME=dt.timedelta(hours=SESSION_HOURS),
     )
     app.session_interface = CookieSessions()
     app.register_blueprint(bp)

@@ -1,4 +1,6 @@
-"""The tablets connected to this process: which squad each socket speaks for."""
+"""The sockets connected to this process: which squad each tablet speaks for, and the
+credential (tablet token, API token, browser session) every socket came in with, so that a
+revoked one is disconnected (dispatch.live.revocations)."""
 
 from __future__ import annotations
 
@@ -12,6 +14,22 @@ _lock = threading.Lock()
 # namespace's connect, so the resend loop leaves that squad alone until the handshake has
 # marked it sent.
 _connecting: dict[int, int] = {}
+
+
+# sid -> (namespace, credential) of every socket of this process.
+_credentials: dict[str, tuple[str, str]] = {}
+
+
+def remember_credential(sid: str, namespace: str, credential: str | None) -> None:
+    if credential is not None:
+        with _lock:
+            _credentials[sid] = (namespace, credential)
+
+
+def sockets_of(credentials: set[str]) -> list[tuple[str, str]]:
+    """(sid, namespace) of the sockets that came in with one of ``credentials``."""
+    with _lock:
+        return [(sid, ns) for sid, (ns, credential) in _credentials.items() if credential in credentials]
 
 
 def squad_of(sid: str) -> int | None:
@@ -37,6 +55,7 @@ def end_handshake(squad_id: int) -> None:
 def forget(sid: str) -> None:
     with _lock:
         _tablets.pop(sid, None)
+        _credentials.pop(sid, None)
 
 
 def connected_squads() -> list[int]:

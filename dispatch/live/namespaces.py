@@ -5,6 +5,7 @@ Hot path, guarded by ``make bench`` (bench/realtime.py): a tablet's acks and fix
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 
 from flask import current_app, request
@@ -15,13 +16,13 @@ from dispatch import accounts
 from dispatch.errors import MAX_ID, ApiError
 from dispatch.live import bus, connections
 from dispatch.live.frames import coalescer
-from dispatch.live.sio import squad_room
+from dispatch.live.sio import COMMAND_NS, SQUAD_NS, squad_room
 from dispatch.live.writers import ack_writer, position_writer
 from dispatch.outbox import mark_sent, unacknowledged
-from dispatch.positions import parse_batch, parse_fix, preview
+from dispatch.positions import MAX_AHEAD, parse_batch, parse_fix, preview
 from dispatch.store import refcache
 from dispatch.store.db import db
-from dispatch.tablets import squad_for_token
+from dispatch.tablets import tablet_for_token
 
 log = logging.getLogger(__name__)
 
@@ -34,17 +35,24 @@ class SquadNamespace(Namespace):
     ``last_seq`` first) and answer ``ack {"seq"}``; they may send ``position`` fixes.
     """
 
+    # How far a fix's time may lie ahead of ours (FIX_MAX_AHEAD_S), read at each connect: the lean
+    # position handler below runs without the app.
+    max_ahead = MAX_AHEAD
+
     def on_connect(self, auth=None):
+        SquadNamespace.max_ahead = dt.timedelta(seconds=current_app.config.get("FIX_MAX_AHEAD_S", 300.0))
         auth = auth if isinstance(auth, dict) else {}
         last_seq = auth.get("last_seq", 0)
         if isinstance(last_seq, bool) or not isinstance(last_seq, int) or last_seq < 0:
             raise ConnectionRefusedError("last_seq must be a whole number >= 0")
         session = db.session
-        squad_id = squad_for_token(session, auth.get("token"))
+        tablet = tablet_for_token(session, auth.get("token"))
         session.commit()
-        if squad_id is None:
+        if tablet is None:
             raise ConnectionRefusedError("unauthorized: a valid tablet token is required")
+        squad_id = tablet.squad_id
         sid = request.sid
+        connections.remember_credential(sid, SQUAD_NS, f"tablet:{tablet.id}")
         connections.begin_handshake(sid, squad_id)
         try:
             join_room(squad_room(squad_id))  # before the backlog is read: nothing falls in between
@@ -89,9 +97,14 @@ class SquadNamespace(Namespace):
 
     @staticmethod
     def _position(squad_id: int, data) -> dict:
-        """One fix (or ``{"fixes": [...]}``); the counts once they are committed."""
+        """One fix (or ``{"fixes": [...]}``); the counts once they are committed. A refused fix
+        (a time too far ahead, say) is an error ack naming the field, as the REST route's 400."""
+        ahead = SquadNamespace.max_ahead
         try:
-            fixes = parse_batch(data) if isinstance(data, dict) and "fixes" in data else [parse_fix(data, "fix")]
+            if isinstance(data, dict) and "fixes" in data:
+                fixes = parse_batch(data, max_ahead=ahead)
+            else:
+                fixes = [parse_fix(data, "fix", max_ahead=ahead)]
         except ApiError as exc:
             return {"ok": False, **exc.to_dict()}
         # On the screens as it arrives (the squad's newest clean fix), while the writer stores it.
@@ -110,12 +123,13 @@ class CommandNamespace(Namespace):
 
     def on_connect(self, auth=None):
         """Signed-in screens only: the session cookie, or ``auth={"token": "dpt_..."}``."""
-        if current_app.config.get("AUTH_REQUIRED", True):
-            token = auth.get("token") if isinstance(auth, dict) else None
-            principal = accounts.identify(
-                db.session, token=token, account_id=None if token else cookie_session.get("account_id")
-            )
-            db.session.commit()
-            if not accounts.allowed(principal.role if principal else None, "read_operations"):
-                raise ConnectionRefusedError("unauthorized: sign in as a dispatcher, supervisor or admin")
+        token = auth.get("token") if isinstance(auth, dict) else None
+        principal = accounts.identify(db.session, token=token, session_id=None if token else cookie_session.get("sid"))
+        db.session.commit()
+        if not accounts.allowed(principal.role if principal else None, "read_operations"):
+            raise ConnectionRefusedError("unauthorized: sign in as a dispatcher, supervisor or admin")
+        connections.remember_credential(request.sid, COMMAND_NS, principal.credential)
         emit("welcome", {"frame_interval": coalescer.interval})
+
+    def on_disconnect(self, *args):
+        connections.forget(request.sid)

@@ -21,6 +21,7 @@ from dispatch.live.codec import Packet, PacketJSON, encode
 from dispatch.live.frames import coalescer
 from dispatch.live.namespaces import CommandNamespace, SquadNamespace
 from dispatch.live.resend import resend_loop
+from dispatch.live.revocations import sweep_loop
 from dispatch.live.sio import COMMAND_NS, SQUAD_NS, socketio, squad_room
 from dispatch.live.updates import relay
 from dispatch.live.writers import ack_writer, position_writer
@@ -68,7 +69,9 @@ def init_app(app) -> None:
         app,
         async_mode=app.config["SOCKETIO_ASYNC_MODE"],
         message_queue=app.config.get("SOCKETIO_MESSAGE_QUEUE"),
-        cors_allowed_origins=[],  # same origin only
+        # A list: only those origins; None: the page's origin must be the Host asked for (python-engineio
+        # checks the Origin header). Never []: engineio reads an empty list as "no origin check at all".
+        cors_allowed_origins=app.config.get("SITE_ORIGINS") or None,
         json=PacketJSON,  # set on Packet by python-socketio
         serializer=Packet,
         logger=False,
@@ -93,8 +96,9 @@ def _transport_only():
 
 
 def start_background_work(app) -> None:
-    """Start the resend loop of this server process, and its share of the update relay."""
+    """Start the resend loop of this server process, its revocation sweep, and its share of the update relay."""
     socketio.start_background_task(resend_loop, app, app.config["RESEND_INTERVAL_S"], app.config["ACK_TIMEOUT_S"])
+    socketio.start_background_task(sweep_loop, app)
     if relay.enabled:
         socketio.start_background_task(relay.listen)
 

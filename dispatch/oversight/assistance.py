@@ -30,6 +30,7 @@ from dispatch.oversight.common import (
     record_change,
 )
 from dispatch.oversight.models import AssistanceRequest, EnforcementCase
+from dispatch.scope import require_organisation
 from dispatch.shapes import iso
 from dispatch.validation import check_fields, optional_id, required_text
 from gis.clock import local_day
@@ -48,6 +49,7 @@ def send_request(session: Session, body: dict, *, actor: str, now: dt.datetime |
         raise ApiError(f"{department.name_zh} is not a functional department", field="to", code="not_a_department")
     if department.id == requester.id:
         raise ApiError("a department does not assist itself", field="to")
+    require_organisation(actor, requester, what="ask for assistance in its name")
     case_id = optional_id(body, "case_id")
     if case_id is not None:
         get_row(session, EnforcementCase, case_id, "case_id")
@@ -94,8 +96,10 @@ def send_request(session: Session, body: dict, *, actor: str, now: dt.datetime |
     return request
 
 
-def _lock_open(session: Session, request_id: int) -> AssistanceRequest:
+def _lock_open(session: Session, request_id: int, actor: str) -> AssistanceRequest:
+    """The request, locked, while it waits for its department: only that department answers it."""
     request = get_row(session, AssistanceRequest, request_id, "request_id", lock=True)
+    require_organisation(actor, request.to_authority, what="answer an assistance request sent to it")
     if request.status != "sent":
         raise Conflict(f"assistance request {request.id} is {request.status}", code="request_closed")
     return request
@@ -109,7 +113,7 @@ def on_site(
     now = now or now_utc()
     officers = required_text(body, "officers", 300)
     at = past_time(body, "at", now)
-    request = _lock_open(session, request_id)
+    request = _lock_open(session, request_id, actor)
     if request.on_site_at is not None:
         raise Conflict(f"officers were on site at {request.on_site_at.isoformat()}", code="already_on_site")
     if at < request.sent_at:
@@ -142,7 +146,7 @@ def answer(
     evidence = body.get("evidence") or []
     if not isinstance(evidence, list) or any(not isinstance(e, str) or not e.strip() for e in evidence):
         raise ApiError("must be a list of evidence references (text)", field="evidence")
-    request = _lock_open(session, request_id)
+    request = _lock_open(session, request_id, actor)
     request.status = "answered"
     request.opinion = opinion
     request.evidence = evidence
@@ -173,7 +177,7 @@ def extend(
         until = end_of_day(dt.date.fromisoformat(until_text))
     except ValueError:
         raise ApiError(f"{until_text!r} is not a date YYYY-MM-DD", field="until") from None
-    request = _lock_open(session, request_id)
+    request = _lock_open(session, request_id, actor)
     if now > request.due_at:
         raise Conflict(
             f"the time limit passed at {request.due_at.isoformat()}: an extension is asked for beforehand",

@@ -41,6 +41,7 @@ from dispatch.oversight.models import (
 )
 from dispatch.oversight.sharing import share_penalty_decision
 from dispatch.record import event_json
+from dispatch.scope import require_organisation, require_person
 from dispatch.shapes import iso
 from dispatch.store.models import Event, Officer
 from dispatch.validation import check_fields, id_list, optional_id, optional_text, required_text
@@ -64,6 +65,7 @@ def open_case(session: Session, body: dict, *, actor: str, now: dt.datetime | No
     check_fields(body, CASE_FIELDS)
     now = now or now_utc()
     authority = find_authority(session, body.get("authority"), "authority")
+    require_organisation(actor, authority, what="open a case in its name")
     matter = find_matter(session, body["matter"]) if body.get("matter") is not None else None
     if matter is not None and matter.domain != authority.domain:
         raise Conflict(
@@ -160,6 +162,7 @@ def request_review(session: Session, case_id: int, body: dict, *, actor: str) ->
     check_fields(body, {"proposed_decision"})
     proposed = required_text(body, "proposed_decision", 4000)
     case = get_case(session, case_id, lock=True)
+    require_organisation(actor, case.authority, what="submit its case to legal review")
     _require_open(case, "a legal review")
     if any(r.status == "pending" for r in case.reviews):
         raise Conflict(f"case {case.id} already has a legal review pending", field="case_id", code="review_pending")
@@ -182,6 +185,7 @@ def decide_review(
         raise ApiError("must be passed or failed", field="outcome")
     reasons = required_text(body, "reasons", 4000)
     review = get_row(session, LegalReview, review_id, "review_id", lock=True)
+    require_person(actor, "a legal review")
     reviewer = staff_acting(session, actor, "legal_reviewer")
     if reviewer is None or reviewer.authority_id != review.case.authority_id:
         raise ApiError(
@@ -229,6 +233,7 @@ def issue_decision(
         raise ApiError("must be a non-negative amount in yuan", field="fine_yuan")
     issued_at = past_time(body, "issued_at", now)
     case = get_case(session, case_id, lock=True)
+    require_organisation(actor, case.authority, what="issue the penalty decision of its case")
     transfer = _active_transfer(case, session)
     if transfer is not None:
         raise Conflict(
@@ -296,6 +301,7 @@ def transfer_case(session: Session, case_id: int, body: dict, *, actor: str) -> 
     to = find_body(session, body.get("to"), "to", ("police", "procuratorate"))
     offence = required_text(body, "suspected_offence", 2000)
     case = get_case(session, case_id, lock=True)
+    require_organisation(actor, case.authority, what="transfer its case")
     transfer = _active_transfer(case, session)
     if transfer is not None:
         raise Conflict(
@@ -337,6 +343,7 @@ def update_transfer(
     to = body.get("to")
     note = optional_text(body, "note", 4000)
     referral = get_row(session, CriminalReferral, referral_id, "criminal_referral_id", lock=True)
+    require_organisation(actor, referral.to_body, what="say what became of a case transferred to it")
     allowed = CRIMINAL_TRANSITIONS.get(referral.status, ())
     if to not in allowed:
         raise Conflict(

@@ -24,6 +24,7 @@ from dispatch.errors import ApiError, Conflict, NotFound
 from dispatch.incidents import get_incident
 from dispatch.oversight.common import authority_ref, body_of, find_authority, flag, get_row, now_utc, record_change
 from dispatch.oversight.models import JurisdictionDispute
+from dispatch.scope import require_organisation
 from dispatch.shapes import iso
 from dispatch.states import CLOSED_STATUSES
 from dispatch.store.models import Squad
@@ -73,6 +74,8 @@ def open_dispute(session: Session, body: dict, *, actor: str, now: dt.datetime |
     party_b = find_authority(session, body.get("party_b"), "party_b")
     if party_a.id == party_b.id:
         raise ApiError("a dispute is between two authorities", field="party_b")
+    coordination = body_of(session, "coordination_office", party_a)
+    require_organisation(actor, party_a, party_b, coordination, what="record this dispute")
     incident_id = optional_id(body, "incident_id")
     if incident_id is not None:
         incident = get_incident(session, incident_id)
@@ -126,6 +129,16 @@ def _resolve(session, dispute, body, *, text: str, now: dt.datetime) -> None:
     dispute.resolved_at = now
 
 
+def _step_takers(session: Session, dispute: JurisdictionDispute, name: str) -> list:
+    """Who takes a step (seed 004 arts. 6-9): the parties negotiate and ask; the coordination
+    office coordinates, consults and assigns a squad meanwhile; the government decides."""
+    if name in ("agree", "request"):
+        return [dispute.party_a, dispute.party_b]
+    if name == "decide":
+        return [body_of(session, "government", dispute.party_a)]
+    return [body_of(session, "coordination_office", dispute.party_a)]
+
+
 def step(
     session: Session, dispute_id: int, body: dict, *, actor: str, now: dt.datetime | None = None
 ) -> JurisdictionDispute:
@@ -144,6 +157,7 @@ def step(
             code="illegal_step",
             details={"stage": dispute.stage, "allowed": list(allowed)},
         )
+    require_organisation(actor, *_step_takers(session, dispute, name), what=f"take the step {name!r}")
     previous = dispute.stage
     data: dict = {"from": previous}
     if name == "agree":  # art. 6: settled by negotiation

@@ -15,8 +15,18 @@ from sqlalchemy import extract, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from dispatch.errors import ApiError, Conflict, NotFound
-from dispatch.oversight.common import authority_ref, find_authority, flag, now_utc, parse_day, past_time, record_change
+from dispatch.oversight.common import (
+    authority_ref,
+    body_of,
+    find_authority,
+    flag,
+    now_utc,
+    parse_day,
+    past_time,
+    record_change,
+)
 from dispatch.oversight.models import SUPERVISION_METHODS, OversightStaff, SupervisionVisit, TrainingRecord
+from dispatch.scope import require_organisation
 from dispatch.shapes import iso
 from dispatch.store.models import Officer, Squad
 from dispatch.validation import check_fields, optional_text, required_text
@@ -34,6 +44,7 @@ def add_training(
     officer = session.get(Officer, officer_id)
     if officer is None:
         raise NotFound(f"no officer {officer_id}", field="officer_id")
+    require_organisation(actor, officer.squad.authority, what="record its officers' training")
     taken_on = parse_day(body.get("taken_on"), "taken_on")
     if taken_on > local_day(now or now_utc()):
         raise ApiError("lies in the future", field="taken_on")
@@ -118,6 +129,7 @@ def record_visit(session: Session, body: dict, *, actor: str, now: dt.datetime |
     check_fields(body, {"authority", "method", "on_site", "supervisors", "place", "visited_at", "findings"})
     now = now or now_utc()
     authority = find_authority(session, body.get("authority"), "authority")
+    require_organisation(actor, body_of(session, "justice_bureau", authority), what="record a supervision")
     method = body.get("method")
     if method not in SUPERVISION_METHODS:
         raise ApiError(f"one of {', '.join(SUPERVISION_METHODS)} (seed 004 art. 15)", field="method")

@@ -34,6 +34,7 @@ from dispatch.oversight.common import (
     record_change,
 )
 from dispatch.oversight.models import Referral
+from dispatch.scope import require_organisation
 from dispatch.shapes import iso
 from dispatch.validation import check_fields, optional_id, required_text
 
@@ -48,6 +49,7 @@ def refer(session: Session, body: dict, *, actor: str, now: dt.datetime | None =
     source = comprehensive_authority(session, body, "from", department)
     if department.id == source.id:
         raise ApiError("a lead is referred to another department", field="to")
+    require_organisation(actor, source, what="refer a lead in its name")
     if department.kind != "department":
         raise ApiError(f"{department.name_zh} is not a functional department", field="to", code="not_a_department")
     matter = find_matter(session, body["matter"]) if body.get("matter") is not None else None
@@ -99,6 +101,7 @@ def respond(session: Session, referral_id: int, body: dict, *, actor: str, now: 
         raise ApiError("must be acting or explained", field="action")
     note = required_text(body, "note", 4000)
     referral = get_row(session, Referral, referral_id, "referral_id", lock=True)
+    require_organisation(actor, referral.to_authority, what="answer a lead referred to it")
     if referral.status not in ("referred", "escalated"):
         raise Conflict(
             f"referral {referral.id} was already answered ({referral.status})",

@@ -25,6 +25,7 @@ from dispatch.errors import ApiError
 from dispatch.oversight.calendar import end_of_day
 from dispatch.oversight.common import authority_ref, find_authority, now_utc, past_time, record_change
 from dispatch.oversight.models import PenaltyDecision, SharedRecord
+from dispatch.scope import require_organisation
 from dispatch.shapes import iso
 from dispatch.store.models import DOMAINS, Authority
 from dispatch.validation import check_fields, optional_text, required_text
@@ -116,6 +117,7 @@ def share_from_body(session: Session, body: dict, *, actor: str, now: dt.datetim
     if kind not in ("licence", "inspection_record"):
         raise ApiError("must be licence or inspection_record (penalty decisions are shared when issued)", field="kind")
     authority = find_authority(session, body.get("authority"), "authority")
+    require_organisation(actor, authority, what="share its records")
     title = required_text(body, "title", 300)
     party = body.get("party") or {}
     if not isinstance(party, dict):

@@ -39,6 +39,7 @@ from dispatch.oversight.models import (
     SupervisionNotice,
     SupervisionVisit,
 )
+from dispatch.scope import require_organisation
 from dispatch.shapes import iso
 from dispatch.validation import check_fields, id_list, optional_id, optional_text, positive_id, required_text
 from gis.clock import local_day
@@ -51,6 +52,7 @@ def issue_notice(session: Session, body: dict, *, actor: str, now: dt.datetime |
     check_fields(body, NOTICE_FIELDS)
     now = now or now_utc()
     authority = find_authority(session, body.get("authority"), "authority")
+    require_organisation(actor, body_of(session, "justice_bureau", authority), what="issue a supervision notice")
     method = body.get("method")
     if method not in SUPERVISION_METHODS:
         raise ApiError(f"one of {', '.join(SUPERVISION_METHODS)} (seed 004 art. 15)", field="method")
@@ -110,6 +112,7 @@ def respond(
     check_fields(body, {"response"})
     response = required_text(body, "response", 8000)
     notice = get_row(session, SupervisionNotice, notice_id, "notice_id", lock=True)
+    require_organisation(actor, notice.authority, what="answer a supervision notice addressed to it")
     if notice.status not in ("issued", "rejected"):
         raise Conflict(
             f"notice {notice.id} is {notice.status}", code="notice_closed", details={"status": notice.status}
@@ -140,6 +143,7 @@ def review_response(
     if not body["accepted"] and not note:
         raise ApiError("say what is still not corrected", field="note")
     notice = get_row(session, SupervisionNotice, notice_id, "notice_id", lock=True)
+    require_organisation(actor, body_of(session, "justice_bureau", notice.authority), what="review a correction")
     if notice.status != "responded":
         raise Conflict(f"notice {notice.id} is {notice.status}: nothing to review", code="nothing_to_review")
     notice.status = "accepted" if body["accepted"] else "rejected"
@@ -185,6 +189,8 @@ def decide(
     content = required_text(body, "content", 8000)
     decision_id = positive_id(body.get("penalty_decision_id"), "penalty_decision_id")
     notice = get_row(session, SupervisionNotice, notice_id, "notice_id", lock=True)
+    government = body_of(session, "government", notice.authority)
+    require_organisation(actor, government, what="change or revoke a penalty decision (seed 004 art. 17)")
     if not lapsed(notice, now):
         raise Conflict(
             f"notice {notice.id} is {notice.status} with time limit {notice.deadline.isoformat()}: a decision "
@@ -207,7 +213,7 @@ def decide(
         ground=ground,
         legal_basis=legal_basis,
         content=content,
-        issued_by=body_of(session, "government", notice.authority),
+        issued_by=government,
         issued_at=now,
         created_by=actor,
     )

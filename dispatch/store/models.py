@@ -548,7 +548,10 @@ class Event(Base):
     occurred_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=text("clock_timestamp()"), nullable=False
     )
+    # Who acted: the signed-in account, the API token or the tablet (issue 25: never a header).
     actor: Mapped[str] = mapped_column(String(100))
+    # The person an integration token acted for (X-Actor of an act-for token); in the hash chain.
+    on_behalf_of: Mapped[str | None] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(60))
     entity_type: Mapped[str] = mapped_column(String(30))
     entity_id: Mapped[int] = mapped_column(BigInteger)
@@ -644,10 +647,20 @@ ROLES = ("dispatcher", "squad", "planner", "supervisor", "admin")
 
 
 class Account(Base):
-    """A person who signs in with a password (argon2 hash): dispatcher, planner, supervisor, admin."""
+    """A person who signs in with a password (argon2 hash): dispatcher, planner, supervisor, admin.
+
+    Scope (issue 25): ``region_id`` is the province, county or township the person works for
+    (NULL: every region this server holds, for administrators of the whole installation);
+    ``authority_id`` / ``body_id`` the department or body the person acts for, if any. Acts the
+    seeds reserve to a department (answering its referrals, a justice bureau's notice, the
+    government's decision) need an account of that department.
+    """
 
     __tablename__ = "account"
-    __table_args__ = (_in_check("role", ROLES),)
+    __table_args__ = (
+        _in_check("role", ROLES),
+        CheckConstraint("authority_id IS NULL OR body_id IS NULL", name="one_organisation"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     username: Mapped[str] = mapped_column(String(60), unique=True)
@@ -656,13 +669,27 @@ class Account(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     created_at: Mapped[dt.datetime] = _timestamp()
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"))
+    authority_id: Mapped[int | None] = mapped_column(ForeignKey("authority.id"))
+    body_id: Mapped[int | None] = mapped_column(ForeignKey("oversight_body.id"))
+    password_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Set when the demo created the account with its printed password (make run only).
+    demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
 
 
 class ApiToken(Base):
-    """A bearer token for a script or an integration (12345 bridge, monitoring); only its hash is kept."""
+    """A bearer token for a script or an integration (12345 bridge, monitoring); only its hash is kept.
+
+    A token carries a scope like an account's. ``account_id``: a person's own token, ended with
+    that person's sessions. ``act_for``: an integration (the 12345 bridge) that may name, in
+    ``X-Actor``, an account of its scope it acts for; never for acts reserved to a named role.
+    """
 
     __tablename__ = "api_token"
-    __table_args__ = (_in_check("role", ROLES),)
+    __table_args__ = (
+        _in_check("role", ROLES),
+        CheckConstraint("authority_id IS NULL OR body_id IS NULL", name="one_organisation"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     name: Mapped[str] = mapped_column(String(100))
@@ -671,3 +698,39 @@ class ApiToken(Base):
     created_at: Mapped[dt.datetime] = _timestamp()
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), index=True)
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"))
+    authority_id: Mapped[int | None] = mapped_column(ForeignKey("authority.id"))
+    body_id: Mapped[int | None] = mapped_column(ForeignKey("oversight_body.id"))
+    act_for: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+
+
+class AccountSession(Base):
+    """A signed-in browser session, kept on the server so that it can be ended: the cookie
+    holds only its random id (whose SHA-256 is stored). Logout, a password change, disabling
+    the account or changing its role revoke every session of the account at once."""
+
+    __tablename__ = "account_session"
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("account.id"), index=True)
+    token_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    created_at: Mapped[dt.datetime] = _timestamp()
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    address: Mapped[str | None] = mapped_column(String(64))
+    revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_reason: Mapped[str | None] = mapped_column(String(40))
+
+
+class LoginThrottle(Base):
+    """Failed sign-ins per key (``account:<name>`` or ``address:<ip>``): each failure doubles
+    the wait before the next attempt; after LOCK_AFTER failures an account is locked until
+    ``flask --app dispatch unlock-account``."""
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(120), primary_key=True)
+    failures: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    last_failure_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    blocked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    locked: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")

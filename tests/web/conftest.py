@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from dispatch.config import PROJECT_ROOT
 from dispatch.store.models import Squad
 from dispatch.tablets import issue_token
-from tests.conftest import TEMPLATE, LiveServer, _drop_database, _new_database
+from tests.conftest import PASSWORD, TEMPLATE, LiveServer, _drop_database, _new_database
 
 CHROMIUM = "/usr/bin/chromium"
 CHROMIUM_ARGS = [
@@ -84,7 +84,7 @@ class Screens:
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', form).group(1)
         response = context.request.post(
             "/login",
-            form={"username": f"test-{role}", "csrf_token": csrf, "password": f"test-{role}-password"},
+            form={"username": f"test-{role}", "csrf_token": csrf, "password": PASSWORD},
             max_redirects=0,
         )
         assert response.status == 302, response.text()

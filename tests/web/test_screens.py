@@ -30,7 +30,7 @@ def _wait(predicate, timeout: float = 15, what: str = "condition"):
 
 @pytest.fixture
 def api(web_server):
-    client = Api(web_server.url, actor="browser-test")
+    client = Api(web_server.url)
     yield client
     client.close()
 

@@ -37,10 +37,10 @@ def test_a_simulated_crew_works_its_task_to_the_end(app, client):
         "description": "测试",
         "reported_at": "2026-01-01T00:00:00+08:00",
     }
-    incident = client.post("/api/v1/incidents", json=body, headers={"X-Actor": "t"}).get_json()
+    incident = client.post("/api/v1/incidents", json=body).get_json()
     if "id" not in incident:  # the walker may stand at the edge of the island: use its own station
         body["location"]["coordinates"] = list(walker.station)
-        incident = client.post("/api/v1/incidents", json=body, headers={"X-Actor": "t"}).get_json()
+        incident = client.post("/api/v1/incidents", json=body).get_json()
     response = client.post(f"/api/v1/incidents/{incident['id']}/dispatch", json={"squad_ids": [walker.squad_id]})
     assert response.status_code == 201, response.get_json()
     states = []

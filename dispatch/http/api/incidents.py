@@ -6,7 +6,7 @@ from flask import current_app, jsonify, request
 
 from dispatch.errors import ApiError
 from dispatch.http.api.blueprint import bp
-from dispatch.http.api.params import actor, json_body, query_flag, query_int
+from dispatch.http.api.params import actor, json_body, query_flag, query_int, scope_regions
 from dispatch.http.responses import json_response
 from dispatch.incidents import (
     get_incident,
@@ -45,7 +45,12 @@ def list_incidents():
     for status in statuses:
         if status not in INCIDENT_STATUSES:
             raise ApiError(f"unknown status {status!r}; one of {', '.join(INCIDENT_STATUSES)}", field="status")
-    incidents = open_queue(db.session, status=statuses or None, limit=query_int("limit", 200, low=1, high=1000))
+    incidents = open_queue(
+        db.session,
+        status=statuses or None,
+        limit=query_int("limit", 200, low=1, high=1000),
+        regions=scope_regions(),
+    )
     return jsonify({"incidents": [incident_json(i) for i in incidents]})
 
 

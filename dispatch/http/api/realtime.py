@@ -7,7 +7,7 @@ from sqlalchemy import text
 
 from dispatch.errors import ApiError
 from dispatch.http.api.blueprint import bp
-from dispatch.http.api.params import json_body
+from dispatch.http.api.params import json_body, scope_regions
 from dispatch.http.auth import current_principal
 from dispatch.positions import ingest, parse_batch
 from dispatch.shapes import snapshot_incident, snapshot_squad
@@ -54,6 +54,8 @@ def command_snapshot():
     Squads and incidents have the shapes live updates carry (``dispatch.shapes``).
     """
     session = db.session
+    covered = scope_regions()
+    regions = sorted(covered) if covered is not None else None  # a township sees its zone's squads and incidents
     as_of = session.scalar(text("SELECT coalesce(max(id), 0) FROM event"))
     squads = session.execute(
         text("""
@@ -61,8 +63,10 @@ def command_snapshot():
                ST_X(s.last_position::geometry) AS lon, ST_Y(s.last_position::geometry) AS lat,
                s.last_position_at,
                (SELECT max(e.id) FROM event e WHERE e.entity_type = 'squad' AND e.entity_id = s.id) AS rev
-        FROM squad s ORDER BY s.id
-    """)
+        FROM squad s WHERE CAST(:regions AS integer[]) IS NULL OR s.station_region_id = ANY(:regions)
+        ORDER BY s.id
+    """),
+        {"regions": regions},
     ).all()
     incidents = session.execute(
         text(f"""
@@ -73,8 +77,11 @@ def command_snapshot():
                 WHERE im.incident_id = i.id) AS matters,
                (SELECT max(e.id) FROM event e WHERE e.entity_type = 'incident' AND e.entity_id = i.id) AS rev
         FROM incident i LEFT JOIN region r ON r.id = i.region_id
-        WHERE i.status IN {sql_list(OPEN_STATUSES)} ORDER BY i.priority, i.sla_deadline
-    """)
+        WHERE i.status IN {sql_list(OPEN_STATUSES)}
+          AND (CAST(:regions AS integer[]) IS NULL OR i.region_id = ANY(:regions))
+        ORDER BY i.priority, i.sla_deadline
+    """),
+        {"regions": regions},
     ).all()
     tasks = (
         session.execute(
@@ -82,8 +89,11 @@ def command_snapshot():
         SELECT t.id, t.kind, t.incident_id, t.joint_inspection_id, t.squad_id, t.state,
                (SELECT max(e.id) FROM event e WHERE e.entity_type = 'task' AND e.entity_id = t.id) AS rev
         FROM task t WHERE t.state IN {sql_list(ASSIGNED)}
+          AND (CAST(:regions AS integer[]) IS NULL
+               OR t.squad_id IN (SELECT id FROM squad WHERE station_region_id = ANY(:regions)))
         ORDER BY t.id
-    """)
+    """),
+            {"regions": regions},
         )
         .mappings()
         .all()
