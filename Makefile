@@ -10,7 +10,7 @@ PYTEST_ARGS ?=
 
 APT_PACKAGES := postgresql-15-postgis-3 redis-server
 
-.PHONY: run test bench lint format setup system venv vendor clean
+.PHONY: run test bench lint format setup system venv vendor clean clean-data
 
 run: setup
 	$(BIN)/flask --app dispatch serve --host $(HOST) --port $(PORT)
@@ -78,5 +78,27 @@ vendor:
 	   node_modules/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.css static/vendor/geoman/
 	touch static/vendor/.complete
 
+# What make built. Never the data folder (var/, or DISPATCH_DATA_DIR): see clean-data.
 clean:
-	rm -rf $(VENV) node_modules var .pytest_cache
+	rm -rf $(VENV) node_modules .pytest_cache
+
+# The data folder: the embedded cluster (every incident and the record), the evidence files, the
+# secret key; and the cluster's /var/tmp folder when root's checkout is out of postgres's reach.
+# Asks first (y/N); without a terminal it refuses unless CONFIRM=yes. Never while the cluster runs.
+DATA_DIR := $(or $(DISPATCH_DATA_DIR),var)
+clean-data:
+	@cluster=$$($(PYTHON) -c 'import logging, sys; from pathlib import Path; logging.disable(); from dispatch.store.embedded_pg import resolve_data_dir; print(resolve_data_dir(Path(sys.argv[1]) / "pg"))' '$(DATA_DIR)') || exit 1; \
+	for pidfile in '$(DATA_DIR)/pg/pgdata/postmaster.pid' "$$cluster/pgdata/postmaster.pid"; do \
+	  if [ -f "$$pidfile" ] && kill -0 "$$(head -n 1 "$$pidfile")" 2>/dev/null; then \
+	    echo "refused: a PostgreSQL cluster runs on $${pidfile%/pgdata/postmaster.pid}: stop the server first"; exit 1; \
+	  fi; \
+	done; \
+	folders='$(DATA_DIR)'; \
+	case "$$cluster" in "$$(realpath -m '$(DATA_DIR)')"/*) ;; *) [ -e "$$cluster" ] && folders="$$folders and $$cluster";; esac; \
+	if [ '$(CONFIRM)' != yes ]; then \
+	  if [ ! -t 0 ]; then echo "refused: clean-data deletes $$folders and asks first; not at a terminal, run it with CONFIRM=yes"; exit 1; fi; \
+	  read -r -p "delete $$folders (the database with every incident and the record, the evidence files, the secret key; back up first: flask --app dispatch backup PATH)? [y/N] " answer; \
+	  case "$$answer" in y|Y|yes) ;; *) echo "nothing deleted"; exit 0;; esac; \
+	fi; \
+	rm -rf '$(DATA_DIR)' "$$cluster"; \
+	echo "deleted $$folders"

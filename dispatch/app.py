@@ -79,4 +79,6 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     app.register_blueprint(open311_bp)
     live_server.init_app(app)
     commands.init_app(app)
+    for command in (commands.backup_command, commands.restore_command):
+        app.cli.add_command(command)
     return app

@@ -695,7 +695,7 @@ def backup_command(path: Path) -> None:
     try:
         outcome = backups.backup(current_app.config["DATABASE_URL"], path, _evidence_dir(current_app))
     except backups.BackupError as exc:
-        click.echo(f"backup failed: {exc}", err=True)
+        click.echo(f"no backup written: {exc}", err=True)
         sys.exit(1)
     manifest, evidence = outcome.manifest, outcome.manifest["evidence"].values()
     click.echo(
@@ -718,7 +718,7 @@ def restore_command(path: Path, force: bool) -> None:
     try:
         outcome = backups.restore(current_app.config["DATABASE_URL"], path, evidence_dir, force=force)
     except backups.BackupError as exc:
-        click.echo(f"restore refused or failed, nothing changed: {exc}", err=True)
+        click.echo(f"nothing restored: {exc}", err=True)
         sys.exit(1)
     invalidate_caches()
     manifest = outcome.manifest

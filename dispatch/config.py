@@ -6,6 +6,9 @@ import os
 from pathlib import Path
 
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
+# The evidence store (files of cases: photos, documents): this folder of DATA_DIR. `flask --app
+# dispatch backup` takes it with the database and `restore` puts it back (dispatch.store.backup).
+EVIDENCE_DIR = "evidence"
 
 
 def _float(name: str, default: float) -> float:
