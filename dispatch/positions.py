@@ -16,7 +16,6 @@ checks them, while they are stored; the tablet's reply waits for the commit.
 from __future__ import annotations
 
 import datetime as dt
-import math
 import threading
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -33,10 +32,15 @@ from dispatch.shapes import position_shape
 from dispatch.store import refcache
 from dispatch.store.db import driver_sql, pipelined_transaction
 from dispatch.validation import parse_time
+from gis import clock
 from gis.crs import SYSTEMS, to_wgs84
+from gis.geojson import is_finite_number
 from gis.travel import great_circle_m
 
 MAX_BATCH = 1000
+# A device's clock may run this far ahead of ours (config FIX_MAX_AHEAD_S); a fix dated later is
+# refused: stored, it would hold the squad at that place until the date passed (nothing newer).
+MAX_AHEAD = dt.timedelta(minutes=5)
 MAX_ACCURACY_M = 100.0
 MAX_SPEED_KMH = {"maritime": 90.0, "default": 160.0}
 ENVELOPE_MARGIN_DEG = 0.3  # ~30 km around the county: squads cross to neighbours, not to other provinces
@@ -59,35 +63,44 @@ class Fix:
 def _number(value, field: str, low: float, high: float, required: bool = False) -> float | None:
     if value is None and not required:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+    if not is_finite_number(value):
         raise ApiError("must be a finite number", field=field)
     if not low <= value <= high:
         raise ApiError(f"must lie between {low} and {high}", field=field)
     return float(value)
 
 
-def parse_fix(data, field: str) -> Fix:
-    """One fix as a tablet sends it: {id, lon, lat, crs?, time, accuracy?, speed?, heading?}."""
+def parse_fix(data, field: str, *, max_ahead: dt.timedelta = MAX_AHEAD) -> Fix:
+    """One fix as a tablet sends it: {id, lon, lat, crs?, time, accuracy?, speed?, heading?};
+    its time at most ``max_ahead`` after ours."""
     if not isinstance(data, dict):
         raise ApiError("a fix is an object {id, lon, lat, crs, time, accuracy, speed, heading}", field=field)
     for name in data:
         if name not in FIX_FIELDS:
             raise ApiError(f"unknown field (allowed: {', '.join(sorted(FIX_FIELDS))})", field=f"{field}.{name}")
     client_id = data.get("id")
-    if not isinstance(client_id, str) or not 0 < len(client_id) <= 64:
-        raise ApiError("the client's fix id, 1 to 64 characters, is required", field=f"{field}.id")
+    # printable: over the socket a fix is plain JSON, where a lone surrogate or a NUL may arrive
+    if not isinstance(client_id, str) or not 0 < len(client_id) <= 64 or not client_id.isprintable():
+        raise ApiError("the client's fix id, 1 to 64 printable characters, is required", field=f"{field}.id")
     crs = data.get("crs", "wgs84")
     if crs not in SYSTEMS:
         raise ApiError(f"must be one of {', '.join(SYSTEMS)}", field=f"{field}.crs")
     lon = _number(data.get("lon"), f"{field}.lon", -180, 180, required=True)
     lat = _number(data.get("lat"), f"{field}.lat", -90, 90, required=True)
     lon, lat = to_wgs84(lon, lat, crs)
+    time = parse_time(data.get("time"), f"{field}.time", required=True)
+    if time > clock.utc_now() + max_ahead:
+        raise ApiError(
+            f"lies more than {max_ahead.total_seconds() / 60:g} minutes in the future: is the device's clock right?",
+            field=f"{field}.time",
+            code="time_in_future",
+        )
     return Fix(
         client_id,
         lon,
         lat,
         crs,
-        parse_time(data.get("time"), f"{field}.time", required=True),
+        time,
         _number(data.get("accuracy"), f"{field}.accuracy", 0, 1e6),
         _number(data.get("speed"), f"{field}.speed", 0, 1e4),
         _number(data.get("heading"), f"{field}.heading", 0, 360),
@@ -401,13 +414,14 @@ def _checked_rows(batches, contexts, last, newest, taken) -> list[dict]:
     return rows
 
 
-def parse_batch(body) -> list[Fix]:
+def parse_batch(body, *, max_ahead: dt.timedelta = MAX_AHEAD) -> list[Fix]:
+    """A tablet's batch ``{"fixes": [...]}``, each fix checked by ``parse_fix``; a fix id twice counts once."""
     if not isinstance(body, dict) or not isinstance(body.get("fixes"), list):
         raise ApiError('the body is {"fixes": [...]}', field="fixes")
     fixes = body["fixes"]
     if not 1 <= len(fixes) <= MAX_BATCH:
         raise ApiError(f"1 to {MAX_BATCH} fixes per batch", field="fixes")
-    parsed = [parse_fix(f, f"fixes[{i}]") for i, f in enumerate(fixes)]
+    parsed = [parse_fix(f, f"fixes[{i}]", max_ahead=max_ahead) for i, f in enumerate(fixes)]
     seen: set[str] = set()
     unique = []
     for fix in parsed:  # the same fix twice in one batch counts once

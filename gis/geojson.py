@@ -6,8 +6,12 @@ import math
 from typing import Any
 
 from shapely import MultiPolygon, Point, Polygon
+from shapely.errors import ShapelyError
 from shapely.geometry import mapping, shape
 from shapely.validation import explain_validity
+
+# How deep each GeoJSON geometry nests its positions: a Point's coordinates are one position.
+POSITION_DEPTH = {"Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2, "Polygon": 2, "MultiPolygon": 3}
 
 
 class GeometryError(ValueError):
@@ -19,10 +23,21 @@ class GeometryError(ValueError):
         self.field = field
 
 
+def is_finite_number(value: Any) -> bool:
+    """A number a coordinate or a measure may be: not a bool, NaN, an infinity or an integer
+    beyond a double (``math.isfinite(10**400)`` raises)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return False
+    try:
+        return math.isfinite(value)
+    except OverflowError:
+        return False
+
+
 def check_lon_lat(lon: Any, lat: Any, field: str) -> tuple[float, float]:
     """Validate one WGS84 position and return it as floats."""
     for value, name in ((lon, "longitude"), (lat, "latitude")):
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        if not is_finite_number(value):
             raise GeometryError(f"{name} must be a finite number", field)
     if not -180 <= lon <= 180:
         raise GeometryError(f"longitude {lon} is outside -180..180", field)
@@ -42,24 +57,43 @@ def parse_point(obj: Any, field: str = "location") -> Point:
     return Point(lon, lat)
 
 
+def check_coordinates(obj: dict, field: str, max_vertices: int = 100_000) -> int:
+    """Every position of a GeoJSON geometry's ``coordinates`` is [lon, lat, ...] in WGS84 range,
+    finite numbers, checked before Shapely sees them (GEOS raises on a NaN vertex, or keeps
+    it); at most ``max_vertices`` of them. Returns how many there are."""
+    depth = POSITION_DEPTH.get(obj.get("type"))
+    if depth is None:
+        raise GeometryError(f"must be a GeoJSON geometry ({', '.join(POSITION_DEPTH)})", field)
+    where = f"{field}.coordinates"
+    vertices = 0
+    stack = [(obj.get("coordinates"), depth)]
+    while stack:
+        coords, level = stack.pop()
+        if not isinstance(coords, list):
+            raise GeometryError("malformed coordinates: nested lists of [lon, lat] expected", where)
+        if level > 0:
+            stack.extend((inner, level - 1) for inner in coords)
+            continue
+        if len(coords) not in (2, 3):
+            raise GeometryError("a position is [lon, lat] or [lon, lat, height]", where)
+        if len(coords) == 3 and not is_finite_number(coords[2]):
+            raise GeometryError("height must be a finite number", where)
+        check_lon_lat(coords[0], coords[1], where)
+        vertices += 1
+        if vertices > max_vertices:
+            raise GeometryError(f"more than the limit of {max_vertices} vertices", field)
+    return vertices
+
+
 def parse_area(obj: Any, field: str, max_vertices: int = 100_000) -> MultiPolygon:
     """A GeoJSON Polygon or MultiPolygon -> a valid Shapely MultiPolygon."""
     if not isinstance(obj, dict) or obj.get("type") not in ("Polygon", "MultiPolygon"):
         raise GeometryError("must be a GeoJSON Polygon or MultiPolygon", field)
+    check_coordinates(obj, field, max_vertices)
     try:
         geom = shape(obj)
-    except (ValueError, TypeError, IndexError, AttributeError) as exc:
+    except (ValueError, TypeError, IndexError, AttributeError, ShapelyError) as exc:
         raise GeometryError(f"malformed coordinates: {exc}", f"{field}.coordinates") from None
-    polygons = list(geom.geoms) if isinstance(geom, MultiPolygon) else [geom]
-    vertices = 0
-    for polygon in polygons:
-        for ring in (polygon.exterior, *polygon.interiors):
-            coords = list(ring.coords)
-            vertices += len(coords)
-            for lon, lat, *_ in coords:
-                check_lon_lat(lon, lat, f"{field}.coordinates")
-    if vertices > max_vertices:
-        raise GeometryError(f"{vertices} vertices, more than the limit of {max_vertices}", field)
     if geom.is_empty:
         raise GeometryError("geometry is empty", field)
     if not geom.is_valid:
