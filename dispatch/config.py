@@ -42,5 +42,7 @@ def from_environment() -> dict:
         "JOINT_RADIUS_M": _float("JOINT_RADIUS_M", 100.0),
         "JOINT_WINDOW_DAYS": _float("JOINT_WINDOW_DAYS", 14.0),
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", str(1024 * 1024))),
+        # A tablet's fix dated more than this after the server's clock is refused (dispatch.positions).
+        "FIX_MAX_AHEAD_S": _float("FIX_MAX_AHEAD_S", 300.0),
         "REFERENCE_DATA_DIR": Path(os.environ.get("REFERENCE_DATA_DIR", PROJECT_ROOT / "gis" / "data")),
     }
