@@ -6,15 +6,17 @@ import json
 from sqlalchemy import select, text
 
 from dispatch.store.models import CoveragePlan, Event
+from tests.conftest import TOKENS
 
-ACTOR = {"X-Actor": "planner-test"}
+# A planner acts with their own token (X-Actor is only for integrations granted act-for).
+PLANNER = {"Authorization": f"Bearer {TOKENS['planner'][1]}"}
 HUANIAO = "330922203"
 SHENGSHAN = "330922101"
 GOUQI = "330922202"
 
 
 def _draft(client) -> dict:
-    response = client.post("/api/v1/plans", json={}, headers=ACTOR)
+    response = client.post("/api/v1/plans", json={}, headers=PLANNER)
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 
@@ -81,7 +83,7 @@ def test_validation_flags_an_uncovered_township_a_hub_outside_and_an_overlap(cli
 def test_a_township_cannot_sit_in_two_zones(client):
     plan = _draft(client)
     zones = _edit(plan, caiyuan={"members": ["330922100", HUANIAO]})
-    response = client.put(f"/api/v1/plans/{plan['id']}", json={"version": 1, "zones": zones}, headers=ACTOR)
+    response = client.put(f"/api/v1/plans/{plan['id']}", json={"version": 1, "zones": zones}, headers=PLANNER)
     assert response.status_code == 400
     assert response.get_json()["error"]["code"] == "township_in_two_zones"
 
@@ -91,12 +93,11 @@ def test_the_second_save_on_the_same_version_gets_409_with_both_versions(client)
     first = client.put(
         f"/api/v1/plans/{plan['id']}",
         json={"version": 1, "zones": _edit(plan, maan={"members": [SHENGSHAN, GOUQI]})},
-        headers=ACTOR,
+        headers=PLANNER,
     )
     assert first.status_code == 200 and first.get_json()["version"] == 2
-    second = client.put(
-        f"/api/v1/plans/{plan['id']}", json={"version": 1, "zones": _edit(plan)}, headers={"X-Actor": "planner-2"}
-    )
+    # Another planner (the client's own admin token) saves on the version both started from.
+    second = client.put(f"/api/v1/plans/{plan['id']}", json={"version": 1, "zones": _edit(plan)})
     assert second.status_code == 409
     error = second.get_json()["error"]
     assert error["code"] == "version_conflict" and error["yours"] == 1 and error["current"] == 2
@@ -109,9 +110,9 @@ def test_publish_refuses_problems_then_switches_the_plan_in_effect(client, sessi
     broken = client.put(
         f"/api/v1/plans/{plan['id']}",
         json={"version": 1, "zones": _edit(plan, maan={"members": [SHENGSHAN, GOUQI]})},
-        headers=ACTOR,
+        headers=PLANNER,
     ).get_json()
-    refused = client.post(f"/api/v1/plans/{plan['id']}/publish", json={"version": broken["version"]}, headers=ACTOR)
+    refused = client.post(f"/api/v1/plans/{plan['id']}/publish", json={"version": broken["version"]}, headers=PLANNER)
     assert refused.status_code == 422
     assert refused.get_json()["error"]["issues"][0]["kind"] == "uncovered"
 
@@ -120,7 +121,7 @@ def test_publish_refuses_problems_then_switches_the_plan_in_effect(client, sessi
         {"code": "huaniao", "name": "花鸟片区", "name_en": "Huaniao zone", "hub": HUANIAO, "members": [HUANIAO]}
     ]
     fixed = client.put(
-        f"/api/v1/plans/{plan['id']}", json={"version": broken["version"], "zones": zones}, headers=ACTOR
+        f"/api/v1/plans/{plan['id']}", json={"version": broken["version"], "zones": zones}, headers=PLANNER
     ).get_json()
     assert fixed["issues"] == []
     diff = client.get(f"/api/v1/plans/{plan['id']}/compare").get_json()
@@ -129,9 +130,9 @@ def test_publish_refuses_problems_then_switches_the_plan_in_effect(client, sessi
         {"region": {"code": HUANIAO, "name": "花鸟乡", "name_en": "Huaniao Township"}, "from": "maan", "to": "huaniao"}
     ]
 
-    stale = client.post(f"/api/v1/plans/{plan['id']}/publish", json={"version": broken["version"]}, headers=ACTOR)
+    stale = client.post(f"/api/v1/plans/{plan['id']}/publish", json={"version": broken["version"]}, headers=PLANNER)
     assert stale.status_code == 409
-    published = client.post(f"/api/v1/plans/{plan['id']}/publish", json={"version": fixed["version"]}, headers=ACTOR)
+    published = client.post(f"/api/v1/plans/{plan['id']}/publish", json={"version": fixed["version"]}, headers=PLANNER)
     assert published.status_code == 200, published.get_json()
     assert published.get_json()["status"] == "published" and published.get_json()["in_effect"]
     lon, lat = session.execute(
@@ -141,7 +142,7 @@ def test_publish_refuses_problems_then_switches_the_plan_in_effect(client, sessi
     zone = client.get("/api/v1/jurisdiction", query_string={"lon": lon, "lat": lat}).get_json()["zone"]
     assert zone["code"] == "huaniao" and zone["hub"]["code"] == HUANIAO
     again = client.put(
-        f"/api/v1/plans/{plan['id']}", json={"version": fixed["version"] + 1, "zones": zones}, headers=ACTOR
+        f"/api/v1/plans/{plan['id']}", json={"version": fixed["version"] + 1, "zones": zones}, headers=PLANNER
     )
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "plan_published"
 
@@ -157,7 +158,7 @@ def test_a_plan_published_for_later_is_not_in_effect_yet(client):
     plan = _draft(client)
     later = (dt.datetime.now(dt.UTC) + dt.timedelta(days=1)).isoformat()
     published = client.post(
-        f"/api/v1/plans/{plan['id']}/publish", json={"version": 1, "effective_at": later}, headers=ACTOR
+        f"/api/v1/plans/{plan['id']}/publish", json={"version": 1, "effective_at": later}, headers=PLANNER
     )
     assert published.status_code == 200
     assert not published.get_json()["in_effect"]
@@ -177,7 +178,7 @@ def test_a_drawn_outline_takes_the_townships_mostly_inside_it_and_is_kept(client
     assert "330922100" in caiyuan["members"] and caiyuan["drawn"]
     # The envelope reaches into Wulong, its neighbour on the island: that is an overlap.
     assert [(i["kind"], i["zones"]) for i in checked["issues"]] == [("overlap", ["caiyuan", "wulong"])]
-    saved = client.put(f"/api/v1/plans/{plan['id']}", json={"version": 1, "zones": zones}, headers=ACTOR).get_json()
+    saved = client.put(f"/api/v1/plans/{plan['id']}", json={"version": 1, "zones": zones}, headers=PLANNER).get_json()
     caiyuan = next(z for z in saved["zones"] if z["code"] == "caiyuan")
     assert caiyuan["drawn"] and caiyuan["geometry"]["type"] == "MultiPolygon"
     others = [z for z in saved["zones"] if z["code"] != "caiyuan"]
@@ -190,14 +191,14 @@ def test_a_draft_of_a_plan_with_the_longest_name_gets_a_valid_name(client):
     plan = _draft(client)
     long_zh, long_en = "嵊" * 100, "S" * 150
     saved = client.put(
-        f"/api/v1/plans/{plan['id']}", json={"version": 1, "name": long_zh, "name_en": long_en}, headers=ACTOR
+        f"/api/v1/plans/{plan['id']}", json={"version": 1, "name": long_zh, "name_en": long_en}, headers=PLANNER
     )
     assert saved.status_code == 200, saved.get_json()
-    response = client.post("/api/v1/plans", json={"from": plan["code"]}, headers=ACTOR)
+    response = client.post("/api/v1/plans", json={"from": plan["code"]}, headers=PLANNER)
     assert response.status_code == 201, response.get_json()
     draft = response.get_json()
     assert len(draft["name"]) == 100 and draft["name"].startswith("嵊" * 95) and draft["name"].endswith("…（草案）")
     assert len(draft["name_en"]) == 150 and draft["name_en"].endswith("… (draft)")
     # A draft of a draft is marked once: no "（草案）（草案）".
-    again = client.post("/api/v1/plans", json={"from": draft["code"]}, headers=ACTOR).get_json()
+    again = client.post("/api/v1/plans", json={"from": draft["code"]}, headers=PLANNER).get_json()
     assert again["name"] == draft["name"] and again["name_en"] == draft["name_en"]
