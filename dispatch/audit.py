@@ -10,8 +10,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from sqlalchemy import text
+from sqlalchemy import select, text
 from sqlalchemy.orm import Session
+
+from dispatch.store.models import Event
 
 
 @dataclass
@@ -50,3 +52,9 @@ def verify_chain(session: Session) -> Verdict:
             return Verdict(count, row.id, "an event is missing before it in the chain")
         count += 1
     return Verdict(count)
+
+
+def last_events(session: Session, count: int) -> list[Event]:
+    """The last ``count`` events of the chain, oldest first: who acted, for whom, what."""
+    rows = session.scalars(select(Event).order_by(Event.chain_seq.desc()).limit(max(count, 0))).all()
+    return list(reversed(rows))

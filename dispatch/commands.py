@@ -35,7 +35,7 @@ from dispatch.accounts import (
     set_active,
     set_password,
 )
-from dispatch.audit import verify_chain
+from dispatch.audit import last_events, verify_chain
 from dispatch.boundaries import (
     ImportRefused,
     Report,
@@ -494,11 +494,18 @@ audit_cli = AppGroup("audit", help="The tamper-evident record.")
 
 
 @audit_cli.command("verify")
-def audit_verify() -> None:
-    """Check every event's hash and link; exit 0 with the count, or 1 naming the first bad event."""
+@click.option("--show", "show", type=int, default=10, show_default=True, help="List the last N events verified.")
+def audit_verify(show: int) -> None:
+    """Check every event's hash and link; exit 0 with the count, or 1 naming the first bad event.
+
+    The events listed name who acted (the account, token or tablet) and, for an integration
+    acting for a person, on whose behalf: both are part of each event's hash."""
     verdict = verify_chain(db.session)
     if verdict.ok:
         click.echo(f"verified {verdict.verified} events: the record is intact")
+        for event in last_events(db.session, show):
+            behalf = f" on behalf of {event.on_behalf_of}" if event.on_behalf_of else ""
+            click.echo(f"  #{event.id} {event.occurred_at:%Y-%m-%d %H:%M:%S} {event.action}: {event.actor}{behalf}")
         return
     click.echo(
         f"event {verdict.first_bad_event} fails verification: {verdict.problem} "

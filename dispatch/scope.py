@@ -19,15 +19,13 @@ Every check raises ``OutOfScope`` (403, ``out_of_scope``) naming what is outside
 
 from __future__ import annotations
 
-import datetime as dt
-
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
 from dispatch.accounts import Principal
 from dispatch.errors import ApiError
 from dispatch.store import refcache
-from dispatch.store.models import CoveragePlan, Region, ZoneMember
+from dispatch.store.models import Region
 
 
 class OutOfScope(ApiError):
@@ -77,16 +75,20 @@ def _load_covered(session: Session, region_id: int) -> frozenset[int]:
     ).scalars()
     covered = set(below)
     level = session.scalar(select(Region.level).where(Region.id == region_id))
-    if level in ("township", "street"):
-        now = dt.datetime.now(dt.UTC)
-        in_effect = (
-            select(CoveragePlan.id)
-            .where(CoveragePlan.status == "published", CoveragePlan.effective_at <= now)
-            .order_by(CoveragePlan.region_id, CoveragePlan.effective_at.desc())
-            .distinct(CoveragePlan.region_id)
+    if level in ("township", "street"):  # and the other townships of its zone in the plan in effect
+        covered.update(
+            session.execute(
+                text("""
+            WITH in_effect AS (
+                SELECT DISTINCT ON (region_id) id FROM coverage_plan
+                WHERE status = 'published' AND effective_at <= now()
+                ORDER BY region_id, effective_at DESC)
+            SELECT mate.region_id FROM zone_member own JOIN zone_member mate ON mate.zone_id = own.zone_id
+            WHERE own.region_id = :id AND own.plan_id IN (SELECT id FROM in_effect)
+        """),
+                {"id": region_id},
+            ).scalars()
         )
-        zones = select(ZoneMember.zone_id).where(ZoneMember.region_id == region_id, ZoneMember.plan_id.in_(in_effect))
-        covered.update(session.scalars(select(ZoneMember.region_id).where(ZoneMember.zone_id.in_(zones))))
     return frozenset(covered)
 
 

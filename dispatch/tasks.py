@@ -231,9 +231,10 @@ def dispatch(session: Session, incident_id: int, squad_ids: list[int], *, actor:
             _check_in_scope(session, actor, squads)
             strangers = [s for s in squads if s.root_region_id != incident.root_region_id]
             if strangers:
-                with tx.round_trip(reads_only=True), tx.raw.cursor() as assisted:
-                    assisted.execute(_ASSISTED_ROOTS_SQL, {"incident": incident_id})
-                _check_same_county(session, incident, strangers, {r[0] for r in assisted.fetchall()})
+                with tx.raw.cursor() as assisted:
+                    with tx.round_trip(reads_only=True):
+                        assisted.execute(_ASSISTED_ROOTS_SQL, {"incident": incident_id})
+                    _check_same_county(session, incident, strangers, {r[0] for r in assisted.fetchall()})
             tasks = [
                 _NewTask(
                     id=squad.task_id,
