@@ -296,3 +296,31 @@ def test_a_revoked_tablet_is_disconnected_within_two_seconds(live_server, store)
     finally:
         close_quickly(tablet.client)
     forget_tokens()
+
+
+def test_every_route_about_a_place_refuses_a_principal_scoped_elsewhere(app, client, session):
+    """The table: each route whose scope rule names a place, for an admin token of Gouqi township
+    (the matrix lets an admin through, so the scope alone refuses) against Caiyuan's records."""
+    from dispatch.http.auth import _PLACE_OF
+
+    gouqi = session.scalar(select(Region.id).where(Region.code == GOUQI_TOWNSHIP))
+    add_api_token(session, "gouqi-admin", "admin", "dpt_test-gouqi", region_id=gouqi)
+    squad = make_squad(session, at=CAIYUAN)
+    session.commit()
+    incident = client.post("/api/v1/incidents", json=incident_body(at=CAIYUAN)).get_json()
+    task = client.post(f"/api/v1/incidents/{incident['id']}/dispatch", json={"squad_ids": [squad.id]}).get_json()
+    plan = client.get("/api/v1/plans").get_json()["plans"][0]
+    ids = {"incident_id": incident["id"], "task_id": task["tasks"][0]["id"], "plan_id": plan["id"]}
+    gouqi_admin = {"Authorization": "Bearer dpt_test-gouqi"}
+    checked = []
+    for rule in app.url_map.iter_rules():
+        if scope_rule_for(rule.endpoint) not in _PLACE_OF or rule.arguments - set(ids):
+            continue
+        url = rule.build({k: ids[k] for k in rule.arguments})[1]
+        for method in sorted(rule.methods - {"HEAD", "OPTIONS"}):
+            answer = client.open(url, method=method, json={}, headers=gouqi_admin)
+            assert answer.status_code == 403, (method, url, answer.get_data(as_text=True)[:200])
+            assert answer.get_json()["error"]["code"] == "out_of_scope", (method, url)
+            assert client.open(url, method=method, json={}).status_code != 403, ("in scope for the county", url)
+            checked.append(f"{method} {rule.rule}")
+    assert len(checked) >= 12, checked
