@@ -167,7 +167,7 @@ def first_administrator(app: Flask) -> None:
     dropped from the environment, DISPATCH_ADMIN_PASSWORD), only while no administrator exists;
     with neither, say how to make one. Nobody can sign in until there is one."""
     password_file = os.environ.get("DISPATCH_ADMIN_PASSWORD_FILE")
-    password = os.environ.pop("DISPATCH_ADMIN_PASSWORD", None)
+    password = os.environ.pop("DISPATCH_ADMIN_PASSWORD", None) or None  # empty: unset (docker-compose)
     username = os.environ.get("DISPATCH_ADMIN_USERNAME", "admin")
     with app.app_context():
         session = db.session
@@ -202,9 +202,9 @@ def run_server(app: Flask, host: str, port: int, *, seed: bool = True, demo: boo
         if empty:
             counts = seed_dataset(app, "shengsi")
             click.echo("loaded the Shengsi reference data: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
-    if demo:
+    if demo and seed:
         _print_demo_access(app)
-    else:
+    elif not demo:
         first_administrator(app)
 
     def _stop(signum, frame):  # noqa: ARG001
