@@ -81,6 +81,8 @@ def _add_scoped_principals(session: Session) -> None:
                               body_id=staff.body_id)  # fmt: skip
         add_api_token(session, staff.code, "supervisor", person_token(staff.code), account_id=account.id,
                       region_id=account.region_id, authority_id=staff.authority_id, body_id=staff.body_id)  # fmt: skip
+
+
 _counter = itertools.count()
 
 
