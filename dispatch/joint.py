@@ -22,6 +22,7 @@ from dispatch.incidents import get_incident
 from dispatch.jurisdiction import region_at
 from dispatch.recommend import recommend_at
 from dispatch.record import record
+from dispatch.scope import OutOfScope, covers, principal_of, require_region
 from dispatch.shapes import iso, point_json, task_json
 from dispatch.states import OPEN_STATUSES
 from dispatch.store.models import DOMAINS, Authority, Incident, InspectionRequest, JointInspection, Task
@@ -79,6 +80,14 @@ def _window(body: dict, name: str) -> tuple[dt.datetime, dt.datetime]:
     return start, end
 
 
+def _require_place(session: Session, actor: str, point) -> None:
+    """The target lies in the actor's scope (a township plans the joint inspections of its zone)."""
+    principal = principal_of(actor)
+    if principal is not None and principal.region_id is not None:
+        region = region_at(session, point.x, point.y)
+        require_region(session, principal, region.id if region is not None else None, "the target's place")
+
+
 def create_request(session: Session, body: dict, *, actor: str) -> InspectionRequest:
     """A department's pending inspection of a target."""
     check_fields(body, REQUEST_FIELDS)
@@ -90,6 +99,7 @@ def create_request(session: Session, body: dict, *, actor: str) -> InspectionReq
     if domain not in DOMAINS:
         raise ApiError(f"must be one of {', '.join(DOMAINS)}", field="domain")
     name, business_id, point = _target(body)
+    _require_place(session, actor, point)
     start, end = _window(body, "window")
     request = InspectionRequest(
         authority=authority,
@@ -308,6 +318,7 @@ def create_joint_inspection(session: Session, body: dict, *, actor: str) -> Join
     """Create a joint inspection (from a proposal or by hand) and schedule a task per squad."""
     check_fields(body, JOINT_FIELDS)
     name, business_id, point = _target(body)
+    _require_place(session, actor, point)
     start, end = _window(body, "slot")
     squad_ids = id_list(body, "squad_ids", minimum=1, maximum=20)
     request_ids = id_list(body, "request_ids", minimum=0, maximum=50, required=False)
@@ -343,7 +354,10 @@ def create_joint_inspection(session: Session, body: dict, *, actor: str) -> Join
             raise ApiError(f"the slot lies outside the window of request {request.id}", field="slot")
     squads = lock_squads(session, squad_ids)
     today = local_day(start)
+    principal = principal_of(actor)
     for squad in squads:
+        if not covers(session, principal, squad.station_region_id):
+            raise OutOfScope(f"squad {squad.id} ({squad.name_zh}) is stationed outside your scope", field="squad_ids")
         if not has_certified_officer(squad, today):
             raise Conflict(
                 f"squad {squad.id} has no certified officer on duty", field="squad_ids", code="no_certified_officer"
