@@ -6,10 +6,13 @@ import datetime as dt
 import xml.etree.ElementTree as ET
 
 import pytest
+from geoalchemy2.shape import to_shape
 from sqlalchemy import select
 
+from dispatch.http.standards.open311 import hash_key
 from dispatch.store.models import Incident
 from gis.crs import wgs84_to_gcj02
+from tests.factories import incident_body
 from tests.standards.conftest import OPEN311_KEY
 
 CAIYUAN = (122.45, 30.73)  # lon, lat
@@ -21,6 +24,11 @@ def post(client, fmt="json", **fields):
             "description": "人行道上有流动摊贩占道经营", **fields}  # fmt: skip
     form = {k: v for k, v in form.items() if v is not None}
     return client.post(f"/open311/v2/requests.{fmt}", data=form)
+
+
+def read(client, path, **params):
+    """A GET of requests, with the client's api_key."""
+    return client.get(path, query_string={"api_key": OPEN311_KEY, **params})
 
 
 def test_discovery_names_the_spec_and_both_formats(open311):
@@ -148,7 +156,7 @@ def test_unknown_format_is_refused(open311):
 def test_get_request_maps_authority_sla_and_status(open311, client):
     reported = dt.datetime.now(dt.UTC)
     sid = post(open311, service_code="CM-010", lat=YANGSHAN[1], long=YANGSHAN[0]).get_json()[0]["service_request_id"]
-    body = open311.get(f"/open311/v2/requests/{sid}.json").get_json()
+    body = read(open311, f"/open311/v2/requests/{sid}.json").get_json()
     assert len(body) == 1
     request = body[0]
     incident = client.get(f"/api/v1/incidents/{sid}").get_json()
@@ -165,14 +173,15 @@ def test_get_request_maps_authority_sla_and_status(open311, client):
 
     # Dispatch, then follow the task lifecycle into status_notes; a duplicate is closed.
     squads = client.get(f"/api/v1/incidents/{sid}/recommendations").get_json()["recommendations"]
-    task = client.post(f"/api/v1/incidents/{sid}/dispatch", json={"squad_ids": [squads[0]["squad"]["id"]]},
-                       headers={"X-Actor": "dispatcher"}).get_json()["tasks"][0]  # fmt: skip
+    task = client.post(f"/api/v1/incidents/{sid}/dispatch", json={"squad_ids": [squads[0]["squad"]["id"]]})
+    task = task.get_json()["tasks"][0]
     client.post(f"/api/v1/tasks/{task['id']}/transition", json={"to": "acknowledged"})
-    request = open311.get(f"/open311/v2/requests/{sid}.json").get_json()[0]
-    assert request["status"] == "open" and request["status_notes"].endswith(": acknowledged")
+    request = read(open311, f"/open311/v2/requests/{sid}.json").get_json()[0]
+    # Dispatched, without which squad or where it is: the subject of a report must not learn that.
+    assert request["status"] == "open" and request["status_notes"] == "dispatched"
     other = post(open311, service_code="CM-010", lat=YANGSHAN[1] + 0.001, long=YANGSHAN[0]).get_json()[0]
     client.post(f"/api/v1/incidents/{other['service_request_id']}/duplicate", json={"of": int(sid)})
-    closed = open311.get(f"/open311/v2/requests/{other['service_request_id']}.json").get_json()[0]
+    closed = read(open311, f"/open311/v2/requests/{other['service_request_id']}.json").get_json()[0]
     assert closed["status"] == "closed"
     assert closed["status_notes"] == f"duplicate of service request {sid}"
 
@@ -184,7 +193,7 @@ def test_get_requests_filters(open311, client):
     client.post(f"/api/v1/incidents/{c}/duplicate", json={"of": int(b)})
 
     def ids(**params):
-        response = open311.get("/open311/v2/requests.json", query_string=params)
+        response = read(open311, "/open311/v2/requests.json", **params)
         assert response.status_code == 200, response.get_json()
         return {r["service_request_id"] for r in response.get_json()}
 
@@ -199,15 +208,15 @@ def test_get_requests_filters(open311, client):
     assert ids(start_date=future) == set()
     long_ago = "2020-01-01T00:00:00Z"
     assert ids(end_date=long_ago) == set(), "the default span is the 90 days before end_date"
-    assert open311.get("/open311/v2/requests.json", query_string={"status": "pending"}).status_code == 400
-    assert open311.get("/open311/v2/requests.json", query_string={"start_date": "yesterday"}).status_code == 400
-    xml = ET.fromstring(open311.get("/open311/v2/requests.xml", query_string={"service_request_id": a}).data)
+    assert read(open311, "/open311/v2/requests.json", status="pending").status_code == 400
+    assert read(open311, "/open311/v2/requests.json", start_date="yesterday").status_code == 400
+    xml = ET.fromstring(read(open311, "/open311/v2/requests.xml", service_request_id=a).data)
     assert xml.tag == "service_requests" and xml.find("request/agency_responsible").text == "嵊泗县综合行政执法局"
 
 
 def test_unknown_request_is_404(open311):
     for rid in ("999999", "abc"):
-        response = open311.get(f"/open311/v2/requests/{rid}.json")
+        response = read(open311, f"/open311/v2/requests/{rid}.json")
         assert response.status_code == 404
         assert response.get_json() == [{"code": 404, "description": f"service_request_id {rid!r} not found"}]
 
@@ -215,11 +224,89 @@ def test_unknown_request_is_404(open311):
 def test_coordinates_in_gcj02_in_and_out(open311, session):
     gcj = wgs84_to_gcj02(*CAIYUAN)
     sid = post(open311, lat=gcj[1], long=gcj[0], crs="gcj02").get_json()[0]["service_request_id"]
-    stored = open311.get(f"/open311/v2/requests/{sid}.json").get_json()[0]
-    assert (stored["long"], stored["lat"]) == pytest.approx(CAIYUAN, abs=1e-6)
-    shown = open311.get(f"/open311/v2/requests/{sid}.json", query_string={"out_crs": "gcj02"}).get_json()[0]
-    assert (shown["long"], shown["lat"]) == pytest.approx(gcj, abs=1e-6)
-    assert session.scalar(select(Incident.id).where(Incident.id == int(sid))) is not None
+    stored = session.scalar(select(Incident).where(Incident.id == int(sid)))
+    assert (to_shape(stored.location).x, to_shape(stored.location).y) == pytest.approx(CAIYUAN, abs=1e-6)
+    # Read back to about 100 m (three decimals), in the system asked for.
+    shown = read(open311, f"/open311/v2/requests/{sid}.json").get_json()[0]
+    assert (shown["long"], shown["lat"]) == (round(CAIYUAN[0], 3), round(CAIYUAN[1], 3))
+    shown = read(open311, f"/open311/v2/requests/{sid}.json", out_crs="gcj02").get_json()[0]
+    assert (shown["long"], shown["lat"]) == (round(gcj[0], 3), round(gcj[1], 3))
+
+
+# -- issue 25, finding 4: reads need a key, show Open311's requests only, without personal data ---
+
+
+@pytest.mark.parametrize(
+    "path", ["/open311/v2/requests.json", "/open311/v2/requests.xml", "/open311/v2/requests/1.json"]
+)
+def test_reading_requests_needs_an_api_key(open311, path):
+    post(open311)
+    for params in ({}, {"api_key": "wrong"}):
+        response = open311.get(path, query_string=params)
+        assert response.status_code == 403
+        if path.endswith(".json"):
+            assert response.get_json()[0]["code"] == 403 and "api_key" in response.get_json()[0]["description"]
+        else:
+            assert ET.fromstring(response.data).find("error/code").text == "403"
+
+
+def test_services_and_discovery_stay_public(open311):
+    """GeoReport v2 lets anyone read what may be reported; the catalogue names no incident."""
+    for path in ("/open311/v2/discovery.json", "/open311/v2/services.json", "/open311/v2/services/CM-001.json"):
+        assert open311.get(path).status_code == 200, path
+
+
+def test_reads_show_only_requests_filed_through_open311(open311, client):
+    mine = post(open311).get_json()[0]["service_request_id"]
+    call = client.post("/api/v1/incidents", json=incident_body(at=CAIYUAN, description="张三 13800138000 报告"))
+    assert call.status_code == 201
+    other = str(call.get_json()["id"])
+    listed = {r["service_request_id"] for r in read(open311, "/open311/v2/requests.json").get_json()}
+    assert mine in listed and other not in listed
+    by_id = read(open311, "/open311/v2/requests.json", service_request_id=f"{mine},{other}").get_json()
+    assert [r["service_request_id"] for r in by_id] == [mine]
+    assert read(open311, f"/open311/v2/requests/{other}.json").status_code == 404
+    # Another client's key reads the requests filed through Open311 too (public reports), the same way.
+    open311.application.config["OPEN311_API_KEYS"][hash_key("second-key")] = "grid-app"
+    listed = {r["service_request_id"] for r in open311.get("/open311/v2/requests.json?api_key=second-key").get_json()}
+    assert mine in listed and other not in listed
+
+
+def test_reads_leave_out_personal_data(open311, client):
+    sid = post(open311, description="王五 13912345678 在菜园镇沙河路12号门口摆摊", address_string="沙河路12号",
+               lat=30.731234, long=122.451234).get_json()[0]["service_request_id"]  # fmt: skip
+    squads = client.get(f"/api/v1/incidents/{sid}/recommendations").get_json()["recommendations"]
+    dispatched = client.post(f"/api/v1/incidents/{sid}/dispatch", json={"squad_ids": [squads[0]["squad"]["id"]]})
+    assert dispatched.status_code == 201, dispatched.get_json()
+    for path in (f"/open311/v2/requests/{sid}.json", "/open311/v2/requests.json"):
+        request = next(r for r in read(open311, path).get_json() if r["service_request_id"] == sid)
+        text = str(request)
+        assert "13912345678" not in text and "王五" not in text and "沙河路12号" not in text
+        assert "description" not in request and "address" not in request
+        assert squads[0]["squad"]["name"] not in text, "no squad is named"
+        assert (request["lat"], request["long"]) == (30.731, 122.451), "the place to about 100 m"
+        assert request["service_code"] == "CM-001" and request["status_notes"] == "dispatched"
+    xml = ET.fromstring(read(open311, f"/open311/v2/requests/{sid}.xml").data)
+    assert xml.find("request/description") is None and "13912345678" not in ET.tostring(xml, encoding="unicode")
+
+
+# -- issue 25, finding 9: the intake is limited per key, as /api/v1/incidents ---------------------
+
+
+def test_intake_is_limited_per_key_then_429_with_retry_after(open311_app):
+    open311_app.config["INTAKE_RATE_PER_MINUTE"] = 3
+    open311_app.config["OPEN311_API_KEYS"][hash_key("burst-key")] = "burst-client"
+    open311_app.config["OPEN311_API_KEYS"][hash_key("calm-key")] = "calm-client"
+    client = open311_app.test_client()
+    answers = [post(client, api_key="burst-key", lat=30.73 + i / 10_000) for i in range(5)]
+    assert [a.status_code for a in answers] == [201, 201, 201, 429, 429]
+    refused = answers[3]
+    assert refused.headers["Retry-After"] == "60"
+    assert refused.get_json() == [{"code": 429, "description": "too many requests from this api_key: slow down"}]
+    xml = post(client, "xml", api_key="burst-key", lat=30.74)
+    assert xml.status_code == 429 and ET.fromstring(xml.data).find("error/code").text == "429"
+    # Per key: another client's key is not held up by this one.
+    assert post(client, api_key="calm-key", lat=30.741).status_code == 201
 
 
 def test_the_open311_key_command_prints_a_key_and_the_entry_that_accepts_it(open311_app, runner):

@@ -37,6 +37,23 @@ CRS84 = "http://www.opengis.net/def/crs/OGC/1.3/CRS84"
 GEOJSON = "application/geo+json"
 DEFAULT_LIMIT, MAX_LIMIT = 10, 1000
 ITEM_PARAMS = {"f", "bbox", "limit", "offset", "datetime", "crs", "out_crs"}
+# An incident's personal data, shown only on the dispatch screens and API, never by a standard read
+# (this layer, Open311's requests): descriptions and addresses hold callers' names and phone
+# numbers, the external id and creator name the caller's ticket, squads say who is coming.
+PERSONAL_INCIDENT_FIELDS = frozenset({"description", "address", "external_id", "created_by", "squads", "tasks"})
+PUBLIC_DECIMALS = 3  # a published place: about 100 m, the street and not the door
+
+
+def redact_incident(fields: dict) -> dict:
+    """An incident's ``fields`` without its personal data (``PERSONAL_INCIDENT_FIELDS``), ``lat``
+    and ``long`` rounded to ``PUBLIC_DECIMALS``: what a standard interface may show of it."""
+    public = {name: value for name, value in fields.items() if name not in PERSONAL_INCIDENT_FIELDS}
+    for name in ("lat", "long"):
+        if public.get(name) is not None:
+            public[name] = round(public[name], PUBLIC_DECIMALS)
+    return public
+
+
 # The effective published plan of each root region (the latest whose effective time has passed).
 _EFFECTIVE_PLANS = """(SELECT DISTINCT ON (region_id) id FROM coverage_plan
                        WHERE status = 'published' AND effective_at <= now()
@@ -98,11 +115,11 @@ LAYERS: dict[str, Layer] = {
         "incident i LEFT JOIN authority a ON a.id = i.authority_id LEFT JOIN region rg ON rg.id = i.region_id",
         "i.id",
         "i.location::geometry",
-        {"status": "i.status", "priority": "i.priority", "source": "i.source",
+        redact_incident({"status": "i.status", "priority": "i.priority", "source": "i.source",
          "matters": f"""(SELECT string_agg(m.code, ',' ORDER BY {INCIDENT_MATTERS_ORDER_SQL}) FROM incident_matter im
                         JOIN matter m ON m.id = im.matter_id WHERE im.incident_id = i.id)""",
          "authority": "a.name_zh", "region": "rg.name_zh", "reported_at": "i.reported_at",
-         "sla_deadline": "i.sla_deadline", "duplicate_of": "i.duplicate_of_id"},
+         "sla_deadline": "i.sla_deadline", "duplicate_of": "i.duplicate_of_id"}),
         "i.reported_at DESC, i.id DESC",
         temporal="i.reported_at",
     ),

@@ -14,10 +14,22 @@ the dispatch API. Mapping onto the GeoReport fields:
 
 API keys are configured, never stored in clear: ``OPEN311_API_KEYS`` maps the SHA-256 of each key
 to the client's name (app config, or the environment as ``name:sha256,name:sha256``); print a new
-key with ``python -m dispatch.http.standards.open311 CLIENT_NAME``.
+key with ``flask --app dispatch open311-key CLIENT_NAME``.
+
+Who may do what:
+
+- ``discovery``, ``services`` and ``services/<code>`` are public, as GeoReport v2 has them: they
+  describe the endpoint and the matter catalogue, which is published law, and hold no incident.
+- ``GET requests`` and ``GET requests/<id>`` need an ``api_key`` (query parameter) and show only
+  the requests filed through Open311, without their personal data (``ogc.redact_incident``, as the
+  OGC incidents layer): no description, address or squads, the place to about 100 m. The
+  command centre's other incidents (12345 calls, 110 linkages, patrols) never appear.
+- ``POST requests`` needs an ``api_key``; each key files at most ``INTAKE_RATE_PER_MINUTE`` a
+  minute, as each key of ``POST /api/v1/incidents`` (then 429 with ``Retry-After``).
 
 Errors follow the spec: a list of ``{"code", "description"}`` (``<errors><error>`` in XML) with
-the HTTP status as the code: 400 bad input, 403 bad or missing api_key, 404 unknown resource.
+the HTTP status as the code: 400 bad input, 403 bad or missing api_key, 404 unknown resource,
+429 too many requests.
 """
 
 from __future__ import annotations
@@ -37,9 +49,11 @@ from werkzeug.exceptions import HTTPException
 
 from dispatch.errors import MAX_ID, ApiError
 from dispatch.http import crs_params
+from dispatch.http.auth import _within_rate
+from dispatch.http.standards.ogc import redact_incident
 from dispatch.incidents import intake, lead_matter
 from dispatch.store.db import db
-from dispatch.store.models import INCIDENT_SOURCES, Incident, Matter, Region, Task
+from dispatch.store.models import INCIDENT_SOURCES, Incident, Matter, Region
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 
@@ -57,6 +71,8 @@ SOURCE_NAMES = {
     "supervision": "监督检查",
 }
 DEFAULT_SOURCE = "complaint"
+ACTOR_PREFIX = "open311:"  # the actor of a request filed here: open311:<client>; only these are read back
+RETRY_AFTER_S = 60
 POST_FIELDS = {
     "api_key", "jurisdiction_id", "service_code", "lat", "long", "address_string", "address_id",
     "email", "device_id", "account_id", "first_name", "last_name", "phone", "description", "media_url", "crs",
@@ -64,12 +80,13 @@ POST_FIELDS = {
 
 
 class Open311Error(Exception):
-    """An error answered in the GeoReport format."""
+    """An error answered in the GeoReport format (``headers`` go with it: Retry-After)."""
 
-    def __init__(self, status: int, description: str):
+    def __init__(self, status: int, description: str, headers: dict[str, str] | None = None):
         super().__init__(description)
         self.status = status
         self.description = description
+        self.headers = headers or {}
 
 
 # -- formats --------------------------------------------------------------------------------------
@@ -134,7 +151,9 @@ def _error_response(status: int, description: str) -> Response:
 
 @bp.errorhandler(Open311Error)
 def _open311_error(exc: Open311Error):
-    return _error_response(exc.status, exc.description)
+    response = _error_response(exc.status, exc.description)
+    response.headers.update(exc.headers)
+    return response
 
 
 @bp.errorhandler(ApiError)
@@ -178,6 +197,13 @@ def client_for_key(key: str | None) -> str:
         if hmac.compare_digest(known, digest):
             return name
     raise Open311Error(403, "invalid api_key")
+
+
+def _within_intake_rate(client: str) -> None:
+    """At most INTAKE_RATE_PER_MINUTE requests filed a minute per client key (auth's window, keyed
+    apart from the API's principals), else a 429 in the GeoReport format."""
+    if not _within_rate(f"{ACTOR_PREFIX}{client}"):
+        raise Open311Error(429, "too many requests from this api_key: slow down", {"Retry-After": str(RETRY_AFTER_S)})
 
 
 # -- shapes ---------------------------------------------------------------------------------------
@@ -233,16 +259,14 @@ def service_definition(matter: Matter) -> dict:
 
 
 def _status_notes(incident: Incident) -> str:
+    """Where the request stands, without which squads work on it or where they are (on the way,
+    on scene): a report's subject must not learn when enforcement arrives."""
     if incident.status == "duplicate":
         return f"duplicate of service request {incident.duplicate_of_id}"
-    if incident.status == "resolved":
-        return "resolved"
-    if incident.status == "cancelled":
-        return "cancelled"
+    if incident.status in ("resolved", "cancelled"):
+        return incident.status
     live = [t for t in incident.tasks if t.state not in ("completed", "declined", "cancelled")]
-    if not live:
-        return "received, awaiting dispatch" if incident.status == "open" else "dispatched"
-    return "; ".join(f"{t.squad.name_zh}: {t.state}" for t in live)
+    return "dispatched" if live or incident.status != "open" else "received, awaiting dispatch"
 
 
 def _updated(incident: Incident) -> dt.datetime:
@@ -252,10 +276,11 @@ def _updated(incident: Incident) -> dt.datetime:
 
 
 def request_json(incident: Incident, out_crs: str) -> dict:
+    """A service request as GeoReport v2 shows it, without the incident's personal data."""
     point = to_shape(incident.location)
     lon, lat = crs_params.from_wgs84(point.x, point.y, out_crs)
     matter = lead_matter(incident)  # the service the request was filed under
-    return {
+    fields = {
         "service_request_id": str(incident.id),
         "status": "closed" if incident.status in CLOSED else "open",
         "status_notes": _status_notes(incident),
@@ -270,17 +295,19 @@ def request_json(incident: Incident, out_crs: str) -> dict:
         "address": incident.address,
         "address_id": None,
         "zipcode": None,
-        "lat": round(lat, 7),
-        "long": round(lon, 7),
+        "lat": lat,
+        "long": lon,
         "media_url": None,
     }
+    return redact_incident(fields)
 
 
 def _incident_query():
-    return select(Incident).options(
-        selectinload(Incident.matters),
-        selectinload(Incident.authority),
-        selectinload(Incident.tasks).selectinload(Task.squad),
+    """Requests filed through Open311, and only those: the read is no window on the command centre."""
+    return (
+        select(Incident)
+        .where(Incident.created_by.startswith(ACTOR_PREFIX))
+        .options(selectinload(Incident.matters), selectinload(Incident.authority), selectinload(Incident.tasks))
     )
 
 
@@ -295,7 +322,7 @@ def discovery(fmt: str):
     body = {
         "changeset": "2026-11-23T00:00:00+08:00",
         "contact": "the command centre of each loaded county or city",
-        "key_service": "ask the command centre for an api_key (python -m dispatch.http.standards.open311 CLIENT)",
+        "key_service": "ask the command centre for an api_key (flask --app dispatch open311-key CLIENT)",
         "endpoints": [
             {
                 "specification": SPECIFICATION,
@@ -366,6 +393,7 @@ def create_request(fmt: str):
         if "\x00" in name or "\x00" in value:
             raise Open311Error(400, f"{name.replace(chr(0), '')}: NUL characters are not accepted")
     client = client_for_key(request.form.get("api_key"))
+    _within_intake_rate(client)
     _check_jurisdiction(_form_text("jurisdiction_id", 32))
     code = _form_text("service_code", 32)
     if code is None:
@@ -417,7 +445,7 @@ def create_request(fmt: str):
     if address:
         body["address"] = address
     session = db.session
-    result = intake(session, body, actor=f"open311:{client}", config=current_app.config)
+    result = intake(session, body, actor=f"{ACTOR_PREFIX}{client}", config=current_app.config)
     session.commit()
     notice = f"agency responsible: {result.incident.authority.name_zh}" if result.incident.authority else None
     if result.possible_duplicates:
@@ -452,6 +480,7 @@ def _date_arg(name: str) -> dt.datetime | None:
 def list_requests(fmt: str):
     """Requests by id, or by service_code / status within start_date..end_date (90 days, 1000 at most)."""
     fmt = _fmt(fmt)
+    client_for_key(request.args.get("api_key"))
     _check_jurisdiction(request.args.get("jurisdiction_id"))
     out_crs = crs_params.parse_out_crs(request.args.get("out_crs"), Open311Error)
     query = _incident_query()
@@ -492,6 +521,7 @@ def list_requests(fmt: str):
 @bp.get("/requests/<service_request_id>.<fmt>")
 def show_request(service_request_id: str, fmt: str):
     fmt = _fmt(fmt)
+    client_for_key(request.args.get("api_key"))
     _check_jurisdiction(request.args.get("jurisdiction_id"))
     out_crs = crs_params.parse_out_crs(request.args.get("out_crs"), Open311Error)
     if not service_request_id.isdigit() or not 0 < int(service_request_id) <= MAX_ID:
