@@ -1,10 +1,16 @@
-"""Oversight tests run on the Shengsi template plus its oversight.yaml (calendar, bodies, staff)."""
+"""Oversight tests run on the Shengsi template plus its oversight.yaml (calendar, bodies, staff).
+
+The ``client`` here acts as the county's comprehensive bureau (its organisation token, role
+admin): the acts the seeds give the bureau (cases, assistance requests, referrals, a dispute it
+is party to) and incident intake and dispatch need nothing more; an act of another organisation
+or person names its headers (``tests.oversight.factories``: MARKET, JUSTICE, REVIEWER, ...).
+"""
 
 import pytest
 
 from dispatch.oversight.reference import load_oversight_into, oversight_loaded
 from dispatch.store.db import db
-from tests.conftest import SHENGSI
+from tests.conftest import SHENGSI, org_token
 
 
 @pytest.fixture
@@ -16,3 +22,10 @@ def app(app):
             db.session.commit()
         db.session.remove()
     return app
+
+
+@pytest.fixture
+def client(client):
+    """The root ``client`` with the county bureau's organisation token instead of the admin "api"."""
+    client.environ_base["HTTP_AUTHORIZATION"] = f"Bearer {org_token('county-bureau')}"
+    return client

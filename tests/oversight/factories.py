@@ -1,4 +1,6 @@
-"""Factories for oversight tests: seeded officers by name, a case, an incident, times in China."""
+"""Factories for oversight tests: seeded officers by name, a case, an incident, times in China,
+and the credentials each act is sent with (issue 25: an act reserved to an organisation needs a
+principal of it, legal review the reviewer's own token)."""
 
 from __future__ import annotations
 
@@ -7,10 +9,21 @@ import datetime as dt
 from sqlalchemy import select
 
 from dispatch.store.models import Officer
+from tests.conftest import as_org, as_person
 from tests.factories import incident_body
 
 CST = dt.timezone(dt.timedelta(hours=8))
-REVIEWER = {"X-Actor": "reviewer-cb-wang"}
+# Who acts (gis/data/shengsi/authorities.yaml, oversight.yaml). The oversight ``client`` sends
+# BUREAU's token unless a request names another.
+BUREAU = as_org("county-bureau")  # the comprehensive bureau: opens cases, asks, refers
+MARKET = as_org("dept-market")  # the market department: answers assistance sent to it
+EMERGENCY = as_org("dept-emergency")  # answers the leads (LEAD) referred to it
+CULTURE = as_org("dept-culture")  # the other party of the beach dispute
+COORDINATION = as_org("shengsi-coordination")  # coordinates, consults, reassigns (seed 004 arts. 7-8)
+GOVERNMENT = as_org("shengsi-gov")  # decides disputes and changes or revokes penalties (arts. 9, 17)
+JUSTICE = as_org("shengsi-justice")  # supervises: visits, notices, reviews corrections
+POLICE = as_org("shengsi-police")  # receives criminal referrals
+REVIEWER = as_person("reviewer-cb-wang")  # a legal reviewer of the county bureau, her own token
 # Seeded officers of the Caiyuan squadron (gis/data/shengsi/squads.yaml).
 CERTIFIED = "许海峰"  # certificate valid to 2029-10-31
 EXPIRED = "史晓燕"  # certificate expired 2025-06-30

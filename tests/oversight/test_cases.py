@@ -1,9 +1,17 @@
-"""Cases: certified enforcers, legal review before a major penalty, criminal referrals."""
+"""Cases: certified enforcers, legal review before a major penalty, criminal referrals.
 
+The county bureau (the oversight ``client``) opens and decides its cases; its legal reviewer
+passes them with her own token; the police say what became of a case transferred to them.
+"""
+
+from tests.conftest import TOKENS, as_person
 from tests.oversight.factories import (
     AUXILIARY,
+    BUREAU,
     CERTIFIED,
     EXPIRED,
+    MARKET,
+    POLICE,
     REVIEWER,
     case_body,
     new_incident,
@@ -14,7 +22,7 @@ from tests.oversight.factories import (
 DECISION = {"number": "嵊综执罚决字〔2026〕第1号", "content": "责令改正,罚款二万元", "fine_yuan": 20000}
 
 
-def _review(client, case_id, **headers):
+def _review(client, case_id):
     response = client.post(f"/api/v1/cases/{case_id}/legal-reviews", json={"proposed_decision": "拟罚款二万元"})
     assert response.status_code == 201, response.get_json()
     return response.get_json()
@@ -52,7 +60,9 @@ def test_seed002_task5_a_case_needs_an_enforcer(client, session):
 
 
 def test_a_case_is_opened_only_by_a_competent_authority(client, session):
-    response = client.post("/api/v1/cases", json=case_body(session, authority="dept-market", matter="CM-001"))
+    response = client.post(
+        "/api/v1/cases", json=case_body(session, authority="dept-market", matter="CM-001"), headers=MARKET
+    )
     assert response.status_code == 409
     assert response.get_json()["error"] == {
         "code": "not_competent",
@@ -91,7 +101,13 @@ def test_seed002_task1_major_penalty_needs_legal_review_first(client, session):
         "legal_review.passed",
         "penalty_decision.issued",
     ]
-    assert shown["events"][2]["actor"] == "reviewer-cb-wang"
+    assert [e["actor"] for e in shown["events"]] == [
+        "org-county-bureau",
+        "org-county-bureau",
+        "reviewer-cb-wang",  # the reviewer's own token, nobody acting for her
+        "org-county-bureau",
+    ]
+    assert all(e["on_behalf_of"] is None for e in shown["events"])
     assert shown["events"][2]["data"]["reasons"] == "事实清楚,证据确凿,适用依据正确,程序合法"
     second = client.post(f"/api/v1/cases/{case['id']}/decisions", json=dict(DECISION, number="第2号"))
     assert second.status_code == 409 and second.get_json()["error"]["code"] == "case_not_open"
@@ -100,14 +116,30 @@ def test_seed002_task1_major_penalty_needs_legal_review_first(client, session):
 def test_seed002_task1_only_a_reviewer_of_the_authority_reviews(client, session):
     case = open_case(client, session, major=True)
     review = _review(client, case["id"])
+    url = f"/api/v1/legal-reviews/{review['id']}/outcome"
     outcome = {"outcome": "passed", "reasons": "同意"}
-    for actor in ("dispatcher-wang", "reviewer-market-li", "supervisor-zhao"):
-        response = client.post(
-            f"/api/v1/legal-reviews/{review['id']}/outcome", json=outcome, headers={"X-Actor": actor}
-        )
-        assert response.status_code == 403, actor
-        assert response.get_json()["error"]["code"] == "not_a_reviewer"
-        assert response.get_json()["error"]["field"] == "X-Actor"
+    # Signed in as themselves: the market department's reviewer, a justice bureau supervisor.
+    for staff in ("reviewer-market-li", "supervisor-zhao"):
+        response = client.post(url, json=outcome, headers=as_person(staff))
+        assert response.status_code == 403, staff
+        error = response.get_json()["error"]
+        assert error["code"] == "not_a_reviewer", staff
+        assert error["message"].startswith(f"{staff!r} is not a legal reviewer of 嵊泗县综合行政执法局"), error
+    # The authority itself is no person: its organisation token does not review.
+    for name, headers in (
+        ("county bureau", BUREAU),
+        ("dispatcher", {"Authorization": f"Bearer {TOKENS['dispatcher'][1]}"}),
+    ):
+        response = client.post(url, json=outcome, headers=headers)
+        assert response.status_code == 403, name
+        assert response.get_json()["error"]["code"] == "out_of_scope", name
+    # Nobody names a reviewer in a header.
+    forged = client.post(url, json=outcome, headers={"X-Actor": "reviewer-cb-wang"})
+    assert forged.status_code == 403 and forged.get_json()["error"]["code"] == "actor_not_allowed"
+    # Nothing of that was recorded: the review is still pending and its reviewer passes it.
+    passed = client.post(url, json=outcome, headers=REVIEWER)
+    assert passed.status_code == 200, passed.get_json()
+    assert passed.get_json()["reviewer"]["code"] == "reviewer-cb-wang"
 
 
 def test_seed002_task4_a_failed_review_blocks_the_decision_and_its_reasons_are_recorded(client, session):
@@ -174,13 +206,12 @@ def test_seed000_2_6_a_transferred_case_carries_its_record_and_no_penalty_replac
     )
     assert twice.status_code == 409 and twice.get_json()["error"]["code"] == "already_transferred"
 
-    illegal = client.post(f"/api/v1/criminal-referrals/{referral['id']}/status", json={"to": "concluded"})
+    status_url = f"/api/v1/criminal-referrals/{referral['id']}/status"
+    illegal = client.post(status_url, json={"to": "concluded"}, headers=POLICE)
     assert illegal.status_code == 409 and illegal.get_json()["error"]["allowed"] == ["accepted", "declined"]
-    accepted = client.post(
-        f"/api/v1/criminal-referrals/{referral['id']}/status", json={"to": "accepted", "note": "已立案"}
-    )
+    accepted = client.post(status_url, json={"to": "accepted", "note": "已立案"}, headers=POLICE)
     assert accepted.get_json()["status"] == "accepted"
-    concluded = client.post(f"/api/v1/criminal-referrals/{referral['id']}/status", json={"to": "concluded"})
+    concluded = client.post(status_url, json={"to": "concluded"}, headers=POLICE)
     assert concluded.get_json()["status"] == "concluded"
     listed = client.get("/api/v1/criminal-referrals?status=concluded").get_json()["criminal_referrals"]
     assert [r["id"] for r in listed] == [referral["id"]]
@@ -193,11 +224,10 @@ def test_seed000_2_6_a_declined_transfer_returns_the_case_to_the_authority(clien
     referral = client.post(
         f"/api/v1/cases/{case['id']}/criminal-referrals", json={"to": "shengsi-police", "suspected_offence": "涉嫌诈骗"}
     ).get_json()
-    no_reason = client.post(f"/api/v1/criminal-referrals/{referral['id']}/status", json={"to": "declined"})
+    status_url = f"/api/v1/criminal-referrals/{referral['id']}/status"
+    no_reason = client.post(status_url, json={"to": "declined"}, headers=POLICE)
     assert no_reason.status_code == 400 and no_reason.get_json()["error"]["field"] == "note"
-    declined = client.post(
-        f"/api/v1/criminal-referrals/{referral['id']}/status", json={"to": "declined", "note": "未达立案追诉标准"}
-    )
+    declined = client.post(status_url, json={"to": "declined", "note": "未达立案追诉标准"}, headers=POLICE)
     assert declined.status_code == 200
     assert client.get(f"/api/v1/cases/{case['id']}").get_json()["status"] == "investigating"
     assert client.post(f"/api/v1/cases/{case['id']}/decisions", json=DECISION).status_code == 201

@@ -1,11 +1,25 @@
-"""Assistance requests, referral and escalation, jurisdiction disputes (seeds 000 and 004)."""
+"""Assistance requests, referral and escalation, jurisdiction disputes (seeds 000 and 004).
+
+The county bureau (the oversight ``client``) asks and refers; the department asked answers; the
+parties negotiate, the coordination office coordinates, the county government decides.
+"""
 
 import datetime as dt
 
 from dispatch.oversight import referrals
 from gis.clock import CHINA
+from tests.conftest import TOKENS
 from tests.factories import auxiliary, make_squad
-from tests.oversight.factories import ago, new_incident, squad_id
+from tests.oversight.factories import (
+    COORDINATION,
+    CULTURE,
+    EMERGENCY,
+    GOVERNMENT,
+    MARKET,
+    ago,
+    new_incident,
+    squad_id,
+)
 
 QUESTION = {"to": "dept-market", "question": "请对抽检的散装白酒出具质量检验意见"}
 
@@ -34,9 +48,10 @@ def test_seed000_2_4_an_urgent_request_needs_someone_on_site_at_once(client):
     overdue = [r["id"] for r in client.get("/api/v1/assistance-requests?overdue=1").get_json()["assistance_requests"]]
     assert overdue == [urgent["id"]], "the on-site hour passed only for the urgent one"
     assert calm["id"] not in overdue and at_risk["on_site_due_at"] is not None
-    arrived = client.post(f"/api/v1/assistance-requests/{urgent['id']}/on-site", json={"officers": "李明、王强"})
+    on_site = f"/api/v1/assistance-requests/{urgent['id']}/on-site"
+    arrived = client.post(on_site, json={"officers": "李明、王强"}, headers=MARKET)
     assert arrived.status_code == 200 and arrived.get_json()["on_site_at"]
-    again = client.post(f"/api/v1/assistance-requests/{urgent['id']}/on-site", json={"officers": "李明"})
+    again = client.post(on_site, json={"officers": "李明"}, headers=MARKET)
     assert again.status_code == 409
     assert client.get("/api/v1/assistance-requests?overdue=1").get_json()["assistance_requests"] == []
 
@@ -44,19 +59,18 @@ def test_seed000_2_4_an_urgent_request_needs_someone_on_site_at_once(client):
 def test_seed000_2_4_an_extension_is_asked_beforehand_and_with_a_reason(client):
     request = _assist(client)
     until = (dt.datetime.now(CHINA) + dt.timedelta(days=30)).date().isoformat()
-    no_reason = client.post(f"/api/v1/assistance-requests/{request['id']}/extend", json={"until": until})
+    extend = f"/api/v1/assistance-requests/{request['id']}/extend"
+    no_reason = client.post(extend, json={"until": until}, headers=MARKET)
     assert no_reason.status_code == 400 and no_reason.get_json()["error"]["field"] == "reason"
-    earlier = client.post(
-        f"/api/v1/assistance-requests/{request['id']}/extend", json={"until": "2020-01-01", "reason": "送检"}
-    )
+    earlier = client.post(extend, json={"until": "2020-01-01", "reason": "送检"}, headers=MARKET)
     assert earlier.status_code == 400 and earlier.get_json()["error"]["field"] == "until"
-    extended = client.post(
-        f"/api/v1/assistance-requests/{request['id']}/extend", json={"until": until, "reason": "需送省级机构检测"}
-    )
+    extended = client.post(extend, json={"until": until, "reason": "需送省级机构检测"}, headers=MARKET)
     assert extended.status_code == 200
     assert extended.get_json()["due_at"].startswith((dt.date.fromisoformat(until) + dt.timedelta(days=1)).isoformat())
     late = _assist(client, sent_at=ago(days=30))
-    refused = client.post(f"/api/v1/assistance-requests/{late['id']}/extend", json={"until": until, "reason": "迟了"})
+    refused = client.post(
+        f"/api/v1/assistance-requests/{late['id']}/extend", json={"until": until, "reason": "迟了"}, headers=MARKET
+    )
     assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "extension_too_late"
 
 
@@ -68,10 +82,11 @@ def test_seed000_2_4_the_overdue_list_and_the_written_answer(client):
     answered = client.post(
         f"/api/v1/assistance-requests/{late['id']}/answer",
         json={"opinion": "经检验,甲醇含量超标", "evidence": ["检验报告 ZJ-2026-0012"]},
+        headers=MARKET,
     )
     assert answered.status_code == 200 and answered.get_json()["status"] == "answered"
     assert client.get("/api/v1/assistance-requests?overdue=1").get_json()["assistance_requests"] == []
-    closed = client.post(f"/api/v1/assistance-requests/{late['id']}/answer", json={"opinion": "再答"})
+    closed = client.post(f"/api/v1/assistance-requests/{late['id']}/answer", json={"opinion": "再答"}, headers=MARKET)
     assert closed.status_code == 409 and closed.get_json()["error"]["code"] == "request_closed"
     assert fresh["overdue"] is False
 
@@ -116,7 +131,9 @@ def test_seed000_2_3_a_department_that_neither_acts_nor_explains_is_escalated(se
     assert len(escalation) == 1 and escalation[0]["data"]["to"] == "shengsi-gov"
     assert escalation[0]["data"]["overdue_minutes"] == 60 and escalation[0]["actor"] == "tick"
     # The department may still act after the escalation; the escalation stays on the record.
-    acting = client.post(f"/api/v1/referrals/{ignored.id}/response", json={"action": "acting", "note": "已派员查处"})
+    acting = client.post(
+        f"/api/v1/referrals/{ignored.id}/response", json={"action": "acting", "note": "已派员查处"}, headers=EMERGENCY
+    )
     assert acting.status_code == 200 and acting.get_json()["escalated_at"] is not None
 
 
@@ -127,10 +144,14 @@ def test_seed000_2_3_escalation_from_the_scheduler_endpoint_and_the_cli(client, 
     fresh = client.post("/api/v1/referrals", json=LEAD).get_json()
     result = runner.invoke(args=["oversight-tick"])
     assert result.exit_code == 0 and "escalated 2 overdue referral(s)" in result.output
-    response = client.post("/api/v1/referrals/escalate-overdue", headers={"X-Actor": "scheduler"})
+    # The scheduler's token names no organisation and nobody it acts for: escalation is nobody's act.
+    scheduler = {"Authorization": f"Bearer {TOKENS['api'][1]}"}
+    response = client.post("/api/v1/referrals/escalate-overdue", headers=scheduler)
     assert response.status_code == 200 and response.get_json()["escalated"] == []
+    named = client.post("/api/v1/referrals/escalate-overdue", headers={**scheduler, "X-Actor": "scheduler"})
+    assert named.status_code == 403 and named.get_json()["error"]["code"] == "actor_not_allowed"
     client.post("/api/v1/referrals", json={**LEAD, "referred_at": ago(hours=30)})
-    escalated = client.post("/api/v1/referrals/escalate-overdue").get_json()["escalated"]
+    escalated = client.post("/api/v1/referrals/escalate-overdue", headers=scheduler).get_json()["escalated"]
     assert len(escalated) == 1 and escalated[0]["escalated_to"]["code"] == "shengsi-gov"
     listed = client.get("/api/v1/referrals?status=escalated").get_json()["referrals"]
     assert len(listed) == 3 and fresh["id"] not in [r["id"] for r in listed]
@@ -139,13 +160,12 @@ def test_seed000_2_3_escalation_from_the_scheduler_endpoint_and_the_cli(client, 
 
 def test_seed000_2_3_a_response_acts_or_explains_once(client):
     referral = client.post("/api/v1/referrals", json=LEAD).get_json()
-    bad = client.post(f"/api/v1/referrals/{referral['id']}/response", json={"action": "ignore", "note": "x"})
+    url = f"/api/v1/referrals/{referral['id']}/response"
+    bad = client.post(url, json={"action": "ignore", "note": "x"}, headers=EMERGENCY)
     assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "action"
-    ok = client.post(
-        f"/api/v1/referrals/{referral['id']}/response", json={"action": "explained", "note": "非本部门职责"}
-    )
+    ok = client.post(url, json={"action": "explained", "note": "非本部门职责"}, headers=EMERGENCY)
     assert ok.status_code == 200
-    again = client.post(f"/api/v1/referrals/{referral['id']}/response", json={"action": "acting", "note": "改派"})
+    again = client.post(url, json={"action": "acting", "note": "改派"}, headers=EMERGENCY)
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "already_answered"
 
 
@@ -177,33 +197,43 @@ def _dispute(client, **extra):
     return incident, response.get_json()
 
 
-def _step(client, dispute_id, **body):
-    return client.post(f"/api/v1/disputes/{dispute_id}/steps", json=body)
+def _step(client, dispute_id, headers, **body):
+    return client.post(f"/api/v1/disputes/{dispute_id}/steps", json=body, headers=headers)
 
 
 def test_seed004_art6_to_9_a_dispute_goes_from_negotiation_to_the_government_decision(client):
     incident, dispute = _dispute(client)
     assert dispute["stage"] == "negotiation" and dispute["provisional_squad"]["code"] == "cb-caiyuan"
-    assert _step(client, dispute["id"], step="request", points=POINTS).get_json()["stage"] == "coordination"
-    coordinated = _step(client, dispute["id"], step="coordinate", opinion="建议由综合执法局查处", agreed=False)
+    requested = _step(client, dispute["id"], CULTURE, step="request", points=POINTS)
+    assert requested.get_json()["stage"] == "coordination"
+    coordinated = _step(
+        client, dispute["id"], COORDINATION, step="coordinate", opinion="建议由综合执法局查处", agreed=False
+    )
     assert coordinated.get_json()["stage"] == "consultation"
-    consulted = _step(client, dispute["id"], step="consult", opinion="会商意见:由综合执法局查处", accepted=False)
+    consulted = _step(
+        client, dispute["id"], COORDINATION, step="consult", opinion="会商意见:由综合执法局查处", accepted=False
+    )
     assert consulted.get_json()["stage"] == "government"
     decided = _step(
-        client, dispute["id"], step="decide", decision="县政府决定由综合执法局查处", competent_authority="county-bureau"
+        client,
+        dispute["id"],
+        GOVERNMENT,
+        step="decide",
+        decision="县政府决定由综合执法局查处",
+        competent_authority="county-bureau",
     )
     assert decided.status_code == 200
     body = decided.get_json()
     assert body["stage"] == "resolved" and body["competent_authority"]["code"] == "county-bureau"
     assert body["allowed_steps"] == []
     events = client.get(f"/api/v1/incidents/{incident['id']}/events").get_json()["events"]
-    trail = [(e["action"], e["data"].get("to_stage")) for e in events if e["action"].startswith("dispute.")]
+    trail = [(e["action"], e["data"].get("to_stage"), e["actor"]) for e in events if e["action"].startswith("dispute.")]
     assert trail == [
-        ("dispute.opened", None),
-        ("dispute.request", "coordination"),
-        ("dispute.coordinate", "consultation"),
-        ("dispute.consult", "government"),
-        ("dispute.decide", "resolved"),
+        ("dispute.opened", None, "org-county-bureau"),
+        ("dispute.request", "coordination", "org-dept-culture"),
+        ("dispute.coordinate", "consultation", "org-shengsi-coordination"),
+        ("dispute.consult", "government", "org-shengsi-coordination"),
+        ("dispute.decide", "resolved", "org-shengsi-gov"),
     ]
     consult = next(e for e in events if e["action"] == "dispute.consult")
     assert consult["data"]["with"] == ["shengsi-staffing", "shengsi-justice"]
@@ -214,15 +244,18 @@ def test_seed004_art6_to_9_a_dispute_goes_from_negotiation_to_the_government_dec
 def test_seed004_art7_the_written_request_states_both_views_and_legal_bases(client):
     _, dispute = _dispute(client)
     missing = [{k: v for k, v in POINTS[0].items() if k != "basis_b"}]
-    response = _step(client, dispute["id"], step="request", points=missing)
+    response = _step(client, dispute["id"], CULTURE, step="request", points=missing)
     assert response.status_code == 400 and response.get_json()["error"]["field"] == "points[0].basis_b"
-    empty = _step(client, dispute["id"], step="request", points=[])
+    empty = _step(client, dispute["id"], CULTURE, step="request", points=[])
     assert empty.status_code == 400 and empty.get_json()["error"]["field"] == "points"
 
 
 def test_seed004_art6_no_stage_is_skipped(client):
     _, dispute = _dispute(client)
-    response = _step(client, dispute["id"], step="decide", decision="直接决定", competent_authority="county-bureau")
+    # Not even the government decides a dispute the parties have not yet taken to coordination.
+    response = _step(
+        client, dispute["id"], GOVERNMENT, step="decide", decision="直接决定", competent_authority="county-bureau"
+    )
     assert response.status_code == 409
     error = response.get_json()["error"]
     assert error["code"] == "illegal_step" and error["allowed"] == ["agree", "request", "reassign"]
@@ -230,12 +263,15 @@ def test_seed004_art6_no_stage_is_skipped(client):
 
 def test_seed004_art8_an_agreed_coordination_is_copied_to_staffing_and_justice(client):
     incident, dispute = _dispute(client)
-    _step(client, dispute["id"], step="request", points=POINTS)
-    no_competent = _step(client, dispute["id"], step="coordinate", opinion="由文广旅体局查处", agreed=True)
+    assert _step(client, dispute["id"], CULTURE, step="request", points=POINTS).status_code == 200
+    no_competent = _step(
+        client, dispute["id"], COORDINATION, step="coordinate", opinion="由文广旅体局查处", agreed=True
+    )
     assert no_competent.status_code == 400 and no_competent.get_json()["error"]["field"] == "competent_authority"
     agreed = _step(
         client,
         dispute["id"],
+        COORDINATION,
         step="coordinate",
         opinion="由文广旅体局查处",
         agreed=True,
@@ -249,7 +285,12 @@ def test_seed004_art8_an_agreed_coordination_is_copied_to_staffing_and_justice(c
 def test_seed004_art6_settled_by_negotiation(client):
     _, dispute = _dispute(client)
     agreed = _step(
-        client, dispute["id"], step="agree", resolution="双方协商由综合执法局查处", competent_authority="county-bureau"
+        client,
+        dispute["id"],
+        CULTURE,
+        step="agree",
+        resolution="双方协商由综合执法局查处",
+        competent_authority="county-bureau",
     )
     assert agreed.get_json()["stage"] == "resolved"
 
@@ -268,6 +309,7 @@ def test_seed004_meanwhile_a_named_certified_squad_handles_the_incident(client, 
     moved = _step(
         client,
         dispute["id"],
+        COORDINATION,
         step="reassign",
         provisional_squad_id=squad_id(client, "cb-wulong"),
         reason="菜园中队另有任务",

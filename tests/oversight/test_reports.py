@@ -5,7 +5,7 @@ import datetime as dt
 import yaml
 
 from tests.conftest import SHENGSI
-from tests.oversight.factories import ago, new_incident, squad_id
+from tests.oversight.factories import JUSTICE, ago, new_incident, squad_id
 
 
 def _move(client, task_id, *states):
@@ -96,14 +96,16 @@ def test_seed002_task6_the_supervisor_page_lists_overdue_work_disputes_and_notic
         reported_at=dt.datetime.fromisoformat(ago(hours=3)),
         description="<script>alert('x')</script>占道",
     )
-    client.post(
+    referral = client.post(
         "/api/v1/referrals",
         json={"to": "dept-emergency", "summary": "加油站隐患 <b>未处理</b>", "referred_at": ago(days=2)},
     )
-    client.post(
+    assert referral.status_code == 201, referral.get_json()
+    assistance = client.post(
         "/api/v1/assistance-requests", json={"to": "dept-market", "question": "请出具检验意见", "sent_at": ago(days=20)}
     )
-    client.post(
+    assert assistance.status_code == 201, assistance.get_json()
+    dispute = client.post(
         "/api/v1/disputes",
         json={
             "party_a": "county-bureau",
@@ -112,7 +114,8 @@ def test_seed002_task6_the_supervisor_page_lists_overdue_work_disputes_and_notic
             "provisional_squad_id": squad_id(client, "cb-caiyuan"),
         },
     )
-    client.post(
+    assert dispute.status_code == 201, dispute.get_json()
+    notice = client.post(
         "/api/v1/supervision-notices",
         json={
             "authority": "county-bureau",
@@ -120,7 +123,9 @@ def test_seed002_task6_the_supervisor_page_lists_overdue_work_disputes_and_notic
             "problem": "执法记录仪使用不规范",
             "required_action": "整改",
         },
+        headers=JUSTICE,
     )
+    assert notice.status_code == 201, notice.get_json()
     response = client.get("/supervisor")
     assert response.status_code == 200 and response.mimetype == "text/html"
     page = response.get_data(as_text=True)

@@ -1,6 +1,11 @@
-"""Information sharing (seed 000 §2.1): scoped by department, available the day records are made."""
+"""Information sharing (seed 000 §2.1): scoped by department, available the day records are made.
 
-from tests.oversight.factories import ago, open_case
+Each authority shares its own records (its organisation token); the county bureau's penalty
+decisions are shared as it issues them.
+"""
+
+from tests.conftest import as_org
+from tests.oversight.factories import MARKET, ago, open_case
 
 LICENCE = {
     "kind": "licence",
@@ -30,7 +35,7 @@ def test_seed000_2_1_a_penalty_decision_is_in_the_feed_the_day_it_is_issued(clie
 
 
 def test_seed000_2_1_licences_and_inspection_records_reach_the_departments_concerned(client):
-    licence = client.post("/api/v1/sharing/records", json=LICENCE)
+    licence = client.post("/api/v1/sharing/records", json=LICENCE, headers=MARKET)
     assert licence.status_code == 201, licence.get_json()
     inspection = client.post(
         "/api/v1/sharing/records",
@@ -41,6 +46,7 @@ def test_seed000_2_1_licences_and_inspection_records_reach_the_departments_conce
             "domains": ["market_supervision"],
             "data": {"result": "合格"},
         },
+        headers=as_org("dept-health"),
     )
     assert inspection.status_code == 201
     assert [r["kind"] for r in _feed(client, "dept-market")] == ["licence", "inspection_record"]
@@ -52,11 +58,13 @@ def test_seed000_2_1_licences_and_inspection_records_reach_the_departments_conce
 
 
 def test_seed000_2_1_a_record_shared_after_the_day_it_was_made_says_why(client):
-    late = client.post("/api/v1/sharing/records", json={**LICENCE, "made_at": ago(days=2)})
+    late = client.post("/api/v1/sharing/records", json={**LICENCE, "made_at": ago(days=2)}, headers=MARKET)
     assert late.status_code == 400
     assert late.get_json()["error"]["code"] == "shared_late" and late.get_json()["error"]["field"] == "delay_reason"
     explained = client.post(
-        "/api/v1/sharing/records", json={**LICENCE, "made_at": ago(days=2), "delay_reason": "纸质档案整理后录入"}
+        "/api/v1/sharing/records",
+        json={**LICENCE, "made_at": ago(days=2), "delay_reason": "纸质档案整理后录入"},
+        headers=MARKET,
     )
     assert explained.status_code == 201 and explained.get_json()["same_day"] is False
 
@@ -66,7 +74,7 @@ def test_seed000_2_1_the_feed_is_scoped_and_only_shares_what_the_seed_names(clie
     assert missing.status_code == 400 and missing.get_json()["error"]["field"] == "department"
     unknown = client.get("/api/v1/sharing/feed?department=dept-nowhere")
     assert unknown.status_code == 400 and unknown.get_json()["error"]["field"] == "department"
-    forged = client.post("/api/v1/sharing/records", json={**LICENCE, "kind": "penalty_decision"})
+    forged = client.post("/api/v1/sharing/records", json={**LICENCE, "kind": "penalty_decision"}, headers=MARKET)
     assert forged.status_code == 400 and forged.get_json()["error"]["field"] == "kind"
     bad_day = client.get("/api/v1/sharing/feed?department=dept-market&date=yesterday")
     assert bad_day.status_code == 400 and bad_day.get_json()["error"]["field"] == "date"

@@ -1,35 +1,35 @@
-"""Supervision (seed 002 task 6; seed 004 arts. 13, 15-17), certificates and training hours (seed 002 task 5)."""
+"""Supervision (seed 002 task 6; seed 004 arts. 13, 15-17), certificates and training hours (seed 002 task 5).
+
+The justice bureau supervises (visits, notices, reviews of corrections); the county bureau (the
+oversight ``client``) answers its notices and records its officers' training; the county
+government changes or revokes a penalty decision.
+"""
 
 import datetime as dt
 
 from dispatch.oversight import supervision
-from tests.oversight.factories import AUXILIARY, CERTIFIED, EXPIRED, officer_id, open_case
+from tests.oversight.factories import AUXILIARY, CERTIFIED, EXPIRED, GOVERNMENT, JUSTICE, officer_id, open_case
 
 VISIT = {"authority": "county-bureau", "method": "case_file_review", "on_site": True, "findings": "抽查案卷10件"}
 
 
+def _visit(client, **body):
+    return client.post("/api/v1/supervision-visits", json={**VISIT, **body}, headers=JUSTICE)
+
+
 def test_seed004_art13_on_site_supervision_needs_two_certified_supervisors(client):
-    alone = client.post("/api/v1/supervision-visits", json={**VISIT, "supervisors": ["supervisor-zhao"]})
+    alone = _visit(client, supervisors=["supervisor-zhao"])
     assert alone.status_code == 409 and alone.get_json()["error"]["code"] == "too_few_supervisors"
-    lapsed = client.post(
-        "/api/v1/supervision-visits", json={**VISIT, "supervisors": ["supervisor-zhao", "supervisor-sun"]}
-    )
+    lapsed = _visit(client, supervisors=["supervisor-zhao", "supervisor-sun"])
     assert lapsed.status_code == 409 and "supervisor-sun" in lapsed.get_json()["error"]["message"]
-    reviewer = client.post(
-        "/api/v1/supervision-visits", json={**VISIT, "supervisors": ["supervisor-zhao", "reviewer-cb-wang"]}
-    )
+    reviewer = _visit(client, supervisors=["supervisor-zhao", "reviewer-cb-wang"])
     assert reviewer.status_code == 400 and reviewer.get_json()["error"]["field"] == "supervisors[1]"
-    ok = client.post(
-        "/api/v1/supervision-visits", json={**VISIT, "supervisors": ["supervisor-zhao", "supervisor-qian"]}
-    )
+    ok = _visit(client, supervisors=["supervisor-zhao", "supervisor-qian"])
     assert ok.status_code == 201 and len(ok.get_json()["supervisors"]) == 2
-    desk = client.post(
-        "/api/v1/supervision-visits", json={**VISIT, "on_site": False, "supervisors": ["supervisor-zhao"]}
-    )
+    assert ok.get_json()["created_by"] == "org-shengsi-justice"
+    desk = _visit(client, on_site=False, supervisors=["supervisor-zhao"])
     assert desk.status_code == 201, "a desk review of files is not on site"
-    method = client.post(
-        "/api/v1/supervision-visits", json={**VISIT, "method": "raid", "supervisors": ["supervisor-zhao"]}
-    )
+    method = _visit(client, method="raid", supervisors=["supervisor-zhao"])
     assert method.status_code == 400 and method.get_json()["error"]["field"] == "method"
 
 
@@ -55,7 +55,7 @@ def _notice(client, case_ids, **extra):
         "case_ids": case_ids,
         **extra,
     }
-    response = client.post("/api/v1/supervision-notices", json=body)
+    response = client.post("/api/v1/supervision-notices", json=body, headers=JUSTICE)
     assert response.status_code == 201, response.get_json()
     return response.get_json()
 
@@ -68,24 +68,25 @@ def test_seed004_art16_17_a_decision_follows_only_a_rejected_or_lapsed_notice(cl
     notice = _notice(client, [case["id"]])
     assert notice["issued_by"]["code"] == "shengsi-justice" and notice["status"] == "issued"
     body = {**REVOKE, "penalty_decision_id": penalty["id"]}
-    early = client.post(f"/api/v1/supervision-notices/{notice['id']}/decisions", json=body)
+    decisions = f"/api/v1/supervision-notices/{notice['id']}/decisions"
+    early = client.post(decisions, json=body, headers=GOVERNMENT)
     assert early.status_code == 409 and early.get_json()["error"]["code"] == "notice_not_lapsed"
 
     responded = client.post(f"/api/v1/supervision-notices/{notice['id']}/response", json={"response": "已补正"})
     assert responded.get_json()["status"] == "responded"
-    bare = client.post(f"/api/v1/supervision-notices/{notice['id']}/review", json={"accepted": False})
+    review = f"/api/v1/supervision-notices/{notice['id']}/review"
+    bare = client.post(review, json={"accepted": False}, headers=JUSTICE)
     assert bare.status_code == 400 and bare.get_json()["error"]["field"] == "note"
-    rejected = client.post(
-        f"/api/v1/supervision-notices/{notice['id']}/review", json={"accepted": False, "note": "未重新送达"}
-    )
+    rejected = client.post(review, json={"accepted": False, "note": "未重新送达"}, headers=JUSTICE)
     assert rejected.get_json()["status"] == "rejected"
-    decided = client.post(f"/api/v1/supervision-notices/{notice['id']}/decisions", json=body)
+    decided = client.post(decisions, json=body, headers=GOVERNMENT)
     assert decided.status_code == 201, decided.get_json()
     assert decided.get_json()["issued_by"]["code"] == "shengsi-gov"
     shown = client.get(f"/api/v1/cases/{case['id']}").get_json()
     assert shown["decisions"][0]["status"] == "revoked"
     assert shown["events"][-1]["action"] == "supervision_decision.revoke"
-    again = client.post(f"/api/v1/supervision-notices/{notice['id']}/decisions", json=body)
+    assert shown["events"][-1]["actor"] == "org-shengsi-gov"
+    again = client.post(decisions, json=body, headers=GOVERNMENT)
     assert again.status_code == 409 and again.get_json()["error"]["code"] == "revoked"
 
 
@@ -112,6 +113,7 @@ def test_seed002_task6_a_major_problem_goes_to_the_government_at_once(client, se
     decided = client.post(
         f"/api/v1/supervision-notices/{notice['id']}/decisions",
         json={**REVOKE, "ground": "no_authority_qualification", "penalty_decision_id": penalty["id"]},
+        headers=GOVERNMENT,
     )
     assert decided.status_code == 201
 
@@ -120,9 +122,13 @@ def test_seed004_art17_a_decision_cites_a_statutory_ground(client, session):
     case, penalty = _decided_case(client, session, "嵊综执罚〔2026〕14号")
     notice = _notice(client, [case["id"]], major=True)
     url = f"/api/v1/supervision-notices/{notice['id']}/decisions"
-    bad = client.post(url, json={**REVOKE, "ground": "we_dislike_it", "penalty_decision_id": penalty["id"]})
+    bad = client.post(
+        url, json={**REVOKE, "ground": "we_dislike_it", "penalty_decision_id": penalty["id"]}, headers=GOVERNMENT
+    )
     assert bad.status_code == 400 and bad.get_json()["error"]["code"] == "not_a_statutory_ground"
-    other = client.post(url, json={**REVOKE, "ground": "other_statutory", "penalty_decision_id": penalty["id"]})
+    other = client.post(
+        url, json={**REVOKE, "ground": "other_statutory", "penalty_decision_id": penalty["id"]}, headers=GOVERNMENT
+    )
     assert other.status_code == 400 and other.get_json()["error"]["field"] == "legal_basis"
     cited = client.post(
         url,
@@ -132,6 +138,7 @@ def test_seed004_art17_a_decision_cites_a_statutory_ground(client, session):
             "legal_basis": "《行政处罚法》第三十八条",
             "penalty_decision_id": penalty["id"],
         },
+        headers=GOVERNMENT,
     )
     assert cited.status_code == 201
 
@@ -143,6 +150,7 @@ def test_seed004_art17_a_decision_concerns_a_case_of_the_notice(client, session)
     response = client.post(
         f"/api/v1/supervision-notices/{notice['id']}/decisions",
         json={**REVOKE, "penalty_decision_id": other_penalty["id"]},
+        headers=GOVERNMENT,
     )
     assert response.status_code == 400 and response.get_json()["error"]["field"] == "penalty_decision_id"
     foreign = client.post(
@@ -154,6 +162,7 @@ def test_seed004_art17_a_decision_concerns_a_case_of_the_notice(client, session)
             "required_action": "y",
             "case_ids": [case["id"]],
         },
+        headers=JUSTICE,
     )
     assert foreign.status_code == 400 and foreign.get_json()["error"]["field"] == "case_ids"
 
