@@ -8,17 +8,23 @@
 - ``/metrics`` in the Prometheus text format: requests by endpoint and status,
   their latency, the outbox backlog, and what the other layers register in
   ``dispatch.metrics`` (tablets connected, fixes stored). Each process exposes its own figures.
+- Security headers on every answer; a Content-Security-Policy on every HTML page (no inline
+  script unless it carries the page's ``csp_nonce()``) and a deny-all one on JSON.
 """
 
 from __future__ import annotations
 
 import json
 import logging
+import os
 import re
+import secrets
 import time
 import uuid
+from functools import lru_cache
+from urllib.parse import urlsplit
 
-from flask import Flask, Response, g, has_request_context, request
+from flask import Flask, Response, current_app, g, has_request_context, request
 from prometheus_client import CONTENT_TYPE_LATEST, Counter, Gauge, Histogram, generate_latest
 
 from dispatch.metrics import REGISTRY
@@ -90,6 +96,54 @@ _request_counters: dict[tuple[str, str, str], object] = {}
 _latency_histograms: dict[str, object] = {}
 
 
+def csp_nonce() -> str:
+    """This request's script and style nonce (made on first use): a page's own inline ``<script>``
+    and ``<style>`` carry it, and nothing else inline runs, such as markup a value smuggled in."""
+    nonce = g.get("csp_nonce")
+    if nonce is None:
+        nonce = g.csp_nonce = secrets.token_urlsafe(18)
+    return nonce
+
+
+@lru_cache(maxsize=8)
+def _tile_source(tile_url: str) -> str:
+    """The CSP source of an intranet tile server (``TILE_URL``): its scheme and host, a ``{s}``
+    subdomain as ``*``; empty for a path of this site (``'self'`` covers it)."""
+    parts = urlsplit(tile_url)
+    if not parts.scheme or not parts.netloc:
+        return ""
+    labels = parts.netloc.split(".")
+    if "{" in labels[0]:
+        labels[0] = "*"
+    host = ".".join(labels)
+    return f"{parts.scheme}://{host}" if "{" not in host else f"{parts.scheme}:"
+
+
+def html_policy(nonce: str | None, tile_url: str | None = None) -> str:
+    """The Content-Security-Policy of an HTML page: everything from this site, scripts only as
+    files of this site or inline with the page's nonce, no plugins, no framing, no <base>.
+
+    Styles: a page that issued a nonce gets nonce-only inline styles too (Folium's ``<style>``
+    blocks carry it). A page that issued none (the sign-in page's ``<style>``) keeps
+    'unsafe-inline' for styles: CSS cannot run script, and user text reaches no page unescaped.
+    Leaflet positions its panes through the CSSOM, which CSP does not govern.
+    """
+    inline = [f"'nonce-{nonce}'"] if nonce else []
+    tiles = _tile_source(tile_url) if tile_url else ""
+    directives = {
+        "default-src": ["'self'"],
+        "script-src": ["'self'", *inline],
+        "style-src": ["'self'", *(inline or ["'unsafe-inline'"])],
+        "img-src": ["'self'", "data:", "blob:", *filter(None, [tiles])],
+        "connect-src": ["'self'"],  # the API and the Socket.IO websocket, same host (CSP3: 'self' covers ws:)
+        "object-src": ["'none'"],
+        "base-uri": ["'none'"],
+        "frame-ancestors": ["'none'"],  # as X-Frame-Options: DENY; no page of ours is framed
+        "form-action": ["'self'"],
+    }
+    return "; ".join(f"{name} {' '.join(sources)}" for name, sources in directives.items())
+
+
 def _after(response: Response) -> Response:
     headers = response.headers
     headers["X-Request-Id"] = getattr(g, "request_id", "")
@@ -97,8 +151,12 @@ def _after(response: Response) -> Response:
     for name, value in _SECURITY_HEADERS:
         if name.lower() not in present:
             headers.add(name, value)
-    if response.mimetype == "application/json" and "content-security-policy" not in present:
-        headers.add(*_JSON_CSP)
+    if "content-security-policy" not in present:
+        if response.mimetype == "application/json":
+            headers.add(*_JSON_CSP)
+        elif response.mimetype == "text/html":
+            tile_url = current_app.config.get("TILE_URL") or os.environ.get("TILE_URL")
+            headers.add("Content-Security-Policy", html_policy(g.get("csp_nonce"), tile_url))
     endpoint = request.url_rule.rule if request.url_rule is not None else "unmatched"
     key = (request.method, endpoint, str(response.status_code))
     counter = _request_counters.get(key)
@@ -125,4 +183,5 @@ def metrics() -> Response:
 def init_app(app: Flask) -> None:
     app.before_request(_before)
     app.after_request(_after)
+    app.jinja_env.globals["csp_nonce"] = csp_nonce  # <script nonce="{{ csp_nonce() }}">
     app.add_url_rule("/metrics", "metrics", metrics)

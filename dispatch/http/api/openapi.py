@@ -9,7 +9,8 @@ in neither is reported in ``x-undocumented`` (a test keeps that list empty), so 
 route cannot ship without its description.
 
 Served at ``GET /api/v1/openapi.json``; ``GET /api/v1/docs`` renders it with a small
-page of our own (inline script, no external assets: government intranets have no CDN).
+page of our own (inline script and style carrying the request's CSP nonce, no external assets:
+government intranets have no CDN).
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ from typing import Any
 from flask import Flask, Response, current_app, jsonify
 
 from dispatch.http.api.blueprint import bp
+from dispatch.http.observability import csp_nonce
 from dispatch.states import INCIDENT_STATUSES, TASK_STATES
 from dispatch.store.models import DOMAINS, INCIDENT_SOURCES
 
@@ -440,12 +442,12 @@ def openapi_document():
 @bp.get("/docs")
 def openapi_docs():
     """The OpenAPI document rendered in the browser, from this page alone."""
-    return Response(_DOCS_PAGE, mimetype="text/html")
+    return Response(_DOCS_PAGE.replace("__CSP_NONCE__", csp_nonce()), mimetype="text/html")
 
 
 _DOCS_PAGE = """<!doctype html>
-<html lang="en"><head><meta charset="utf-8"><title>dispatch API</title>
-<style>
+<html lang="en"><head><meta charset="utf-8"><title>dispatch API</title><link rel="icon" href="data:,">
+<style nonce="__CSP_NONCE__">
 body{font:14px/1.45 system-ui,sans-serif;margin:0 auto;max-width:1100px;padding:1em;color:#222}
 h1{font-size:1.4em} h2{font-size:1.1em;margin-top:1.6em;border-bottom:1px solid #ccc}
 details{border:1px solid #ddd;border-radius:4px;margin:.3em 0;padding:.3em .6em}
@@ -455,7 +457,7 @@ code,pre{font:12px ui-monospace,monospace;background:#f6f6f6} pre{padding:.5em;o
 table{border-collapse:collapse} td,th{border:1px solid #ddd;padding:2px 6px;text-align:left}
 </style></head><body>
 <h1 id="title">dispatch API</h1><p id="intro"></p><div id="ops">loading openapi.json...</div>
-<script>
+<script nonce="__CSP_NONCE__">
 const esc = s => String(s ?? "").replace(/[&<>"]/g, c => ({"&":"&amp;","<":"&lt;",">":"&gt;",'"':"&quot;"}[c]));
 fetch("openapi.json").then(r => r.json()).then(doc => {
   document.getElementById("title").textContent = doc.info.title + " " + doc.info.version;
@@ -473,7 +475,7 @@ fetch("openapi.json").then(r => r.json()).then(doc => {
                   `<td>${esc(JSON.stringify(p.schema))}</td><td>${esc(p.description)}</td></tr>`).join("");
       const body = op.requestBody ? `<p>Body:</p><pre>${esc(JSON.stringify(op.requestBody.content["application/json"].schema, null, 1))}</pre>` : "";
       const answers = Object.entries(op.responses).map(([s, r]) => `${esc(s)} ${esc(r.description || r.$ref || "")}`).join("; ");
-      html += `<details><summary><span class="m ${method}">${method}</span><code>${esc(path)}</code> ${esc(op.summary)}</summary>` +
+      html += `<details><summary><span class="m ${esc(method)}">${esc(method)}</span><code>${esc(path)}</code> ${esc(op.summary)}</summary>` +
               `<table><tr><th>name</th><th>in</th><th>required</th><th>schema</th><th>meaning</th></tr>${rows}</table>` +
               `${body}<p>Answers: ${answers}</p></details>`;
     }

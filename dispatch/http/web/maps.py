@@ -2,6 +2,12 @@
 
 Folium's assets point at our vendored Leaflet (no CDN, no tile server unless
 TILE_URL is set); the geometry comes from PostGIS as GeoJSON.
+
+No text of the database or of a caller is ever written into the page's code: names,
+descriptions and actors travel as a GeoJSON property (``tip``, JSON-escaped by Folium) and
+static/app/maps.js shows them with textContent. The title is HTML-escaped text. Every inline
+``<script>`` and ``<style>`` Folium writes carries the request's CSP nonce, so markup that got
+in some other way would not run.
 """
 
 from __future__ import annotations
@@ -9,12 +15,16 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+import re
 
 import folium
 from flask import Response, request
+from folium.utilities import JsCode
+from markupsafe import escape
 from sqlalchemy import select, text
 
 from dispatch.errors import ApiError, NotFound
+from dispatch.http.observability import csp_nonce
 from dispatch.http.web.i18n import strings
 from dispatch.http.web.pages import bp, current_language
 from dispatch.incidents import get_incident
@@ -25,8 +35,14 @@ from dispatch.validation import parse_time
 
 # Only Leaflet itself, from our static folder: Folium's defaults (jQuery, Bootstrap,
 # Font Awesome...) come from CDNs and none of the maps below needs them.
-folium.Map.default_js = [("leaflet", "/static/vendor/leaflet/leaflet.js")]
+# static/app/maps.js shows the ``tip`` property of each feature as text (dispatchMaps.textTooltip).
+folium.Map.default_js = [
+    ("leaflet", "/static/vendor/leaflet/leaflet.js"),
+    ("dispatch_maps", "/static/app/maps.js"),
+]
 folium.Map.default_css = [("leaflet_css", "/static/vendor/leaflet/leaflet.css")]
+_TEXT_TOOLTIP = JsCode("dispatchMaps.textTooltip")
+_INLINE_TAG = re.compile(r"<(script|style)\b")
 
 ZONE_COLOURS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf", "#bcbd22"]
 PRIORITY_COLOUR = {1: "#d7191c", 2: "#fd8d3c", 3: "#e6c229"}
@@ -44,42 +60,63 @@ def _map(title: str, bounds: list[list[float]] | None) -> folium.Map:
     )
     fmap.get_root().header.add_child(
         folium.Element(
+            '<link rel="icon" href="data:,">'  # no /favicon.ico request (a 404), as on the screens
             "<style>.leaflet-container{background:#a9cfe8 !important}.map-title{position:absolute;top:8px;left:60px;z-index:1000;"
             "background:#fff;padding:4px 10px;font:600 16px sans-serif;border-radius:4px}</style>"
         )
     )
-    fmap.get_root().html.add_child(folium.Element(f'<div class="map-title">{_escape(title)}</div>'))
+    fmap.get_root().html.add_child(folium.Element(f'<div class="map-title">{escape(title)}</div>'))
     if bounds:
         fmap.fit_bounds(bounds)
     return fmap
 
 
-def _escape(value: str) -> str:
-    return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;").replace('"', "&quot;")
-
-
 def _html(fmap: folium.Map) -> Response:
-    return Response(fmap.get_root().render(), mimetype="text/html")
+    """The page, each inline script and style Folium wrote given this request's nonce.
+
+    Every ``<script`` and ``<style`` in the page is Folium's own: what came from the database is
+    JSON-escaped (``\\u003c``) or HTML-escaped, so no ``<`` of it reaches the markup.
+    """
+    nonce = csp_nonce()
+    page = _INLINE_TAG.sub(lambda tag: f'{tag.group(0)} nonce="{nonce}"', fmap.get_root().render())
+    return Response(page, mimetype="text/html")
 
 
-def _townships(session):
+def _feature(geometry: dict, tip: str, style: dict, **properties) -> dict:
+    """A GeoJSON feature drawn in ``style`` (Folium applies ``properties.style``) whose ``tip``
+    static/app/maps.js shows, as text, in its tooltip."""
+    return {"type": "Feature", "geometry": geometry, "properties": {"tip": tip, "style": style, **properties}}
+
+
+def _point(lon: float, lat: float) -> dict:
+    return {"type": "Point", "coordinates": [lon, lat]}
+
+
+def _layer(features: list[dict], radius: float | None = None) -> folium.GeoJson:
+    """A layer of features (points as circles of ``radius`` pixels), tooltips from their ``tip``.
+
+    Folium's own tooltips would not do: ``Tooltip`` writes its text into a JavaScript template
+    literal and ``GeoJsonTooltip`` into innerHTML. Nor its ``style_function``, whose styles it
+    keys by a feature property it picks (perhaps ``tip``) written into the script.
+    """
+    return folium.GeoJson(
+        {"type": "FeatureCollection", "features": features},
+        marker=folium.CircleMarker(radius=radius) if radius is not None else None,
+        on_each_feature=_TEXT_TOOLTIP,
+    )
+
+
+def _add_townships(fmap: folium.Map, session, lang: str) -> None:
+    """The townships and streets as the land under every map, named in the page's language."""
+    style = {"color": "#5a6b5a", "weight": 1, "fillColor": "#f3efe0", "fillOpacity": 1}
     rows = session.execute(
         text("""
         SELECT r.code, r.name_zh, r.name_en, ST_AsGeoJSON(r.boundary, 6) AS geom
         FROM region r WHERE r.level IN ('township', 'street') AND r.boundary IS NOT NULL ORDER BY r.code
     """)
     ).all()
-    return {
-        "type": "FeatureCollection",
-        "features": [
-            {
-                "type": "Feature",
-                "geometry": json.loads(r.geom),
-                "properties": {"code": r.code, "name": r.name_zh, "name_en": r.name_en},
-            }
-            for r in rows
-        ],
-    }
+    names = [r.name_en if lang == "en" else r.name_zh for r in rows]
+    _layer([_feature(json.loads(r.geom), n, style, code=r.code) for r, n in zip(rows, names, strict=True)]).add_to(fmap)
 
 
 def _bounds(session, where_sql: str = "level IN ('township', 'street')", params: dict | None = None):
@@ -92,23 +129,13 @@ def _bounds(session, where_sql: str = "level IN ('township', 'street')", params:
     return None if row[0] is None else [[row[1], row[0]], [row[3], row[2]]]
 
 
-def _add_townships(fmap: folium.Map, session, name_key: str) -> None:
-    folium.GeoJson(
-        _townships(session),
-        name="townships",
-        style_function=lambda f: {"color": "#5a6b5a", "weight": 1, "fillColor": "#f3efe0", "fillOpacity": 1},
-        tooltip=folium.GeoJsonTooltip(fields=[name_key], labels=False),
-    ).add_to(fmap)
-
-
 def plan_map_html(session, plan: CoveragePlan, lang: str) -> Response:
     """The coverage plan on one printable page: zones coloured, hubs marked, names as labels."""
     t = strings(lang)
-    name_key = "name_en" if lang == "en" else "name"
     title = plan.name_en if lang == "en" else plan.name_zh
     when = plan.effective_at.isoformat() if plan.effective_at else t["planner.status.draft"]
     fmap = _map(f"{title} ({when})", _bounds(session))
-    _add_townships(fmap, session, name_key)
+    _add_townships(fmap, session, lang)
     zones = session.execute(
         text("""
         SELECT z.code, z.name_zh, z.name_en, ST_AsGeoJSON(z.geometry, 6) AS geom,
@@ -122,21 +149,12 @@ def plan_map_html(session, plan: CoveragePlan, lang: str) -> Response:
         colour = ZONE_COLOURS[index % len(ZONE_COLOURS)]
         label = z.name_en if lang == "en" else z.name_zh
         if z.geom:
-            folium.GeoJson(
-                {"type": "Feature", "geometry": json.loads(z.geom), "properties": {"zone": label}},
-                style_function=lambda f, c=colour: {"color": c, "weight": 3, "fillColor": c, "fillOpacity": 0.3},
-                tooltip=folium.GeoJsonTooltip(fields=["zone"], labels=False),
-            ).add_to(fmap)
+            zone_style = {"color": colour, "weight": 3, "fillColor": colour, "fillOpacity": 0.3}
+            _layer([_feature(json.loads(z.geom), label, zone_style)]).add_to(fmap)
         hub = z.hub_en if lang == "en" else z.hub_zh
-        folium.CircleMarker(
-            [z.hub_lat, z.hub_lon],
-            radius=7,
-            color="#000",
-            fill=True,
-            fill_color=colour,
-            fill_opacity=1,
-            tooltip=_escape(f"{label} · {t['planner.hub']} {hub}"),
-        ).add_to(fmap)
+        hub_style = {"color": "#000", "weight": 3, "fill": True, "fillColor": colour, "fillOpacity": 1}
+        hub_tip = f"{label} · {t['planner.hub']} {hub}"
+        _layer([_feature(_point(z.hub_lon, z.hub_lat), hub_tip, hub_style)], radius=7).add_to(fmap)
     return _html(fmap)
 
 
@@ -181,16 +199,13 @@ def heat_map():
     lang = current_language()
     t = strings(lang)
     fmap = _map(f"{t['maps.heat']} {start.date()} – {end.date()}", _bounds(session))
-    _add_townships(fmap, session, "name_en" if lang == "en" else "name")
+    _add_townships(fmap, session, lang)
     top = max((c.n for c in cells), default=1)
     for cell in cells:
         share = cell.n / top
         colour = "#fee391" if share < 0.25 else "#fe9929" if share < 0.5 else "#ec7014" if share < 0.75 else "#b30000"
-        folium.GeoJson(
-            {"type": "Feature", "geometry": json.loads(cell.geom), "properties": {"n": cell.n}},
-            style_function=lambda f, c=colour: {"color": c, "weight": 0.5, "fillColor": c, "fillOpacity": 0.75},
-            tooltip=str(cell.n),
-        ).add_to(fmap)
+        cell_style = {"color": colour, "weight": 0.5, "fillColor": colour, "fillOpacity": 0.75}
+        _layer([_feature(json.loads(cell.geom), str(cell.n), cell_style, n=cell.n)]).add_to(fmap)
     return _html(fmap)
 
 
@@ -205,17 +220,11 @@ def case_map(incident_id: int):
         {"id": incident_id},
     ).one()
     fmap = _map(f"#{incident.id} {incident.description[:60]}", None)
-    _add_townships(fmap, session, "name_en" if lang == "en" else "name")
+    _add_townships(fmap, session, lang)
     points = [[place[1], place[0]]]
-    folium.CircleMarker(
-        [place[1], place[0]],
-        radius=10,
-        color="#000",
-        fill=True,
-        fill_color=PRIORITY_COLOUR.get(incident.priority, "#999"),
-        fill_opacity=1,
-        tooltip=_escape(incident.description[:200]),
-    ).add_to(fmap)
+    place_style = {"color": "#000", "weight": 3, "fill": True, "fillOpacity": 1}
+    place_style["fillColor"] = PRIORITY_COLOUR.get(incident.priority, "#999")
+    _layer([_feature(_point(place[0], place[1]), incident.description[:200], place_style)], radius=10).add_to(fmap)
     squads = session.execute(
         text("""
         SELECT s.name_zh, ST_X(s.last_position::geometry) AS lon, ST_Y(s.last_position::geometry) AS lat, t.state
@@ -223,16 +232,10 @@ def case_map(incident_id: int):
     """),
         {"id": incident_id},
     ).all()
-    for s in squads:
-        folium.CircleMarker(
-            [s.lat, s.lon],
-            radius=6,
-            color="#0b5cad",
-            fill=True,
-            fill_opacity=0.9,
-            tooltip=_escape(f"{s.name_zh} · {s.state}"),
-        ).add_to(fmap)
-        points.append([s.lat, s.lon])
+    squad_style = {"color": "#0b5cad", "weight": 3, "fill": True, "fillColor": "#0b5cad", "fillOpacity": 0.9}
+    sent = [_feature(_point(s.lon, s.lat), f"{s.name_zh} · {s.state}", squad_style) for s in squads]
+    _layer(sent, radius=6).add_to(fmap)
+    points += [[s.lat, s.lon] for s in squads]
     events = session.execute(
         text("""
         SELECT e.action, e.actor, e.occurred_at, ST_X(e.location::geometry) AS lon, ST_Y(e.location::geometry) AS lat
@@ -240,16 +243,13 @@ def case_map(incident_id: int):
     """),
         {"id": incident_id},
     ).all()
-    for e in events:
-        folium.CircleMarker(
-            [e.lat, e.lon],
-            radius=4,
-            color="#333",
-            fill=True,
-            fill_opacity=0.8,
-            tooltip=_escape(f"{e.occurred_at:%Y-%m-%d %H:%M} {e.action} ({e.actor})"),
-        ).add_to(fmap)
-        points.append([e.lat, e.lon])
+    event_style = {"color": "#333", "weight": 3, "fill": True, "fillColor": "#333", "fillOpacity": 0.8}
+    happened = [
+        _feature(_point(e.lon, e.lat), f"{e.occurred_at:%Y-%m-%d %H:%M} {e.action} ({e.actor})", event_style)
+        for e in events
+    ]
+    _layer(happened, radius=4).add_to(fmap)
+    points += [[e.lat, e.lon] for e in events]
     lats = [p[0] for p in points]
     lons = [p[1] for p in points]
     pad = 0.03
