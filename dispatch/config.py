@@ -25,6 +25,10 @@ def from_environment() -> dict:
         "SECRET_KEY": os.environ.get("SECRET_KEY") or None,
         "SOCKETIO_MESSAGE_QUEUE": os.environ.get("SOCKETIO_MESSAGE_QUEUE") or None,
         "SOCKETIO_ASYNC_MODE": os.environ.get("SOCKETIO_ASYNC_MODE", "threading"),
+        # Pages that may open a Socket.IO connection (https://dispatch.example,...); unset: only a
+        # page of the host the browser asked for (its Host header). Other origins are refused.
+        "SITE_ORIGINS": [o.strip().rstrip("/") for o in os.environ.get("SITE_ORIGINS", "").split(",") if o.strip()]
+        or None,
         # Command-centre frames: at most one per FRAME_INTERVAL_S per screen (dispatch.live.frames; several processes: dispatch.live.updates).
         "FRAME_INTERVAL_S": _float("FRAME_INTERVAL_S", 1.0),
         # Tablet messages not acknowledged after ACK_TIMEOUT_S are resent (checked every RESEND_INTERVAL_S).
