@@ -190,7 +190,7 @@ def decide_review(
     if reviewer is None or reviewer.authority_id != review.case.authority_id:
         raise ApiError(
             f"{actor!r} is not a legal reviewer of {review.case.authority.name_zh}; only they review its cases",
-            field="X-Actor",
+            field="actor",
             status=403,
             code="not_a_reviewer",
         )

@@ -12,6 +12,7 @@ from dispatch.errors import ApiError, Conflict, NotFound
 from dispatch.jurisdiction import ancestors_of
 from dispatch.oversight.models import OversightBody, OversightPolicy, OversightStaff
 from dispatch.record import record
+from dispatch.scope import principal_of
 from dispatch.store.models import Authority, Region
 from dispatch.validation import parse_time
 from gis import clock
@@ -84,10 +85,16 @@ def policy_for(session: Session, authority: Authority) -> OversightPolicy:
 
 
 def staff_acting(session: Session, actor: str, role: str) -> OversightStaff | None:
-    """The active reviewer or supervisor acting as ``actor`` (the X-Actor header), if any."""
-    return session.scalar(
+    """The active reviewer or supervisor whose account is acting (the account's username is the
+    staff code, and the account acts for the staff member's own authority or body), if any."""
+    staff = session.scalar(
         select(OversightStaff).where(OversightStaff.code == actor, OversightStaff.role == role, OversightStaff.active)
     )
+    principal = principal_of(actor)
+    if staff is not None and principal is not None:
+        if (principal.authority_id, principal.body_id) != (staff.authority_id, staff.body_id):
+            return None  # an account named like the reviewer, of another organisation
+    return staff
 
 
 def get_row(session: Session, model: type[T], row_id: int, field: str, *, lock: bool = False) -> T:

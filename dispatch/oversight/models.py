@@ -126,7 +126,7 @@ class OversightStaff(Base):
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    # The X-Actor under which the person acts (until accounts exist).
+    # The username of the person's account (their own sign-in acts as them: dispatch.scope).
     code: Mapped[str] = mapped_column(String(100), unique=True)
     name: Mapped[str] = mapped_column(String(60))
     role: Mapped[str] = mapped_column(String(16))
