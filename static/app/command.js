@@ -2,7 +2,6 @@
 // Follows /command without gaps: subscribe first, load the snapshot, apply only updates with a newer rev.
 import { api, banner, baseMap, countdown, el, loadRegions, minutes, nameOf, settings, t, zoneColour } from "./common.js";
 
-const ACTOR = "command-centre";
 const FORCE_COLOUR = { comprehensive: "#0b5cad", professional: "#6a3d9a", maritime: "#008b8b" };
 const STATUS_FILL = { available: null, busy: "#e31a1c", off_duty: "#9e9e9e" };
 const PRIORITY_COLOUR = { 1: "#d7191c", 2: "#fd8d3c", 3: "#e6c229" };
@@ -431,7 +430,7 @@ document.getElementById("dispatch").addEventListener("click", async () => {
   const ids = checkedSquads();
   if (!ids.length) return message(t("detail.select_squad"), "error");
   try {
-    const result = await api("POST", `/incidents/${state.selected}/dispatch`, { squad_ids: ids }, { actor: ACTOR });
+    const result = await api("POST", `/incidents/${state.selected}/dispatch`, { squad_ids: ids });
     for (const task of result.tasks) {
       const entry = state.tasks.get(task.id);
       if (!entry) state.tasks.set(task.id, { data: task, rev: 0 });
@@ -465,7 +464,7 @@ document.getElementById("joint").addEventListener("click", async () => {
         incident_id: id,
       };
     }
-    await api("POST", "/joint-inspections", body, { actor: ACTOR });
+    await api("POST", "/joint-inspections", body);
     message(t("detail.joint_created"), "ok");
   } catch (error) {
     message(error.message, "error");

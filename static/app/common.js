@@ -42,11 +42,11 @@ export function useToken(token) {
   bearer = token;
 }
 
-/** JSON over HTTP to /api/v1; mutating calls name their actor. Throws ApiError on 4xx/5xx. */
-export async function api(method, path, body, { actor, token } = {}) {
+/** JSON over HTTP to /api/v1, as the signed-in person or the tablet's token (the server records who:
+ * a page never names its actor). Throws ApiError on 4xx/5xx. */
+export async function api(method, path, body, { token } = {}) {
   const headers = { Accept: "application/json" };
   if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (actor) headers["X-Actor"] = actor;
   if (token || bearer) headers.Authorization = `Bearer ${token || bearer}`;
   const response = await fetch(`/api/v1${path}`, {
     method,

@@ -2,7 +2,6 @@
 // (computed by the server in PostGIS, drawn on the map); save with the version (409 on a stale one), compare, publish.
 import { ApiError, api, baseMap, el, loadRegions, nameOf, t, zoneColour } from "./common.js";
 
-const ACTOR = "planner";
 const $ = (id) => document.getElementById(id);
 const state = { plans: [], plan: null, zones: [], townships: [], issues: [], dirty: false, validations: 0 };
 window.planner = state; // for the browser tests
@@ -233,7 +232,7 @@ $("plan-select").addEventListener("change", async () => take(await api("GET", `/
 
 $("new-draft").addEventListener("click", async () => {
   try {
-    const plan = await api("POST", "/plans", {}, { actor: ACTOR });
+    const plan = await api("POST", "/plans", {});
     await loadPlans(plan.id);
   } catch (error) {
     message(error.message, "error");
@@ -242,7 +241,7 @@ $("new-draft").addEventListener("click", async () => {
 
 $("save").addEventListener("click", async () => {
   try {
-    const plan = await api("PUT", `/plans/${state.plan.id}`, { version: state.plan.version, zones: body() }, { actor: ACTOR });
+    const plan = await api("PUT", `/plans/${state.plan.id}`, { version: state.plan.version, zones: body() });
     take(plan);
     message(t("planner.saved"), "ok");
   } catch (error) {
@@ -276,7 +275,7 @@ $("publish").addEventListener("click", async () => {
   const payload = { version: state.plan.version };
   if (local) payload.effective_at = new Date(local).toISOString();
   try {
-    const plan = await api("POST", `/plans/${state.plan.id}/publish`, payload, { actor: ACTOR });
+    const plan = await api("POST", `/plans/${state.plan.id}/publish`, payload);
     await loadPlans(plan.id);
     message(t("planner.published"), "ok");
   } catch (error) {

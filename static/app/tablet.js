@@ -84,7 +84,7 @@ async function flush() {
           if (head.reason) body.reason = head.reason;
           if (head.note) body.note = head.note;
           if (head.location) body.location = head.location;
-          const task = await api("POST", `/tasks/${head.task_id}/transition`, body, { actor: tablet.squad.code });
+          const task = await api("POST", `/tasks/${head.task_id}/transition`, body);
           if (queue().filter((i) => i.kind === "transition").length <= 1) showTask(task);
         } else {
           const fixes = [];

@@ -158,3 +158,16 @@ def squad_token(store, code: str) -> tuple[int, str]:
     _, token = issue_token(store, squad_id, label="browser test")
     store.commit()
     return squad_id, token
+
+
+def wait_until(page, expression: str, timeout: float = 10.0) -> None:
+    """Poll ``expression`` in the page until it is truthy. Playwright's wait_for_function polls
+    with eval inside the page, which the pages' Content-Security-Policy (no 'unsafe-eval')
+    refuses; page.evaluate runs through the DevTools protocol, outside the policy."""
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {expression}")
+        time.sleep(0.05)

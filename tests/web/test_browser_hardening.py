@@ -22,6 +22,7 @@ from sqlalchemy import text
 from tests.conftest import TOKENS, Api, LiveServer, free_port
 from tests.factories import incident_body
 from tests.realtime_clients import close_quickly
+from tests.web.conftest import wait_until
 
 pytestmark = pytest.mark.live
 GOUQI = (122.77, 30.72)
@@ -219,7 +220,7 @@ def test_every_html_page_carries_the_policy_and_works_under_it(screens, api):
         policy = _assert_html_policy(admin.open(path), path)
         page.wait_for_selector(selector, timeout=20_000)
         if path == "/command":  # the live socket is 'self' too
-            page.wait_for_function("window.commandCentre.socket.connected === true", timeout=10_000)
+            wait_until(page, "window.commandCentre.socket.connected === true", timeout=10)
         if path.startswith("/maps/"):
             assert page.evaluate(MAP_LAYERS)["shapes"] >= 7, path
             nonces.add(re.search(r"'nonce-([^']+)'", policy).group(1))
@@ -324,9 +325,9 @@ def test_a_page_on_another_port_cannot_read_live_frames_with_the_dispatchers_coo
     try:
         page = screens.page(sign_in="dispatcher")
         page.goto(attacker.url)
-        page.wait_for_function("window.__outcome !== 'pending'", timeout=10_000)
+        wait_until(page, "window.__outcome !== 'pending'", timeout=10)
         assert page.evaluate("window.__outcome") == "refused"
         own = screens.page("/command", context=page.context, wait_ready=True)  # the site itself still connects
-        own.wait_for_function("window.commandCentre.socket.connected === true", timeout=10_000)
+        wait_until(own, "window.commandCentre.socket.connected === true", timeout=10)
     finally:
         attacker.close()

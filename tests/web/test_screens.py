@@ -9,7 +9,7 @@ import pytest
 
 from tests.conftest import Api
 from tests.factories import incident_body
-from tests.web.conftest import TABLET_VIEWPORT, squad_token
+from tests.web.conftest import TABLET_VIEWPORT, squad_token, wait_until
 
 pytestmark = pytest.mark.live
 GOUQI = (122.77, 30.72)
@@ -55,10 +55,11 @@ def test_the_command_centre_sees_a_squad_move_when_a_fix_is_posted(screens, api,
     fix = {"id": "move-1", "lon": 122.455, "lat": 30.728, "time": dt.datetime.now(dt.UTC).isoformat(), "accuracy": 5}
     response = api.post(f"/squads/{squad_id}/positions", {"fixes": [fix]}, headers={"Authorization": f"Bearer {token}"})
     assert response.status_code == 200 and response.json()["position_moved"], response.text
-    page.wait_for_function(
+    wait_until(
+        page,
         f"(() => {{ const p = window.commandCentre.squads.get({squad_id}).marker.getLatLng();"
         f" return Math.abs(p.lng - 122.455) < 1e-6 && Math.abs(p.lat - 30.728) < 1e-6; }})()",
-        timeout=10_000,
+        timeout=10,
     )
     assert (start["lng"], start["lat"]) != (122.455, 30.728)
     screens.screenshot(page, "command")
@@ -190,7 +191,7 @@ def test_the_planner_flags_an_uncovered_township_then_saves_and_publishes(screen
     assert [p["status"] for p in plans if p["in_effect"]] == ["published"]
     new_code = next(p for p in plans if p["in_effect"])["code"]
     assert new_code != "shengsi-2021"
-    command.wait_for_function(f"window.commandCentre.zonePlan === {new_code!r}", timeout=10_000)
+    wait_until(command, f"window.commandCentre.zonePlan === {new_code!r}", timeout=10)
 
 
 def test_the_planner_draws_an_outline_and_a_stale_save_shows_the_conflict(screens, api):
@@ -213,8 +214,8 @@ def test_the_planner_draws_an_outline_and_a_stale_save_shows_the_conflict(screen
     for corner in corners:
         page.mouse.click(box["x"] + corner["x"], box["y"] + corner["y"])
         page.wait_for_timeout(100)  # Geoman takes each vertex in its own event
-    page.wait_for_function("window.planner.zones.find(z => z.code === 'caiyuan').geometry !== null")
-    page.wait_for_function("window.planner.zones.find(z => z.code === 'caiyuan').members.includes('330922100')")
+    wait_until(page, "window.planner.zones.find(z => z.code === 'caiyuan').geometry !== null")
+    wait_until(page, "window.planner.zones.find(z => z.code === 'caiyuan').members.includes('330922100')")
     page.wait_for_selector("#issues li[data-kind='overlap']")  # the box reaches into Wulong
     screens.screenshot(page, "drawn")
     plan_id = page.evaluate("window.planner.plan.id")

@@ -32,6 +32,7 @@ from dispatch.jurisdiction import effective_plan
 from dispatch.store.db import db
 from dispatch.store.models import CoveragePlan, Region
 from dispatch.validation import parse_time
+from gis.clock import CHINA
 
 # Only Leaflet itself, from our static folder: Folium's defaults (jQuery, Bootstrap,
 # Font Awesome...) come from CDNs and none of the maps below needs them.
@@ -245,7 +246,7 @@ def case_map(incident_id: int):
     ).all()
     event_style = {"color": "#333", "weight": 3, "fill": True, "fillColor": "#333", "fillOpacity": 0.8}
     happened = [
-        _feature(_point(e.lon, e.lat), f"{e.occurred_at:%Y-%m-%d %H:%M} {e.action} ({e.actor})", event_style)
+        _feature(_point(e.lon, e.lat), f"{e.occurred_at.astimezone(CHINA):%Y-%m-%d %H:%M} {e.action} ({e.actor})", event_style)
         for e in events
     ]
     _layer(happened, radius=4).add_to(fmap)
