@@ -299,8 +299,8 @@ def _within_rate(key: str) -> bool:
 bp = Blueprint("auth", __name__)
 
 _LOGIN = """<!doctype html><html lang="zh-CN"><head><meta charset="utf-8"><title>登录 Sign in · dispatch</title>
-<meta name="viewport" content="width=device-width, initial-scale=1">
-<style>body{font-family:system-ui,sans-serif;max-width:22rem;margin:4rem auto;padding:0 1rem}
+<meta name="viewport" content="width=device-width, initial-scale=1"><link rel="icon" href="data:,">
+<style nonce="{{ csp_nonce() }}">body{font-family:system-ui,sans-serif;max-width:22rem;margin:4rem auto;padding:0 1rem}
 label{display:block;margin:.8rem 0 .2rem}input{width:100%;padding:.6rem;font-size:1rem}
 button{margin-top:1rem;padding:.7rem 1.2rem;font-size:1rem}.err{color:#b00}</style></head><body>
 <h1>综合行政执法指挥 · Sign in</h1>
