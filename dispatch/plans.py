@@ -265,13 +265,13 @@ def parse_zones(session: Session, plan: CoveragePlan, value) -> list[dict]:
         name = required_text(item, "name", 100, prefix)
         name_en = optional_text(item, "name_en", 150, prefix) or name
         hub = item.get("hub")
-        if hub not in townships:
+        if not isinstance(hub, str) or hub not in townships:
             raise ApiError(f"{hub!r} is not a township of this plan's county", field=prefix + "hub")
         members = item.get("members") or []
         if not isinstance(members, list):
             raise ApiError("must be a list of township codes", field=prefix + "members")
         for j, member in enumerate(members):
-            if member not in townships:
+            if not isinstance(member, str) or member not in townships:
                 raise ApiError(f"{member!r} is not a township of this plan's county", field=f"{prefix}members[{j}]")
             if member in owner and owner[member] != code:
                 raise ApiError(

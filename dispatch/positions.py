@@ -91,7 +91,7 @@ def parse_fix(data, field: str, *, max_ahead: dt.timedelta = MAX_AHEAD) -> Fix:
     time = parse_time(data.get("time"), f"{field}.time", required=True)
     if time > clock.utc_now() + max_ahead:
         raise ApiError(
-            f"lies more than {max_ahead.total_seconds() / 60:g} minutes in the future: is the device's clock right?",
+            f"lies more than {max_ahead.total_seconds():g} seconds in the future: is the device's clock right?",
             field=f"{field}.time",
             code="time_in_future",
         )

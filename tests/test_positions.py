@@ -425,3 +425,53 @@ def test_a_socket_fix_is_shown_while_stored_and_answered_once_committed(start_se
         assert revs == [int((T0 + dt.timedelta(minutes=m)).timestamp() * 1000) for m in (0, 1)], (
             "each position once; the doubtful and the older fix not at all"
         )
+
+
+# -- issue 25, finding 9: a fix dated in the future froze the squad on the map ---------------------
+
+
+def _fix_at(fix_id, when: dt.datetime, lon=122.450, lat=30.730):
+    return {"id": fix_id, "lon": lon, "lat": lat, "time": when.isoformat(), "accuracy": 8}
+
+
+def test_a_fix_dated_beyond_the_tolerance_is_refused_naming_its_time(api, store, tablet_squad):
+    squad_id, token = tablet_squad
+    now = dt.datetime.now(dt.UTC)
+    before = _position(store, squad_id)
+    for fixes, field in (
+        ([_fix_at("f1", dt.datetime(2099, 1, 1, tzinfo=dt.UTC))], "fixes[0].time"),
+        ([_fix_at("f2", now), _fix_at("f3", now + dt.timedelta(minutes=6))], "fixes[1].time"),
+    ):
+        response = _post(api, squad_id, token, fixes)
+        assert response.status_code == 400, response.text
+        error = response.json()["error"]
+        assert error["field"] == field and error["code"] == "time_in_future" and "300 seconds" in error["message"]
+    assert _position(store, squad_id) == before, "nothing stored, the squad not moved"
+    assert store.scalar(select(PositionFix.id).where(PositionFix.squad_id == squad_id)) is None
+    # A device clock a little ahead (within FIX_MAX_AHEAD_S, 5 minutes) is a clock, not an attack.
+    ahead = now + dt.timedelta(minutes=4)
+    assert _post(api, squad_id, token, [_fix_at("f4", ahead)]).json()["position_moved"] is True
+    # ... and the squad moves on with the next fix, which a fix of 2099 would have prevented.
+    later = _post(api, squad_id, token, [_fix_at("f5", ahead + dt.timedelta(seconds=30), lon=122.451)])
+    assert later.json()["position_moved"] is True
+
+
+def test_over_the_socket_a_future_fix_is_an_error_ack(start_server, store, tablet_squad):
+    squad_id, token = tablet_squad
+    server = start_server(FIX_MAX_AHEAD_S=60)  # the tolerance is configuration
+    now = dt.datetime.now(dt.UTC)
+    tablet = Tablet(server.url, token)
+    try:
+        refused = tablet.send_position(_fix_at("s1", now + dt.timedelta(minutes=2)))
+        assert refused["ok"] is False and refused["error"]["field"] == "fix.time", refused
+        assert refused["error"]["code"] == "time_in_future" and "60 seconds" in refused["error"]["message"]
+        batch = tablet.send_position(
+            {"fixes": [_fix_at("s2", now), _fix_at("s3", dt.datetime(2099, 1, 1, tzinfo=dt.UTC))]}
+        )
+        assert batch["ok"] is False and batch["error"]["field"] == "fixes[1].time", batch
+        assert tablet.send_position(_fix_at("s4", now + dt.timedelta(seconds=30)))["position_moved"] is True
+    finally:
+        tablet.close()
+    assert _position(store, squad_id)[2] == now + dt.timedelta(seconds=30)
+    stored = store.scalars(select(PositionFix.client_fix_id).where(PositionFix.squad_id == squad_id)).all()
+    assert stored == ["s4"]
