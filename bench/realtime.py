@@ -90,7 +90,6 @@ NODE_DIR = PROJECT_ROOT / "var" / "bench-node"
 SHENGSI = PROJECT_ROOT / "gis" / "data" / "shengsi"
 PYTHON = PROJECT_ROOT / ".venv" / "bin" / "python"
 CST = dt.timezone(dt.timedelta(hours=8))
-ACTOR = {"X-Actor": "bench-realtime"}
 
 TARGET_SERVER_P99_MS = 50.0
 TARGET_BROADCAST_P95_MS = 150.0
@@ -132,7 +131,7 @@ def create_incidents(http: requests.Session, base: str, squads: list[dict], rng:
             "description": f"基准事件 {attempts}: 群众反映占道经营",
             "reported_at": dt.datetime.now(CST).isoformat(),
         }
-        response = http.post(f"{base}/api/v1/incidents", json=body, headers=ACTOR, timeout=60)
+        response = http.post(f"{base}/api/v1/incidents", json=body, timeout=60)
         if response.status_code == 422:  # that point is outside every county after all
             continue
         if response.status_code != 201:
@@ -406,7 +405,7 @@ def measure_dispatch(
                 else:
                     url, body = f"{target.base}/api/v1/incidents/{incident_id}/dispatch", {"squad_ids": [squad_id]}
                 t0 = time.monotonic()
-                response = http.post(url, json=body, headers=ACTOR, timeout=60)
+                response = http.post(url, json=body, timeout=60)
                 elapsed = time.monotonic() - t0
                 if response.status_code != 201:
                     raise BenchError(f"POST {url} answered {response.status_code}: {response.text[:500]}")
@@ -448,7 +447,7 @@ def measure_broadcast(http: requests.Session, workers: Workers, target: Target, 
         when = dt.datetime.now(dt.UTC)
         rev = int(when.timestamp() * 1000)
         if target.node:
-            url, body, headers = f"{target.base}/bench/broadcast", {"squad_id": beacon["id"], "rev": rev}, ACTOR
+            url, body, headers = f"{target.base}/bench/broadcast", {"squad_id": beacon["id"], "rev": rev}, {}
         else:
             fix = {
                 "id": f"beacon-{rev}-{rep}",

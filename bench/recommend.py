@@ -418,7 +418,7 @@ def create_incidents(http: requests.Session, base: str, townships: list[dict], r
             "description": f"基准事件 {i}: 群众反映占道经营",
             "reported_at": (now - dt.timedelta(minutes=rng.randint(0, 600))).isoformat(),
         }
-        response = http.post(f"{base}/api/v1/incidents", json=body, headers={"X-Actor": "bench"}, timeout=60)
+        response = http.post(f"{base}/api/v1/incidents", json=body, timeout=60)
         if response.status_code != 201:
             raise BenchError(f"POST /incidents answered {response.status_code}: {response.text[:500]}")
         ids.append(response.json()["id"])
