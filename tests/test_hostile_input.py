@@ -93,7 +93,7 @@ class Raw:
         self.text = text
 
 
-def _dumps(body) -> str:
+def hostile_json(body) -> str:
     """``body`` as JSON text, lone surrogates as ``\\ud800`` escapes and Raw tokens as written."""
     raws: list[str] = []
 
@@ -111,18 +111,18 @@ def _dumps(body) -> str:
     return _RAW.sub(lambda m: raws[int(m.group(1))], text)
 
 
-def _leaves(value, path=()):
+def leaves(value, path=()):
     if isinstance(value, dict) and value:
         for key, inner in value.items():
-            yield from _leaves(inner, (*path, key))
+            yield from leaves(inner, (*path, key))
     elif isinstance(value, list) and value:
         for index, inner in enumerate(value):
-            yield from _leaves(inner, (*path, index))
+            yield from leaves(inner, (*path, index))
     else:
         yield path, value
 
 
-def _with(body, path, value):
+def replaced(body, path, value):
     changed = copy.deepcopy(body)
     target = changed
     for step in path[:-1]:
@@ -145,30 +145,32 @@ def hostile_bodies(sample: dict):
     """(what, JSON text) for each hostile family in each field of ``sample``, and the whole body."""
     yield "body nested 1,000 deep", DEEP
     yield "an object nested 1,000 deep", '{"a":' * 1000 + "1" + "}" * 1000
-    yield "a key with a lone surrogate", _dumps({**sample, "\ud800": 1})
-    for path, value in _leaves(sample):
+    yield "a key with a lone surrogate", hostile_json({**sample, "\ud800": 1})
+    for path, value in leaves(sample):
         if not path:
             continue
         where = ".".join(map(str, path))
         for surrogate in SURROGATES:
-            yield f"{where} = {surrogate!r}", _dumps(_with(sample, path, surrogate))
-        yield f"{where} nested 1,000 deep", _dumps(_with(sample, path, Raw(DEEP)))
+            yield f"{where} = {surrogate!r}", hostile_json(replaced(sample, path, surrogate))
+        yield f"{where} nested 1,000 deep", hostile_json(replaced(sample, path, Raw(DEEP)))
         if isinstance(value, str):
-            yield f"{where} = 10,000 characters", _dumps(_with(sample, path, OVERSIZE))
-            yield f"{where} = a list of 10,000-character strings", _dumps(_with(sample, path, [OVERSIZE] * 3))
+            yield f"{where} = 10,000 characters", hostile_json(replaced(sample, path, OVERSIZE))
+            yield f"{where} = a list of 10,000-character strings", hostile_json(replaced(sample, path, [OVERSIZE] * 3))
         if _is_time(value):
-            yield f"{where} = {FUTURE}", _dumps(_with(sample, path, FUTURE))
+            yield f"{where} = {FUTURE}", hostile_json(replaced(sample, path, FUTURE))
         if isinstance(value, int | float) and not isinstance(value, bool):
             for raw in RAW_NUMBERS:
-                yield f"{where} = {raw}", _dumps(_with(sample, path, Raw(raw)))
-            yield f"{where} = 10**400", _dumps(_with(sample, path, Raw("1" + "0" * 400)))
+                yield f"{where} = {raw}", hostile_json(replaced(sample, path, Raw(raw)))
+            yield f"{where} = 10**400", hostile_json(replaced(sample, path, Raw("1" + "0" * 400)))
 
 
 # -- the app's data, so that sample bodies are accepted and paths name rows that exist -------------
 
 
 def _post(client, path, body, endpoint=""):
-    response = client.post(path, data=_dumps(body), headers={**_auth(endpoint), "Content-Type": "application/json"})
+    response = client.post(
+        path, data=hostile_json(body), headers={**_auth(endpoint), "Content-Type": "application/json"}
+    )
     if os.environ.get("SWEEP_VERBOSE"):
         print(path, response.status_code, response.get_data(as_text=True)[:200])
     return response.get_json(silent=True) or {}
@@ -361,7 +363,7 @@ def _query_params(app, rule) -> list[str]:
 # -- the checks ------------------------------------------------------------------------------------
 
 
-def _error_shape_ok(path: str, response) -> bool:
+def error_shape_ok(path: str, response) -> bool:
     """A 4xx of /api, /open311 or /ogc is JSON naming a code and saying what is wrong."""
     if not path.startswith(("/api/", "/open311", "/ogc")) or response.status_code < 400:
         return True
@@ -388,7 +390,7 @@ class Sweep:
         self.requests += 1
         if any(known.fullmatch(what) for known in KNOWN):
             return
-        if response.status_code >= 500 or not _error_shape_ok(path, response):
+        if response.status_code >= 500 or not error_shape_ok(path, response):
             text = response.get_data(as_text=True)[:160].replace("\n", " ")
             self.failures.append(f"{what}: {response.status_code} {text}")
 
@@ -446,7 +448,7 @@ def test_no_hostile_input_on_any_route_gets_a_server_error(sweep_app, session):
             if rule.endpoint == "open311.create_request":
                 continue  # form-encoded: test_open311_form_fields_take_hostile_values
             sample = samples.get(rule.endpoint, {})
-            sweep.json(rule.endpoint, method, path, "sample", _dumps(sample))
+            sweep.json(rule.endpoint, method, path, "sample", hostile_json(sample))
             for what, body in hostile_bodies(sample):
                 sweep.json(rule.endpoint, method, path, what, body)
     assert routes > 90, "the sweep walks every route"
@@ -466,6 +468,6 @@ def test_open311_form_fields_take_hostile_values(sweep_app):
             response = client.post(
                 "/open311/v2/requests.json", data=form, content_type="application/x-www-form-urlencoded"
             )
-            if response.status_code >= 500 or not _error_shape_ok("/open311", response):
+            if response.status_code >= 500 or not error_shape_ok("/open311", response):
                 failures.append(f"{name}={wire[:12]}: {response.status_code} {response.get_data(as_text=True)[:160]}")
     assert failures == [], "\n".join(failures)
