@@ -4,7 +4,7 @@ boundaries, oversight, the record's audit and the demo simulation.
 - ``serve``: migrate, load the demo data into an empty database, serve HTTP + Socket.IO.
 - ``db upgrade|downgrade``, ``seed``, ``seed-oversight``, ``import-regions``, ``export-plan``.
 - ``squad-token``, ``api-token``; accounts: ``add-account``, ``set-password``, ``disable-account``,
-  ``enable-account``, ``unlock-account``, ``list-accounts``.
+  ``enable-account``, ``unlock-account``, ``set-role``, ``list-accounts``.
 - ``audit verify``, ``oversight-tick``, ``simulate``, ``open311-key``.
 - ``backup``, ``restore``: the database and the evidence store, in one file and back.
 """
@@ -34,6 +34,7 @@ from dispatch.accounts import (
     issue_api_token,
     set_active,
     set_password,
+    set_role,
 )
 from dispatch.audit import last_events, verify_chain
 from dispatch.boundaries import (
@@ -455,6 +456,22 @@ def enable_account_command(username: str) -> None:
     click.echo(f"account {username} enabled")
 
 
+@click.command("set-role")
+@click.argument("username")
+@click.argument("role", type=click.Choice(["dispatcher", "planner", "supervisor", "admin"]))
+@with_appcontext
+def set_role_command(username: str, role: str) -> None:
+    """Give an account another role; its sessions and tokens end at once (they carried the old one)."""
+    session = db.session
+    account = _account_or_exit(session, username)
+    previous = account.role
+    set_role(session, account, role)
+    record(session, actor="cli", action="account.role_set", entity_type="account", entity_id=account.id,
+           data={"from": previous, "to": role})  # fmt: skip
+    session.commit()
+    click.echo(f"account {username}: {previous} -> {role}; its sessions and tokens are ended")
+
+
 @click.command("unlock-account")
 @click.argument("username")
 @with_appcontext
@@ -672,6 +689,7 @@ def init_app(app: Flask) -> None:
         disable_account_command,
         enable_account_command,
         unlock_account_command,
+        set_role_command,
         list_accounts_command,
         import_regions_command,
         export_plan_command,

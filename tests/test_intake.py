@@ -49,9 +49,9 @@ def test_the_first_matter_decides_the_authority_and_the_jurisdiction_shown_ever_
     assert again["jurisdiction"]["authority"]["code"] == again["authority"]["code"]
     # The POST answers with the place intake found (not looked up twice): the same as read back.
     assert body["jurisdiction"] == again["jurisdiction"] and body["jurisdiction"]["squads"]
-    filed = api.http.get(f"{api.base}/open311/v2/requests/{body['id']}.json", timeout=30).json()
-    assert filed[0]["service_code"] == "MS-001"
-    assert filed[0]["agency_responsible"] == body["authority"]["name"]
+    # Open311 reads show only what came in through Open311 (issue 25): not this incident.
+    filed = api.http.get(f"{api.base}/open311/v2/requests/{body['id']}.json", timeout=30)
+    assert filed.status_code in (403, 404)
 
 
 def test_police_110_linkage_is_one_level_more_urgent(api):

@@ -15,7 +15,7 @@ from dispatch.http.auth import ENDPOINT_ACTIONS, scope_rule_for
 from dispatch.recommend import invalidate_caches
 from dispatch.seed import load_dataset_into
 from dispatch.signin import LOCK_AFTER
-from dispatch.store.models import Account, AccountSession, ApiToken, Event, Region
+from dispatch.store.models import Account, AccountSession, ApiToken, Authority, Event, Region
 from dispatch.tablets import issue_token, revoke
 from gis.reference import load_dataset
 from tests.conftest import PASSWORD
@@ -160,8 +160,11 @@ def test_account_commands_prompt_check_the_policy_and_end_sessions(app, runner, 
     assert anonymous.get("/api/v1/incidents").status_code == 401
     assert _sign_in(anonymous, "zhao", "another long sentence here").status_code == 401
     assert runner.invoke(args=["enable-account", "zhao"]).exit_code == 0
+    assert _sign_in(anonymous, "zhao", "another long sentence here").status_code == 302
+    assert runner.invoke(args=["set-role", "zhao", "planner"]).exit_code == 0
+    assert anonymous.get("/api/v1/incidents").status_code == 401, "a role change ends the session"
     listing = runner.invoke(args=["list-accounts"]).output
-    assert re.search(r"zhao\s+admin\s+everywhere\s+-\s+active", listing), listing
+    assert re.search(r"zhao\s+planner\s+everywhere\s+-\s+active", listing), listing
 
 
 # -- 7. sessions, sign-in ---------------------------------------------------------------------------------
@@ -272,6 +275,16 @@ def test_a_squad_of_another_county_is_not_dispatched_without_an_assistance_reque
     refused = client.post(f"/api/v1/incidents/{incident['id']}/dispatch", json={"squad_ids": [guiyang.id]})
     body = refused.get_json()["error"]
     assert refused.status_code == 409 and body["code"] == "outside_county" and "嵊泗县" in body["message"]
+    # Shengsi asks a Guiyang department for assistance on this incident: then its squads may come.
+    department = session.scalar(select(Authority.code).where(Authority.code.like("gy-dept-%")).limit(1))
+    asked = client.post(
+        "/api/v1/assistance-requests",
+        json={"from": "county-bureau", "to": department, "incident_id": incident["id"], "question": "请派员协助"},
+        headers={"Authorization": "Bearer dpt_test-org-county-bureau"},
+    )
+    assert asked.status_code == 201, asked.get_json()
+    sent = client.post(f"/api/v1/incidents/{incident['id']}/dispatch", json={"squad_ids": [guiyang.id]})
+    assert sent.status_code == 201, sent.get_json()
 
 
 # -- 6. a revoked tablet --------------------------------------------------------------------------------

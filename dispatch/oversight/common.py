@@ -91,9 +91,9 @@ def staff_acting(session: Session, actor: str, role: str) -> OversightStaff | No
         select(OversightStaff).where(OversightStaff.code == actor, OversightStaff.role == role, OversightStaff.active)
     )
     principal = principal_of(actor)
-    if staff is not None and principal is not None:
-        if (principal.authority_id, principal.body_id) != (staff.authority_id, staff.body_id):
-            return None  # an account named like the reviewer, of another organisation
+    mine = (staff.authority_id, staff.body_id) if staff is not None else None
+    if principal is not None and mine is not None and (principal.authority_id, principal.body_id) != mine:
+        return None  # an account named like the reviewer, of another organisation
     return staff
 
 

@@ -145,7 +145,7 @@ def step(
     """Move a dispute one step along arts. 6-9; 409 naming the allowed steps otherwise."""
     now = now or now_utc()
     name = body.get("step")
-    if name not in STEP_FIELDS:
+    if not isinstance(name, str) or name not in STEP_FIELDS:
         raise ApiError(f"one of {', '.join(STEP_FIELDS)}", field="step")
     check_fields(body, STEP_FIELDS[name])
     dispute = get_row(session, JurisdictionDispute, dispute_id, "dispute_id", lock=True)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import jsonify, request
+import datetime as dt
+
+from flask import current_app, jsonify, request
 from sqlalchemy import text
 
 from dispatch.errors import ApiError
@@ -39,7 +41,7 @@ def post_positions(squad_id: int):
     """A tablet flushes its offline queue: ``{"fixes": [...]}``, idempotent on each fix id."""
     if _tablet_squad() != squad_id:
         raise ApiError("this token belongs to another squad", status=403, code="forbidden", field="Authorization")
-    fixes = parse_batch(json_body())
+    fixes = parse_batch(json_body(), max_ahead=dt.timedelta(seconds=current_app.config["FIX_MAX_AHEAD_S"]))
     result = ingest(db.session, squad_id, fixes)
     db.session.commit()
     return jsonify(result)

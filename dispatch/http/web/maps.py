@@ -246,7 +246,11 @@ def case_map(incident_id: int):
     ).all()
     event_style = {"color": "#333", "weight": 3, "fill": True, "fillColor": "#333", "fillOpacity": 0.8}
     happened = [
-        _feature(_point(e.lon, e.lat), f"{e.occurred_at.astimezone(CHINA):%Y-%m-%d %H:%M} {e.action} ({e.actor})", event_style)
+        _feature(
+            _point(e.lon, e.lat),
+            f"{e.occurred_at.astimezone(CHINA):%Y-%m-%d %H:%M} {e.action} ({e.actor})",
+            event_style,
+        )
         for e in events
     ]
     _layer(happened, radius=4).add_to(fmap)
