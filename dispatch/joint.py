@@ -22,7 +22,7 @@ from dispatch.incidents import get_incident
 from dispatch.jurisdiction import region_at
 from dispatch.recommend import recommend_at
 from dispatch.record import record
-from dispatch.scope import OutOfScope, covers, principal_of, require_region
+from dispatch.scope import OutOfScope, covers, located_in, principal_of, require_region
 from dispatch.shapes import iso, point_json, task_json
 from dispatch.states import OPEN_STATUSES
 from dispatch.store.models import DOMAINS, Authority, Incident, InspectionRequest, JointInspection, Task
@@ -452,9 +452,18 @@ def get_joint(session: Session, joint_id: int) -> JointInspection:
     return joint
 
 
-def list_joints(session: Session, *, status: str | None = None, limit: int = 200) -> list[JointInspection]:
-    """Joint inspections, newest first, in one query per relation (no query per row)."""
-    query = select(JointInspection).options(*_JOINT_LOADS).order_by(JointInspection.id.desc()).limit(limit)
+def list_joints(
+    session: Session, *, status: str | None = None, limit: int = 200, regions: frozenset[int] | None = None
+) -> list[JointInspection]:
+    """Joint inspections, newest first (only at places of ``regions`` when given: a scope), in one
+    query per relation (no query per row)."""
+    query = (
+        select(JointInspection)
+        .where(located_in(JointInspection.location, regions))
+        .options(*_JOINT_LOADS)
+        .order_by(JointInspection.id.desc())
+        .limit(limit)
+    )
     if status:
         query = query.where(JointInspection.status == status)
     return list(session.scalars(query))

@@ -77,8 +77,12 @@ def plan_summary(session: Session, plan: CoveragePlan) -> dict:
     }
 
 
-def list_plans(session: Session) -> list[dict]:
-    plans = session.scalars(select(CoveragePlan).order_by(CoveragePlan.region_id, CoveragePlan.id.desc())).all()
+def list_plans(session: Session, regions: frozenset[int] | None = None) -> list[dict]:
+    """Every plan, by county and newest first; only the plans of ``regions`` when given (a scope)."""
+    query = select(CoveragePlan).order_by(CoveragePlan.region_id, CoveragePlan.id.desc())
+    if regions is not None:
+        query = query.where(CoveragePlan.region_id.in_(regions))
+    plans = session.scalars(query).all()
     return [plan_summary(session, p) for p in plans]
 
 

@@ -19,7 +19,7 @@ Every check raises ``OutOfScope`` (403, ``out_of_scope``) naming what is outside
 
 from __future__ import annotations
 
-from sqlalchemy import select, text
+from sqlalchemy import exists, func, select, text, true
 from sqlalchemy.orm import Session
 
 from dispatch.accounts import Principal
@@ -98,6 +98,13 @@ def covers(session: Session, principal: Principal | None, region_id: int | None)
         return True
     regions = covered_regions(session, principal.region_id)
     return region_id is not None and region_id in regions
+
+
+def located_in(location, regions: frozenset[int] | None):
+    """A SQL condition: the point column ``location`` lies in one of ``regions`` (None: anywhere)."""
+    if regions is None:
+        return true()
+    return exists().where(Region.id.in_(regions), func.ST_Covers(Region.boundary, func.geometry(location)))
 
 
 def require_region(session: Session, principal: Principal | None, region_id: int | None, what: str) -> None:

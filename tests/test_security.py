@@ -3,6 +3,7 @@ sessions that end, scope by place, and what the record and `audit verify` show."
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 import time
 
@@ -263,6 +264,19 @@ def test_a_township_account_sees_and_directs_its_zone_only(app, client, anonymou
     assert sent.status_code == 403 and "outside your scope" in sent.get_json()["error"]["message"]
     filed = anonymous.post("/api/v1/incidents", json=incident_body(at=CAIYUAN))
     assert filed.status_code == 403, "nor files incidents elsewhere"
+    start = dt.datetime.now(dt.UTC) + dt.timedelta(days=1)
+    window = {"start": start.isoformat(), "end": (start + dt.timedelta(days=7)).isoformat()}
+    for authority in ("dept-market", "dept-health"):  # two departments, one Caiyuan business: a proposal
+        target = {"name": "菜园镇某饭店", "location": {"type": "Point", "coordinates": list(CAIYUAN)}}
+        body = {"authority": authority, "target": target, "window": window}
+        assert client.post("/api/v1/inspection-requests", json=body).status_code == 201
+    assert client.get("/api/v1/inspection-requests").get_json()["requests"], "the county sees them"
+    assert client.get("/api/v1/joint-inspections/proposals").get_json()["proposals"]
+    assert anonymous.get("/api/v1/inspection-requests").get_json()["requests"] == []
+    assert anonymous.get("/api/v1/joint-inspections/proposals").get_json()["proposals"] == []
+    assert anonymous.get("/api/v1/joint-inspections").get_json()["joint_inspections"] == []
+    assert client.get("/api/v1/plans").get_json()["plans"], "the county's plans"
+    assert anonymous.get("/api/v1/plans").get_json()["plans"] == [], "a township edits no county plan"
 
 
 def test_a_squad_of_another_county_is_not_dispatched_without_an_assistance_request(client, session):

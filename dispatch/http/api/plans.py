@@ -5,7 +5,7 @@ from __future__ import annotations
 from flask import jsonify, request
 
 from dispatch.http.api.blueprint import bp
-from dispatch.http.api.params import actor, json_body
+from dispatch.http.api.params import actor, json_body, scope_regions
 from dispatch.plans import (
     check_edit,
     compare,
@@ -22,7 +22,7 @@ from dispatch.store.db import db
 
 @bp.get("/plans")
 def plans_index():
-    return jsonify({"plans": list_plans(db.session)})
+    return jsonify({"plans": list_plans(db.session, regions=scope_regions())})
 
 
 @bp.post("/plans")

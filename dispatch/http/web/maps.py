@@ -24,6 +24,7 @@ from markupsafe import escape
 from sqlalchemy import select, text
 
 from dispatch.errors import ApiError, NotFound
+from dispatch.http.api.params import scope_regions
 from dispatch.http.observability import csp_nonce
 from dispatch.http.web.i18n import strings
 from dispatch.http.web.pages import bp, current_language
@@ -183,11 +184,13 @@ def heat_map():
     if start >= end:
         raise ApiError("'from' must be before 'to'", field="from")
     session = db.session
+    regions = scope_regions()  # the incidents of the principal's scope
     cells = session.execute(
         text("""
         WITH pts AS (
             SELECT ST_Transform(location::geometry, 3857) AS p FROM incident
             WHERE reported_at >= :start AND reported_at < :end
+              AND (CAST(:regions AS integer[]) IS NULL OR region_id = ANY(:regions))
         ), grid AS (
             SELECT h.geom FROM (SELECT ST_Extent(p) AS e FROM pts) x,
                  LATERAL ST_HexagonGrid(1000, ST_SetSRID(x.e::geometry, 3857)) h WHERE x.e IS NOT NULL
@@ -195,7 +198,7 @@ def heat_map():
         SELECT ST_AsGeoJSON(ST_Transform(g.geom, 4326), 6) AS geom, count(*) AS n
         FROM grid g JOIN pts ON ST_Intersects(g.geom, pts.p) GROUP BY g.geom
     """),
-        {"start": start, "end": end},
+        {"start": start, "end": end, "regions": sorted(regions) if regions is not None else None},
     ).all()
     lang = current_language()
     t = strings(lang)
