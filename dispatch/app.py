@@ -12,6 +12,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from flask import Flask
+from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dispatch import commands, config
 from dispatch.http import auth, observability
@@ -61,6 +62,9 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     app.config.update(config.from_environment())
     if test_config:
         app.config.update(test_config)
+    if app.config["PROXY_COUNT"] > 0:  # only then is X-Forwarded-* believed (never a client's word)
+        hops = app.config["PROXY_COUNT"]
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)
     app.json.ensure_ascii = False  # Chinese names stay readable
     app.json.sort_keys = False
     if not app.config["DATABASE_URL"]:

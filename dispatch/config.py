@@ -48,5 +48,8 @@ def from_environment() -> dict:
         "MAX_CONTENT_LENGTH": int(os.environ.get("MAX_CONTENT_LENGTH", str(1024 * 1024))),
         # A tablet's fix dated more than this after the server's clock is refused (dispatch.positions).
         "FIX_MAX_AHEAD_S": _float("FIX_MAX_AHEAD_S", 300.0),
+        # Reverse proxies in front of the server whose X-Forwarded-For/-Proto/-Host are believed:
+        # the sign-in throttle then sees the client's address, and cookies are Secure behind TLS.
+        "PROXY_COUNT": int(os.environ.get("PROXY_COUNT", "0")),
         "REFERENCE_DATA_DIR": Path(os.environ.get("REFERENCE_DATA_DIR", PROJECT_ROOT / "gis" / "data")),
     }

@@ -351,3 +351,25 @@ def test_every_route_about_a_place_refuses_a_principal_scoped_elsewhere(app, cli
             assert client.open(url, method=method, json={}).status_code != 403, ("in scope for the county", url)
             checked.append(f"{method} {rule.rule}")
     assert len(checked) >= 12, checked
+
+
+def test_behind_a_configured_proxy_the_client_address_and_https_are_believed(database_url, tmp_path):
+    from dispatch import create_app
+    from dispatch.store.db import db
+    from dispatch.store.models import LoginThrottle
+
+    app = create_app({"TESTING": True, "DATABASE_URL": database_url, "DATA_DIR": tmp_path, "PROXY_COUNT": 1})
+    try:
+        proxied = app.test_client()
+        forwarded = {"X-Forwarded-For": "203.0.113.7", "X-Forwarded-Proto": "https"}
+        proxied.get("/login", headers=forwarded)
+        assert proxied.get_cookie("session").secure, "TLS ended at the proxy: the cookie is still Secure"
+        csrf = re.search(r'name="csrf_token" value="([^"]+)"', proxied.get("/login", headers=forwarded).text).group(1)
+        proxied.post("/login", data={"username": "x", "password": "y", "csrf_token": csrf}, headers=forwarded)
+        with app.app_context():
+            keys = set(db.session.scalars(select(LoginThrottle.key)))
+        assert "address:203.0.113.7" in keys, keys
+    finally:
+        with app.app_context():
+            db.session.remove()
+        db.dispose()
