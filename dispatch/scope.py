@@ -114,22 +114,6 @@ def require_region(session: Session, principal: Principal | None, region_id: int
         raise OutOfScope(f"{what} ({name or 'no region'}) lies outside your scope ({scope})", field="scope")
 
 
-def county_of_region(session: Session, region_id: int) -> Region:
-    """The county (or district, or city without counties) a region belongs to."""
-    rows = session.execute(
-        text("""
-        WITH RECURSIVE up(id, parent_id, level, depth) AS (
-            SELECT id, parent_id, level, 0 FROM region WHERE id = :id
-            UNION ALL
-            SELECT r.id, r.parent_id, r.level, up.depth + 1 FROM region r JOIN up ON r.id = up.parent_id
-        ) SELECT id, level FROM up ORDER BY depth
-    """),
-        {"id": region_id},
-    ).all()
-    chosen = next((r.id for r in rows if r.level in ("county", "district")), rows[-1].id)
-    return session.get(Region, chosen)
-
-
 # -- organisations ------------------------------------------------------------------------------------
 
 
