@@ -22,7 +22,7 @@ from dispatch.incidents import get_incident
 from dispatch.jurisdiction import region_at
 from dispatch.recommend import recommend_at
 from dispatch.record import record
-from dispatch.scope import OutOfScope, covers, located_in, principal_of, require_region
+from dispatch.scope import located_in, principal_of, require_region, require_squads
 from dispatch.shapes import iso, point_json, task_json
 from dispatch.states import OPEN_STATUSES
 from dispatch.store.models import DOMAINS, Authority, Incident, InspectionRequest, JointInspection, Task
@@ -354,10 +354,8 @@ def create_joint_inspection(session: Session, body: dict, *, actor: str) -> Join
             raise ApiError(f"the slot lies outside the window of request {request.id}", field="slot")
     squads = lock_squads(session, squad_ids)
     today = local_day(start)
-    principal = principal_of(actor)
+    require_squads(session, actor, squads)
     for squad in squads:
-        if not covers(session, principal, squad.station_region_id):
-            raise OutOfScope(f"squad {squad.id} ({squad.name_zh}) is stationed outside your scope", field="squad_ids")
         if not has_certified_officer(squad, today):
             raise Conflict(
                 f"squad {squad.id} has no certified officer on duty", field="squad_ids", code="no_certified_officer"

@@ -100,6 +100,19 @@ def covers(session: Session, principal: Principal | None, region_id: int | None)
     return region_id is not None and region_id in regions
 
 
+def require_squads(session: Session, actor: str, squads) -> None:
+    """A township's account directs the squads stationed in its township and zone (seed 001
+    §3.2.4): 403 naming the first squad (anything with id, name_zh, station_region_id) outside."""
+    principal = principal_of(actor)
+    for squad in squads:
+        if not covers(session, principal, squad.station_region_id):
+            raise OutOfScope(
+                f"squad {squad.id} ({squad.name_zh}) is stationed outside your scope",
+                field="squad_ids",
+                details={"squad_id": squad.id},
+            )
+
+
 def located_in(location, regions: frozenset[int] | None):
     """A SQL condition: the point column ``location`` lies in one of ``regions`` (None: anywhere)."""
     if regions is None:

@@ -32,7 +32,7 @@ from dispatch.errors import ApiError, Conflict, NotFound
 from dispatch.live.bus import deliver, publish_after_commit
 from dispatch.outbox import enqueue_task_message, message_body
 from dispatch.record import record
-from dispatch.scope import OutOfScope, covered_regions, covers, principal_of
+from dispatch.scope import covered_regions, principal_of, require_squads
 from dispatch.shapes import incident_summary, point, summary_shape, task_json
 from dispatch.states import ASSIGNED, BLOCKING_STATES, OPEN_STATUSES, TERMINAL, TIMESTAMP_OF, TRANSITIONS
 from dispatch.store.db import driver_sql, pipelined_transaction
@@ -228,7 +228,7 @@ def dispatch(session: Session, incident_id: int, squad_ids: list[int], *, actor:
             domains = set(incident.domains)
             for squad in squads:
                 _check_dispatchable(squad, incident_id, domains, already=set(incident.assigned))
-            _check_in_scope(session, actor, squads)
+            require_squads(session, actor, squads)
             strangers = [s for s in squads if s.root_region_id != incident.root_region_id]
             if strangers:
                 with tx.raw.cursor() as assisted:
@@ -345,18 +345,6 @@ def _dispatch_events(tasks: list[_NewTask], incident, note: str | None) -> list[
     for n, event in enumerate(events):
         event["n"] = n
     return events
-
-
-def _check_in_scope(session: Session, actor: str, squads) -> None:
-    """A township's account directs the squads of its township and zone (seed 001 §3.2.4)."""
-    principal = principal_of(actor)
-    for squad in squads:
-        if not covers(session, principal, squad.station_region_id):
-            raise OutOfScope(
-                f"squad {squad.id} ({squad.name_zh}) is stationed outside your scope",
-                field="squad_ids",
-                details={"squad_id": squad.id},
-            )
 
 
 def _check_same_county(session: Session, incident, strangers, assisted_roots: set[int]) -> None:
