@@ -646,20 +646,30 @@ class PositionFix(Base):
 ROLES = ("dispatcher", "squad", "planner", "supervisor", "admin")
 
 
-class Account(Base):
+class Scoped:
+    """The scope an account or a token carries (issue 25, ``dispatch.scope``): ``region_id`` the
+    province, county or township (NULL: every region this server holds); ``authority_id`` or
+    ``body_id`` the enforcement authority or oversight body acted for, if any (at most one)."""
+
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"))
+    authority_id: Mapped[int | None] = mapped_column(ForeignKey("authority.id"))
+    body_id: Mapped[int | None] = mapped_column(ForeignKey("oversight_body.id"))
+
+
+ONE_ORGANISATION = "authority_id IS NULL OR body_id IS NULL"
+
+
+class Account(Scoped, Base):
     """A person who signs in with a password (argon2 hash): dispatcher, planner, supervisor, admin.
 
-    Scope (issue 25): ``region_id`` is the province, county or township the person works for
-    (NULL: every region this server holds, for administrators of the whole installation);
-    ``authority_id`` / ``body_id`` the department or body the person acts for, if any. Acts the
-    seeds reserve to a department (answering its referrals, a justice bureau's notice, the
-    government's decision) need an account of that department.
+    Acts the seeds reserve to a department (answering its referrals, a justice bureau's notice,
+    the government's decision) need an account whose scope names that department.
     """
 
     __tablename__ = "account"
     __table_args__ = (
         _in_check("role", ROLES),
-        CheckConstraint("authority_id IS NULL OR body_id IS NULL", name="one_organisation"),
+        CheckConstraint(ONE_ORGANISATION, name="one_organisation"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -669,18 +679,15 @@ class Account(Base):
     password_hash: Mapped[str] = mapped_column(String(200))
     active: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
     created_at: Mapped[dt.datetime] = _timestamp()
-    region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"))
-    authority_id: Mapped[int | None] = mapped_column(ForeignKey("authority.id"))
-    body_id: Mapped[int | None] = mapped_column(ForeignKey("oversight_body.id"))
     password_changed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     # Set when the demo created the account with its printed password (make run only).
     demo: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
 
 
-class ApiToken(Base):
+class ApiToken(Scoped, Base):
     """A bearer token for a script or an integration (12345 bridge, monitoring); only its hash is kept.
 
-    A token carries a scope like an account's. ``account_id``: a person's own token, ended with
+    A token carries a scope like an account's (``Scoped``). ``account_id``: a person's own token, ended with
     that person's sessions. ``act_for``: an integration (the 12345 bridge) that may name, in
     ``X-Actor``, an account of its scope it acts for; never for acts reserved to a named role.
     """
@@ -688,7 +695,7 @@ class ApiToken(Base):
     __tablename__ = "api_token"
     __table_args__ = (
         _in_check("role", ROLES),
-        CheckConstraint("authority_id IS NULL OR body_id IS NULL", name="one_organisation"),
+        CheckConstraint(ONE_ORGANISATION, name="one_organisation"),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -699,9 +706,6 @@ class ApiToken(Base):
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     account_id: Mapped[int | None] = mapped_column(ForeignKey("account.id"), index=True)
-    region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"))
-    authority_id: Mapped[int | None] = mapped_column(ForeignKey("authority.id"))
-    body_id: Mapped[int | None] = mapped_column(ForeignKey("oversight_body.id"))
     act_for: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
 
 
