@@ -56,7 +56,7 @@ from dispatch.oversight.reference import OversightAlreadyLoaded, load_oversight_
 from dispatch.recommend import invalidate_caches
 from dispatch.record import record
 from dispatch.seed import AlreadyLoaded, database_is_empty, load_dataset_into
-from dispatch.signin import unlock
+from dispatch.signin import account_key, unlock
 from dispatch.simulate import Simulation
 from dispatch.store import backup as backups
 from dispatch.store import migrate
@@ -416,17 +416,25 @@ def add_account_command(
     click.echo(f"account {username} ({role}) created")
 
 
+def _change_account(username: str, action: str, change) -> None:
+    """Find the account (exit naming it when unknown), apply ``change(session, account)``, whose
+    answer is the event's data, put ``action`` on the record and commit."""
+    session = db.session
+    account = _account_or_exit(session, username)
+    data = change(session, account)
+    record(session, actor="cli", action=action, entity_type="account", entity_id=account.id, data=data)
+    session.commit()
+
+
 @click.command("set-password")
 @click.argument("username")
 @_PASSWORD_FILE
 @with_appcontext
 def set_password_command(username: str, password_file: str | None) -> None:
     """Give an account a new password; every session and token of the account ends at once."""
-    session = db.session
-    account = _account_or_exit(session, username)
-    set_password(session, account, _read_password(password_file, username))
-    record(session, actor="cli", action="account.password_set", entity_type="account", entity_id=account.id)
-    session.commit()
+    _change_account(
+        username, "account.password_set", lambda s, a: set_password(s, a, _read_password(password_file, username))
+    )
     click.echo(f"password of {username} changed; its sessions and tokens are ended")
 
 
@@ -435,11 +443,7 @@ def set_password_command(username: str, password_file: str | None) -> None:
 @with_appcontext
 def disable_account_command(username: str) -> None:
     """Disable an account: it cannot sign in, and its sessions, tokens and sockets end at once."""
-    session = db.session
-    account = _account_or_exit(session, username)
-    set_active(session, account, False)
-    record(session, actor="cli", action="account.disabled", entity_type="account", entity_id=account.id)
-    session.commit()
+    _change_account(username, "account.disabled", lambda s, a: set_active(s, a, False))
     click.echo(f"account {username} disabled")
 
 
@@ -448,11 +452,7 @@ def disable_account_command(username: str) -> None:
 @with_appcontext
 def enable_account_command(username: str) -> None:
     """Enable a disabled account again (its old sessions and tokens stay ended)."""
-    session = db.session
-    account = _account_or_exit(session, username)
-    set_active(session, account, True)
-    record(session, actor="cli", action="account.enabled", entity_type="account", entity_id=account.id)
-    session.commit()
+    _change_account(username, "account.enabled", lambda s, a: set_active(s, a, True))
     click.echo(f"account {username} enabled")
 
 
@@ -462,14 +462,16 @@ def enable_account_command(username: str) -> None:
 @with_appcontext
 def set_role_command(username: str, role: str) -> None:
     """Give an account another role; its sessions and tokens end at once (they carried the old one)."""
-    session = db.session
-    account = _account_or_exit(session, username)
-    previous = account.role
-    set_role(session, account, role)
-    record(session, actor="cli", action="account.role_set", entity_type="account", entity_id=account.id,
-           data={"from": previous, "to": role})  # fmt: skip
-    session.commit()
-    click.echo(f"account {username}: {previous} -> {role}; its sessions and tokens are ended")
+
+    changed: dict = {}
+
+    def change(session, account) -> dict:
+        changed.update({"from": account.role, "to": role})
+        set_role(session, account, role)
+        return changed
+
+    _change_account(username, "account.role_set", change)
+    click.echo(f"account {username}: {changed['from']} -> {role}; its sessions and tokens are ended")
 
 
 @click.command("unlock-account")
@@ -497,7 +499,7 @@ def list_accounts_command() -> None:
         where = names.get(("region", a.region_id), "everywhere" if a.region_id is None else str(a.region_id))
         org = names.get(("authority", a.authority_id)) or names.get(("body", a.body_id)) or "-"
         state = "active" if a.active else "disabled"
-        if f"account:{a.username.lower()}" in locked:
+        if account_key(a.username) in locked:
             state += ", locked"
         if a.demo:
             state += ", demo"

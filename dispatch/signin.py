@@ -36,8 +36,13 @@ class SignIn:
     retry_after: int = 0
 
 
+def account_key(username: str) -> str:
+    """The throttle's key of an account name (as typed: any case, spaces around)."""
+    return f"account:{username.strip().lower()}"[:120]
+
+
 def _keys(username: str, address: str | None) -> list[str]:
-    keys = [f"account:{username.strip().lower()}"[:120]]
+    keys = [account_key(username)]
     if address:
         keys.append(f"address:{address}"[:120])
     return keys
@@ -106,6 +111,6 @@ def sign_out(session: Session, session_id: object, address: str | None) -> None:
 
 def unlock(session: Session, account: Account, *, actor: str) -> bool:
     """Lift a lock (and any wait) on an account; whether there was one."""
-    removed = session.execute(delete(LoginThrottle).where(LoginThrottle.key == f"account:{account.username.lower()}"))
+    removed = session.execute(delete(LoginThrottle).where(LoginThrottle.key == account_key(account.username)))
     record(session, actor=actor, action="account.unlocked", entity_type="account", entity_id=account.id)
     return bool(removed.rowcount)
