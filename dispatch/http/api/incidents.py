@@ -4,9 +4,23 @@ from __future__ import annotations
 
 from flask import current_app, jsonify, request
 
-from dispatch.errors import ApiError
 from dispatch.http.api.blueprint import bp
-from dispatch.http.api.params import actor, json_body, query_flag, query_int, scope_regions
+from dispatch.http.api.params import actor, json_body, scope_regions
+from dispatch.http.contract import Link, operation
+from dispatch.http.contract.incidents import (
+    DispatchBody,
+    DuplicateBody,
+    GeoOnly,
+    Incident,
+    IncidentCreated,
+    IncidentEvents,
+    IncidentIntake,
+    IncidentList,
+    IncidentQuery,
+    RecommendationQuery,
+    Recommendations,
+    TaskList,
+)
 from dispatch.http.responses import json_response
 from dispatch.incidents import (
     get_incident,
@@ -18,14 +32,26 @@ from dispatch.incidents import (
 from dispatch.recommend import recommend
 from dispatch.record import event_json, events_of_incident
 from dispatch.shapes import incident_json, task_json
-from dispatch.states import INCIDENT_STATUSES
 from dispatch.store.db import db
-from dispatch.store.models import DOMAINS
 from dispatch.tasks import dispatch
-from dispatch.validation import check_fields, id_list, optional_id, optional_text, parse_time
+
+_READ_INCIDENT = {
+    "show": Link("show_incident", incident_id="$response.body#/id"),
+    "recommend": Link("incident_recommendations", "the squads to send", incident_id="$response.body#/id"),
+    "dispatch": Link("dispatch_incident", incident_id="$response.body#/id"),
+    "record": Link("incident_events", incident_id="$response.body#/id"),
+}
 
 
 @bp.post("/incidents")
+@operation(
+    query=GeoOnly,
+    body=IncidentIntake,
+    answers={201: IncidentCreated, 200: (IncidentCreated, "the stored incident of a repeated (source, external_id)")},
+    errors=(422,),
+    tags=["incidents"],
+    links={201: _READ_INCIDENT, 200: _READ_INCIDENT},
+)
 def create_incident():
     """201 with jurisdiction, priority, SLA and possible duplicates; 200 for a repeated ticket."""
     session = db.session
@@ -39,22 +65,21 @@ def create_incident():
 
 
 @bp.get("/incidents")
+@operation(query=IncidentQuery, answers={200: IncidentList}, tags=["incidents"])
 def list_incidents():
     """The queue: open and dispatched incidents (or ``?status=a,b``), most urgent first."""
-    statuses = [s for s in (request.args.get("status") or "").split(",") if s]
-    for status in statuses:
-        if status not in INCIDENT_STATUSES:
-            raise ApiError(f"unknown status {status!r}; one of {', '.join(INCIDENT_STATUSES)}", field="status")
+    query = request.context.query
     incidents = open_queue(
         db.session,
-        status=statuses or None,
-        limit=query_int("limit", 200, low=1, high=1000),
+        status=query.status.split(",") if query.status else None,
+        limit=query.limit,
         regions=scope_regions(),
     )
     return jsonify({"incidents": [incident_json(i) for i in incidents]})
 
 
 @bp.get("/incidents/<int:incident_id>")
+@operation(query=GeoOnly, answers={200: Incident}, errors=(404,), tags=["incidents"])
 def show_incident(incident_id: int):
     incident = get_incident(db.session, incident_id)
     body = incident_json(incident)
@@ -63,14 +88,11 @@ def show_incident(incident_id: int):
 
 
 @bp.get("/incidents/<int:incident_id>/recommendations")
+@operation(query=RecommendationQuery, answers={200: Recommendations}, errors=(404,), tags=["incidents"])
 def incident_recommendations(incident_id: int):
     """Squads best placed to go, with ETA and route legs; ``?explain=1`` adds who was left out."""
-    domain = request.args.get("domain")
-    if domain is not None and domain not in DOMAINS:
-        raise ApiError(f"unknown domain {domain!r}", field="domain")
-    at = parse_time(request.args.get("at"), "at")  # ETA as of another time (ferry timetables)
-    limit = query_int("limit", 5, low=1, high=50)
-    explain = query_flag("explain")
+    query = request.context.query
+    domain, at, limit, explain = query.domain, query.at, query.limit, query.explain
     # A read: an autocommit connection spares the BEGIN and ROLLBACK round trips. Autocommit is
     # switched on the driver's connection itself (SQLAlchemy's isolation_level option does the
     # same with twice the bookkeeping) and off again before the pool takes the connection back.
@@ -90,31 +112,33 @@ def incident_recommendations(incident_id: int):
 
 
 @bp.post("/incidents/<int:incident_id>/dispatch")
+@operation(
+    body=DispatchBody,
+    answers={201: TaskList},
+    errors=(404, 409),
+    tags=["incidents"],
+    links={201: {"task": Link("show_task", task_id="$response.body#/tasks/0/id"),
+                 "transition": Link("transition_task", task_id="$response.body#/tasks/0/id")}},
+)  # fmt: skip
 def dispatch_incident(incident_id: int):
     """One task per squad; 409 if a squad is busy, incompetent or without a certified officer."""
-    body = json_body()
-    check_fields(body, {"squad_ids", "note"})
-    squad_ids = id_list(body, "squad_ids", maximum=20)
-    note = optional_text(body, "note", 2000)
-    tasks = dispatch(db.session, incident_id, squad_ids, actor=actor(), note=note)  # committed
+    body = request.context.json
+    tasks = dispatch(db.session, incident_id, body.squad_ids, actor=actor(), note=body.note)  # committed
     return jsonify({"tasks": [task_json(t) for t in tasks]}), 201
 
 
 @bp.post("/incidents/<int:incident_id>/duplicate")
+@operation(query=GeoOnly, body=DuplicateBody, answers={200: Incident}, errors=(404, 409), tags=["incidents"])
 def mark_incident_duplicate(incident_id: int):
     """Mark this incident a duplicate of ``{"of": ID}``; both keep their record."""
-    body = json_body()
-    check_fields(body, {"of"})
-    original = optional_id(body, "of")
-    if original is None:
-        raise ApiError("required: the id of the original incident", field="of")
     session = db.session
-    incident = mark_duplicate(session, incident_id, original, actor=actor())
+    incident = mark_duplicate(session, incident_id, request.context.json.of, actor=actor())
     session.commit()
     return jsonify(incident_json(get_incident(session, incident.id)))
 
 
 @bp.get("/incidents/<int:incident_id>/events")
+@operation(query=GeoOnly, answers={200: IncidentEvents}, errors=(404,), tags=["incidents"])
 def incident_events(incident_id: int):
     """The full-process record of the incident, in order."""
     get_incident(db.session, incident_id)
