@@ -152,7 +152,13 @@ def empty_database_url(pg_cluster):
 @pytest.fixture
 def app(database_url, tmp_path):
     application = create_app(
-        {"TESTING": True, "DATABASE_URL": database_url, "DATA_DIR": tmp_path, "INTAKE_RATE_PER_MINUTE": 100000}
+        {
+            "TESTING": True,
+            "DATABASE_URL": database_url,
+            "DATA_DIR": tmp_path,
+            "INTAKE_RATE_PER_MINUTE": 100000,
+            "CHECK_ANSWERS": True,  # every answer is checked against its declaration (dispatch.http.contract)
+        }
     )
     yield application
     db.session.remove()
