@@ -51,5 +51,7 @@ def from_environment() -> dict:
         # Reverse proxies in front of the server whose X-Forwarded-For/-Proto/-Host are believed:
         # the sign-in throttle then sees the client's address, and cookies are Secure behind TLS.
         "PROXY_COUNT": int(os.environ.get("PROXY_COUNT", "0")),
+        # 1: every answer is checked against its declaration (the test suite, make fuzz); off in service
+        "CHECK_ANSWERS": os.environ.get("CHECK_ANSWERS", "") == "1",
         "REFERENCE_DATA_DIR": Path(os.environ.get("REFERENCE_DATA_DIR", PROJECT_ROOT / "gis" / "data")),
     }
