@@ -168,19 +168,21 @@ def operation(
     tags: Sequence[str] = (),
     links: dict[int, dict[str, Link]] | None = None,
     public: bool = False,
+    media: dict[int, dict[str, dict]] | None = None,
 ) -> Callable:
     """Declare a view's query, body and answers (``{status: model}``; ``None`` for no body).
 
     ``errors`` are the statuses besides COMMON_ERRORS it may answer with (404, 409, ...), each in
     the error shape; ``links`` lead from an answer to the operations that take its ids; a
-    ``public`` operation needs no credential.
+    ``public`` operation needs no credential; ``media`` adds other media types of an answer
+    (``{200: {"text/csv": {"type": "string"}}}``: media type -> schema).
     """
     codes = {f"HTTP_{status}": model for status, model in answers.items()}
     for status in {*COMMON_ERRORS, *errors}:
         codes[f"HTTP_{status}"] = (ErrorBody, _ERROR_TEXT.get(status, "an error"))
 
     def decorate(view: Callable) -> Callable:
-        _EXTRAS[view.__name__] = {"links": links or {}, "public": public}
+        _EXTRAS[view.__name__] = {"links": links or {}, "public": public, "media": media or {}}
         return spec.validate(
             query=query,
             json=body,
@@ -240,6 +242,9 @@ def _finish(op: dict, path: str, method: str, example: dict | None) -> None:
             param.pop("description", None) if not param.get("description") else None
     for status, by_name in extras.get("links", {}).items():
         op["responses"][str(status)]["links"] = dict(by_name)
+    for status, types in extras.get("media", {}).items():
+        content = op["responses"][str(status)].setdefault("content", {})
+        content.update({media_type: {"schema": schema} for media_type, schema in types.items()})
     if extras.get("public"):
         op["security"] = []
         for status in ("401", "403"):
