@@ -136,7 +136,7 @@ def intake(session: Session, body: dict, *, actor: str, config: dict) -> Intake:
     reported_at = parse_time(body.get("reported_at"), "reported_at", required=True)
     now = dt.datetime.now(dt.UTC)
     if reported_at > now + dt.timedelta(minutes=5):
-        raise ApiError("lies in the future", field="reported_at")
+        raise ApiError("lies in the future", field="reported_at", status=422, code="in_the_future")
     region, zone, authority, placed = _place(session, point.x, point.y, matters, config["SEA_REACH_M"])
     require_region(session, principal_of(actor), region.id if region is not None else None, "the incident's place")
 
@@ -256,7 +256,7 @@ def mark_duplicate(session: Session, incident_id: int, original_id: int, *, acto
     The duplicate cascade: its assigned tasks are cancelled (the original carries the work).
     """
     if incident_id == original_id:
-        raise ApiError("an incident cannot duplicate itself", field="of")
+        raise ApiError("an incident cannot duplicate itself", field="of", status=422, code="self_duplicate")
     first, second = sorted((incident_id, original_id))
     locked = {i: get_incident(session, i, lock=True) for i in (first, second)}  # one lock order
     incident, original = locked[incident_id], locked[original_id]

@@ -57,7 +57,7 @@ class Jurisdiction:
 def find_matter(session: Session, code: str, field: str = "matter") -> Matter:
     matter = session.scalar(select(Matter).where(Matter.code == code))
     if matter is None:
-        raise ApiError(f"unknown matter code {code!r}", field=field, code="unknown_matter")
+        raise ApiError(f"unknown matter code {code!r}", field=field, status=422, code="unknown_matter")
     return matter
 
 

@@ -476,7 +476,7 @@ def transition(
             details={"state": task.state, "allowed": list(allowed)},
         )
     if to == "declined" and not reason:
-        raise ApiError("a reason is required to decline", field="reason")
+        raise ApiError("a reason is required to decline", field="reason", status=422, code="reason_required")
     if to == "cancelled" and not reason:
         reason = "cancelled by the dispatcher"
     previous = task.state

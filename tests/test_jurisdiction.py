@@ -101,7 +101,6 @@ def test_open_sea_and_outside_the_county_are_404_with_a_json_error(client, point
         ({"lon": 190, "lat": 30.72}, "lon"),
         ({"lon": 122.77, "lat": -95}, "lat"),
         ({"lon": "nan", "lat": 30.72}, "lon"),
-        ({"lon": 122.77, "lat": 30.72, "matter": "NO-SUCH"}, "matter"),
     ],
 )
 def test_bad_input_is_400_naming_the_parameter(client, params, field):
@@ -109,6 +108,14 @@ def test_bad_input_is_400_naming_the_parameter(client, params, field):
     assert response.status_code == 400
     assert response.is_json
     assert response.get_json()["error"]["field"] == field
+
+
+def test_an_unknown_matter_is_422(client):
+    """A well-formed code the county does not have: refused by a rule the document cannot say."""
+    response = client.get("/api/v1/jurisdiction", query_string={"lon": 122.77, "lat": 30.72, "matter": "NO-SUCH"})
+    assert response.status_code == 422
+    assert response.get_json()["error"]["code"] == "unknown_matter"
+    assert response.get_json()["error"]["field"] == "matter"
 
 
 def test_covering_squads_are_shown_as_the_squad_list_shows_them(client, session):

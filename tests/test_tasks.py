@@ -86,7 +86,7 @@ def test_full_lifecycle_moves_squad_and_incident_and_is_recorded(client, session
 def test_decline_needs_a_reason_and_returns_the_incident_to_the_queue(client, session):
     incident, squad, task = _dispatched_task(client, session)
     refused = client.post(f"/api/v1/tasks/{task['id']}/transition", json={"to": "declined"})
-    assert refused.status_code == 400 and refused.get_json()["error"]["field"] == "reason"
+    assert refused.status_code == 422 and refused.get_json()["error"]["field"] == "reason"
     assert _move(client, task["id"], "declined", reason="船只故障").status_code == 200
     assert client.get(f"/api/v1/incidents/{incident['id']}").get_json()["status"] == "open"
     assert session.get(Squad, squad.id, populate_existing=True).status == "available"
