@@ -1,0 +1,669 @@
+"""Record the examples of the OpenAPI document: a Shengsi day walked through the API.
+
+    .venv/bin/python -m tests.record_examples [--out PATH]
+
+A throwaway PostGIS cluster (var/record-examples-<pid>, destroyed at the end) gets the test
+template's data (the Shengsi reference data, the oversight bodies and staff, the test tokens);
+the app runs in-process (``app.test_client()``, every answer checked against its declaration).
+The day, in order, so that every id exists when it is used: a hotline report in Caiyuan is
+taken, recommended, dispatched and worked to completion; a second report of it is marked a
+duplicate; the market and health departments ask to inspect one guesthouse on Shengshan and
+get one joint visit; a planner drafts, checks, saves and schedules a coverage plan; a tablet
+posts its fixes; the county bureau opens cases (legal review, a decision, a criminal referral),
+asks for assistance, refers a lead, goes through a jurisdiction dispute; the justice bureau
+supervises; records are shared; the annual report is read.
+
+Each operation's first successful request and answer are kept, keyed ``"METHOD /path"`` as in
+the document, with the path and query parameters sent. Long lists in answers are cut to a few
+items and geometries to a few vertices (still valid GeoJSON), so the file stays readable.
+A step that answers an error stops the recording (exit 1, nothing written); an operation of the
+document that was not walked, or an example its schema refuses, is reported (exit 1, the file
+written all the same). No credential is recorded: only bodies, path and query parameters.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import json
+import os
+import sys
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator
+from sqlalchemy import create_engine, pool, select
+from sqlalchemy.orm import Session
+
+from dispatch import create_app
+from dispatch.accounts import add_account, add_api_token
+from dispatch.config import PROJECT_ROOT
+from dispatch.http.contract import EXAMPLES_FILE, document
+from dispatch.oversight.reference import load_oversight_into
+from dispatch.seed import load_dataset_into
+from dispatch.store import migrate
+from dispatch.store.db import db
+from dispatch.store.embedded_pg import EmbeddedPostgres
+from dispatch.store.models import Officer, Squad
+from dispatch.tablets import issue_token
+from gis.reference import load_dataset
+from tests.conftest import PASSWORD, SHENGSI, TOKENS, _add_scoped_principals, org_token, person_token
+
+CST = dt.timezone(dt.timedelta(hours=8))
+LIST_ITEMS = 3  # items kept of a list in an answer
+GEOMETRIES = {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"}
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}"}
+
+
+# Who acts (gis/data/shengsi/authorities.yaml, oversight.yaml; tokens of the test template).
+DISPATCHER = bearer(TOKENS["dispatcher-test"][1])  # the command centre's dispatcher (admin)
+SCHEDULER = bearer(TOKENS["api"][1])  # an integration token naming no organisation
+PLANNER = bearer(TOKENS["planner"][1])
+BUREAU = bearer(org_token("county-bureau"))  # 嵊泗县综合行政执法局
+MARKET = bearer(org_token("dept-market"))
+HEALTH = bearer(org_token("dept-health"))
+EMERGENCY = bearer(org_token("dept-emergency"))
+CULTURE = bearer(org_token("dept-culture"))
+COORDINATION = bearer(org_token("shengsi-coordination"))
+GOVERNMENT = bearer(org_token("shengsi-gov"))
+JUSTICE = bearer(org_token("shengsi-justice"))
+POLICE = bearer(org_token("shengsi-police"))
+REVIEWER = bearer(person_token("reviewer-cb-wang"))  # the county bureau's legal reviewer, her own token
+
+
+class StepFailed(RuntimeError):
+    pass
+
+
+class Recorder:
+    """Sends the day's requests and keeps each operation's first success."""
+
+    def __init__(self, client):
+        self.client = client
+        self.examples: dict[str, dict[str, Any]] = {}
+        self.steps = 0
+
+    def call(
+        self,
+        key: str,
+        *,
+        path: dict[str, Any] | None = None,
+        query: dict[str, Any] | None = None,
+        body: Any = None,
+        headers: dict[str, str] | None = None,
+        status: int | None = None,
+    ) -> Any:
+        """``key`` is the operation, ``"POST /api/v1/incidents/{incident_id}/dispatch"``; ``path``
+        fills its parameters. Any answer of 400 or more stops the recording."""
+        method, template = key.split(" ", 1)
+        url = template.format(**(path or {}))
+        query = {name: str(value) for name, value in (query or {}).items()}
+        kwargs: dict[str, Any] = {"headers": headers or DISPATCHER, "query_string": query}
+        if body is not None:
+            kwargs["json"] = body
+        response = self.client.open(url, method=method, **kwargs)
+        self.steps += 1
+        answer = response.get_json(silent=True) if response.is_json else None
+        if response.status_code >= 400 or (status is not None and response.status_code != status):
+            raise StepFailed(
+                f"step {self.steps}: {method} {url}{'?' if query else ''}"
+                f"{'&'.join(f'{k}={v}' for k, v in query.items())} answered {response.status_code}"
+                f" (expected {status or '2xx'}):\n{json.dumps(answer, ensure_ascii=False, indent=1)[:3000]}"
+            )
+        if key not in self.examples and answer is not None:
+            example: dict[str, Any] = {"status": response.status_code, "answer": answer}
+            if body is not None:
+                example["request"] = body
+            if path:
+                example["path"] = dict(path)
+            if query:
+                example["query"] = query
+            self.examples[key] = example
+        return answer
+
+
+# -- trimming ------------------------------------------------------------------------------------
+
+
+def _ring(ring: list) -> list:
+    """A closed ring of at most five positions taken evenly around ``ring`` (still a valid ring)."""
+    if len(ring) <= 5:
+        return ring
+    step = (len(ring) - 1) / 4
+    return [ring[round(i * step)] for i in range(4)] + [ring[0]]
+
+
+def _geometry(kind: str, coordinates: list) -> list:
+    if kind in ("MultiPoint", "LineString"):
+        return coordinates[:LIST_ITEMS]
+    if kind == "MultiLineString":
+        return [line[:LIST_ITEMS] for line in coordinates[:2]]
+    if kind == "Polygon":
+        return [_ring(coordinates[0])] if coordinates else coordinates
+    if kind == "MultiPolygon":
+        return [[_ring(polygon[0])] for polygon in coordinates[:2]]
+    return coordinates
+
+
+def trim(value: Any) -> Any:
+    """Lists cut to LIST_ITEMS items, geometries to a few vertices, all the way down."""
+    if isinstance(value, dict):
+        if (
+            isinstance(value.get("type"), str)
+            and value["type"] in GEOMETRIES
+            and isinstance(value.get("coordinates"), list)
+        ):
+            return {**{k: trim(v) for k, v in value.items() if k != "coordinates"},
+                    "coordinates": _geometry(value["type"], value["coordinates"])}  # fmt: skip
+        return {key: trim(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [trim(item) for item in value[:LIST_ITEMS]]
+    return value
+
+
+def _strip_examples(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {k: _strip_examples(v) for k, v in value.items() if k != "example"}
+    if isinstance(value, list):
+        return [_strip_examples(v) for v in value]
+    return value
+
+
+def trim_document(doc: dict) -> dict:
+    """The OpenAPI document as its own example: its frame, one operation, two schemas."""
+    first_path = next(iter(doc["paths"]))
+    schemas = doc["components"].get("schemas", {})
+    return {
+        **{k: v for k, v in doc.items() if k not in ("paths", "components")},
+        "paths": {first_path: _strip_examples(doc["paths"][first_path])},
+        "components": {
+            **{k: v for k, v in doc["components"].items() if k != "schemas"},
+            "schemas": {name: schemas[name] for name in list(schemas)[:2]},
+        },
+    }
+
+
+# -- the day ---------------------------------------------------------------------------------------
+
+
+def ago(**delta) -> str:
+    return (dt.datetime.now(CST) - dt.timedelta(**delta)).replace(microsecond=0).isoformat()
+
+
+def ahead(**delta) -> str:
+    return (dt.datetime.now(CST) + dt.timedelta(**delta)).replace(microsecond=0).isoformat()
+
+
+def walk_the_day(rec: Recorder, app) -> None:
+    call = rec.call
+    with app.app_context():
+        squads = {code: squad_id for code, squad_id in db.session.execute(select(Squad.code, Squad.id))}
+        officers = {name: officer_id for name, officer_id in db.session.execute(select(Officer.name, Officer.id))}
+        _, tablet_token = issue_token(db.session, squads["cb-caiyuan"], label="菜园中队 1号平板")
+        db.session.commit()
+        db.session.remove()
+    tablet = bearer(tablet_token)
+
+    # The reference a client reads first.
+    call("GET /api/v1/health")
+    call("GET /api/v1/openapi.json")
+    call("GET /api/v1/regions")
+    call("GET /api/v1/zones")
+    call("GET /api/v1/squads")
+    call("GET /api/v1/matters")
+    call("GET /api/v1/jurisdiction", query={"lon": 122.452, "lat": 30.728})
+
+    # 08:40 a 12345 hotline report: a seafood stall on the pavement of Caiyuan's harbour road.
+    report = {
+        "source": "hotline_12345",
+        "external_id": "12345-20261123-0417",
+        "matters": ["CM-001"],
+        "location": {"type": "Point", "coordinates": [122.4523, 30.7281]},
+        "address": "嵊泗县菜园镇沙河路海鲜排档门口",
+        "description": "群众反映海鲜排档在人行道上摆放桌椅占道经营,影响行人通行",
+        "reported_at": ago(minutes=25),
+    }
+    incident = call("POST /api/v1/incidents", body=report, status=201)
+    incident_id = {"incident_id": incident["id"]}
+    call("GET /api/v1/incidents", query={"status": "open", "limit": 20})
+    call("GET /api/v1/incidents/{incident_id}", path=incident_id)
+    ranked = call("GET /api/v1/incidents/{incident_id}/recommendations", path=incident_id, query={"limit": 3})
+    first = ranked["recommendations"][0]["squad"]["id"]
+    dispatched = call(
+        "POST /api/v1/incidents/{incident_id}/dispatch",
+        path=incident_id,
+        body={"squad_ids": [first], "note": "请尽快到场劝导,拍照取证"},
+        status=201,
+    )
+    task_id = {"task_id": dispatched["tasks"][0]["id"]}
+    call("POST /api/v1/tasks/{task_id}/transition", path=task_id, body={"to": "acknowledged"})
+    call("POST /api/v1/tasks/{task_id}/transition", path=task_id, body={"to": "en_route"})
+    call("GET /api/v1/tasks/{task_id}", path=task_id)
+    call("POST /api/v1/tasks/{task_id}/transition", path=task_id, body={"to": "on_scene"})
+    call("POST /api/v1/tasks/{task_id}/transition", path=task_id, body={"to": "completed"})
+    call("GET /api/v1/incidents/{incident_id}/events", path=incident_id)
+
+    # The same stall reported again from the street: marked a duplicate of the first report.
+    again = call(
+        "POST /api/v1/incidents",
+        body={
+            "source": "hotline_12345",
+            "matters": ["CM-001"],
+            "location": {"type": "Point", "coordinates": [122.4526, 30.7283]},
+            "description": "沙河路有排档占用人行道",
+            "reported_at": ago(minutes=15),
+        },
+        status=201,
+    )
+    call(
+        "POST /api/v1/incidents/{incident_id}/duplicate",
+        path={"incident_id": again["id"]},
+        body={"of": incident["id"]},
+    )
+
+    # The tablet of the Caiyuan squadron flushes its queue of fixes on its way back.
+    fixes = [
+        {"id": "cy-0917-01", "lon": 122.4531, "lat": 30.7279, "time": ago(minutes=4), "accuracy": 8},
+        {"id": "cy-0917-02", "lon": 122.4527, "lat": 30.7273, "time": ago(minutes=2), "accuracy": 6},
+    ]
+    call(
+        "POST /api/v1/squads/{squad_id}/positions",
+        path={"squad_id": squads["cb-caiyuan"]},
+        body={"fixes": fixes},
+        headers=tablet,
+    )
+    call("GET /api/v1/command/snapshot")
+
+    # Inspect once: the market and health departments both mean to inspect one guesthouse.
+    guesthouse = {
+        "name": "嵊山镇海景民宿",
+        "business_id": "91330922MA2A0B1C2D",
+        "location": {"type": "Point", "coordinates": [122.812, 30.722]},
+    }
+    start = dt.datetime.now(CST).replace(microsecond=0) + dt.timedelta(days=1)
+    window = {"start": start.isoformat(), "end": (start + dt.timedelta(days=7)).isoformat()}
+    for authority, purpose in (("dept-market", "食品经营年度检查"), ("dept-health", "公共场所卫生年度检查")):
+        call(
+            "POST /api/v1/inspection-requests",
+            body={"authority": authority, "target": guesthouse, "window": window, "purpose": purpose},
+            status=201,
+        )
+    call("GET /api/v1/inspection-requests", query={"status": "pending"})
+    proposals = call("GET /api/v1/joint-inspections/proposals")["proposals"]
+    proposal = next(p for p in proposals if p["reason"] == "pending_requests")
+    payload = {key: proposal[key] for key in ("target", "slot", "squad_ids", "lead_squad_id", "request_ids")}
+    payload["domains"] = proposal["domains"]
+    joint = call("POST /api/v1/joint-inspections", body=payload, status=201)
+    call("GET /api/v1/joint-inspections")
+    call("GET /api/v1/joint-inspections/{joint_id}", path={"joint_id": joint["id"]})
+
+    # A planner drafts next year's coverage plan: Huaniao becomes a zone of its own.
+    plan = call("POST /api/v1/plans", body={}, headers=PLANNER, status=201)
+    plan_id = {"plan_id": plan["id"]}
+    call("GET /api/v1/plans", headers=PLANNER)
+    call("GET /api/v1/plans/{plan_id}", path=plan_id, headers=PLANNER)
+    zones = []
+    for zone in plan["zones"]:
+        edit = {k: zone[k] for k in ("code", "name", "name_en", "hub", "members")}
+        if zone["drawn"]:
+            edit["geometry"] = zone["geometry"]
+        if zone["code"] == "maan":
+            edit["members"] = [m for m in zone["members"] if m != "330922203"]
+        zones.append(edit)
+    call("POST /api/v1/plans/{plan_id}/validate", path=plan_id, body={"zones": zones}, headers=PLANNER)
+    zones.append({"code": "huaniao", "name": "花鸟片区", "name_en": "Huaniao zone", "hub": "330922203",
+                  "members": ["330922203"]})  # fmt: skip
+    saved = call(
+        "PUT /api/v1/plans/{plan_id}",
+        path=plan_id,
+        body={"version": plan["version"], "zones": zones},
+        headers=PLANNER,
+    )
+    call("GET /api/v1/plans/{plan_id}/compare", path=plan_id, headers=PLANNER)
+    call(
+        "POST /api/v1/plans/{plan_id}/publish",
+        path=plan_id,
+        body={"version": saved["version"], "effective_at": ahead(days=30)},
+        headers=PLANNER,
+    )
+
+    # The county bureau's cases: a major penalty passes legal review first.
+    case_body = {
+        "authority": "county-bureau",
+        "matter": "CM-001",
+        "incident_id": incident["id"],
+        "party": {"name": "嵊泗某某海鲜排档", "business_id": "91330922MA2B3C4D5E"},
+        "summary": "占用人行道经营海鲜排档,经责令改正拒不改正",
+        "major": True,
+        "enforcer_ids": [officers["许海峰"]],
+        "assistant_ids": [officers["林伟东"]],
+    }
+    case = call("POST /api/v1/cases", body=case_body, headers=BUREAU, status=201)
+    case_id = {"case_id": case["id"]}
+    review = call(
+        "POST /api/v1/cases/{case_id}/legal-reviews",
+        path=case_id,
+        body={"proposed_decision": "拟责令改正,罚款二万元"},
+        headers=BUREAU,
+        status=201,
+    )
+    call(
+        "POST /api/v1/legal-reviews/{review_id}/outcome",
+        path={"review_id": review["id"]},
+        body={"outcome": "passed", "reasons": "事实清楚,证据确凿,适用依据正确,程序合法"},
+        headers=REVIEWER,
+    )
+    penalty = call(
+        "POST /api/v1/cases/{case_id}/decisions",
+        path=case_id,
+        body={"number": "嵊综执罚决字〔2026〕第1号", "content": "责令改正,罚款二万元", "fine_yuan": 20000},
+        headers=BUREAU,
+        status=201,
+    )
+    call("GET /api/v1/cases/{case_id}", path=case_id, headers=BUREAU)
+
+    # Another stall's case looks like illegal business on a criminal scale: transferred to the police.
+    second = call(
+        "POST /api/v1/cases",
+        body={
+            **case_body,
+            "major": False,
+            "incident_id": again["id"],
+            "assistant_ids": [],
+            "party": {"name": "嵊泗某某水产商行"},
+            "summary": "无证经营水产品,经营额巨大",
+        },  # fmt: skip
+        headers=BUREAU,
+        status=201,
+    )
+    referral = call(
+        "POST /api/v1/cases/{case_id}/criminal-referrals",
+        path={"case_id": second["id"]},
+        body={"to": "shengsi-police", "suspected_offence": "非法经营罪"},
+        headers=BUREAU,
+        status=201,
+    )
+    call(
+        "POST /api/v1/criminal-referrals/{referral_id}/status",
+        path={"referral_id": referral["id"]},
+        body={"to": "accepted", "note": "已立案侦查"},
+        headers=POLICE,
+    )
+    call("GET /api/v1/criminal-referrals", query={"status": "accepted"}, headers=BUREAU)
+    call("GET /api/v1/criminal-referrals/{referral_id}", path={"referral_id": referral["id"]}, headers=BUREAU)
+
+    # Assistance: the bureau asks the market department for a quality opinion, urgently.
+    question = {"to": "dept-market", "question": "请对抽检的散装白酒出具质量检验意见", "urgent": True}
+    assistance = call("POST /api/v1/assistance-requests", body=question, headers=BUREAU, status=201)
+    assistance_id = {"request_id": assistance["id"]}
+    call(
+        "POST /api/v1/assistance-requests/{request_id}/on-site",
+        path=assistance_id,
+        body={"officers": "李明、王强"},
+        headers=MARKET,
+    )
+    call(
+        "POST /api/v1/assistance-requests/{request_id}/extend",
+        path=assistance_id,
+        body={"until": (dt.date.today() + dt.timedelta(days=20)).isoformat(), "reason": "需送省级机构检测"},
+        headers=MARKET,
+    )
+    call("GET /api/v1/assistance-requests", headers=BUREAU)
+    call(
+        "POST /api/v1/assistance-requests/{request_id}/answer",
+        path=assistance_id,
+        body={"opinion": "经检验,甲醇含量超标", "evidence": ["检验报告 ZJ-2026-0012"]},
+        headers=MARKET,
+    )
+
+    # A lead found on patrol goes to the competent department; an old one is escalated.
+    lead = {"to": "dept-emergency", "matter": "EM-001", "summary": "巡查发现某加油站违规储存危险化学品"}
+    referred = call("POST /api/v1/referrals", body=lead, headers=BUREAU, status=201)
+    call(
+        "POST /api/v1/referrals",
+        body={**lead, "summary": "巡查发现渔港码头违规堆放液化气钢瓶", "referred_at": ago(hours=30)},
+        headers=BUREAU,
+        status=201,
+    )
+    call("POST /api/v1/referrals/escalate-overdue", headers=SCHEDULER)
+    call("GET /api/v1/referrals", headers=BUREAU)
+    call(
+        "POST /api/v1/referrals/{referral_id}/response",
+        path={"referral_id": referred["id"]},
+        body={"action": "acting", "note": "已派员查处"},
+        headers=EMERGENCY,
+    )
+
+    # A jurisdiction dispute over tents on Jihu beach, from negotiation to the government's decision.
+    beach = call(
+        "POST /api/v1/incidents",
+        body={
+            "source": "patrol",
+            "matters": ["CM-001"],
+            "location": {"type": "Point", "coordinates": [122.4676, 30.7155]},
+            "description": "基湖沙滩有人违规搭建帐篷出租经营",
+            "reported_at": ago(hours=2),
+        },
+        status=201,
+    )
+    dispute = call(
+        "POST /api/v1/disputes",
+        body={
+            "party_a": "county-bureau",
+            "party_b": "dept-culture",
+            "incident_id": beach["id"],
+            "subject": "基湖沙滩帐篷经营管辖争议",
+            "provisional_squad_id": squads["cb-caiyuan"],
+        },
+        headers=BUREAU,
+        status=201,
+    )
+    dispute_id = {"dispute_id": dispute["id"]}
+    points = [
+        {
+            "point": "海滩违规搭建经营帐篷由谁查处",
+            "view_a": "属城市管理范畴,由综合执法局查处",
+            "basis_a": "《浙江省综合行政执法事项统一目录》",
+            "view_b": "属旅游经营活动,由文广旅体局查处",
+            "basis_b": "《旅行社条例》第四十六条",
+        }
+    ]
+    step = "POST /api/v1/disputes/{dispute_id}/steps"
+    call(step, path=dispute_id, body={"step": "request", "points": points}, headers=CULTURE)
+    call("GET /api/v1/disputes", query={"open": 1}, headers=BUREAU)
+    call(step, path=dispute_id, body={"step": "coordinate", "opinion": "建议由综合执法局查处", "agreed": False},
+         headers=COORDINATION)  # fmt: skip
+    call(step, path=dispute_id, body={"step": "consult", "opinion": "会商意见:由综合执法局查处", "accepted": False},
+         headers=COORDINATION)  # fmt: skip
+    call(step, path=dispute_id, body={"step": "decide", "decision": "县政府决定由综合执法局查处",
+                                      "competent_authority": "county-bureau"}, headers=GOVERNMENT)  # fmt: skip
+    call("GET /api/v1/disputes/{dispute_id}", path=dispute_id, headers=BUREAU)
+
+    # The justice bureau supervises: a visit, then a notice on the decided case.
+    call("GET /api/v1/oversight-staff", headers=JUSTICE)
+    call(
+        "POST /api/v1/supervision-visits",
+        body={"authority": "county-bureau", "method": "case_file_review", "on_site": True,
+              "findings": "抽查案卷10件,1件处罚决定未载明法律依据", "supervisors": ["supervisor-zhao", "supervisor-qian"]},
+        headers=JUSTICE,
+        status=201,
+    )  # fmt: skip
+    notice = call(
+        "POST /api/v1/supervision-notices",
+        body={
+            "authority": "county-bureau",
+            "method": "individual_case",
+            "problem": "处罚决定未载明法律依据",
+            "required_action": "补正法律依据并重新送达",
+            "case_ids": [case["id"]],
+        },
+        headers=JUSTICE,
+        status=201,
+    )
+    notice_id = {"notice_id": notice["id"]}
+    call(
+        "POST /api/v1/supervision-notices/{notice_id}/response",
+        path=notice_id,
+        body={"response": "已补正法律依据"},
+        headers=BUREAU,
+    )
+    call(
+        "POST /api/v1/supervision-notices/{notice_id}/review",
+        path=notice_id,
+        body={"accepted": False, "note": "补正后未重新送达当事人"},
+        headers=JUSTICE,
+    )
+    call(
+        "POST /api/v1/supervision-notices/{notice_id}/decisions",
+        path=notice_id,
+        body={"action": "revoke", "ground": "no_legal_basis", "content": "撤销该处罚决定",
+              "penalty_decision_id": penalty["id"]},
+        headers=GOVERNMENT,
+        status=201,
+    )  # fmt: skip
+    call("GET /api/v1/supervision-notices", headers=JUSTICE)
+    call("GET /api/v1/supervision-notices/{notice_id}", path=notice_id, headers=JUSTICE)
+
+    # Officers' certificates and training hours.
+    call(
+        "POST /api/v1/officers/{officer_id}/training",
+        path={"officer_id": officers["许海峰"]},
+        body={"taken_on": dt.date.today().replace(day=1).isoformat(), "hours": 8, "course": "行政处罚法专题"},
+        headers=BUREAU,
+        status=201,
+    )
+    call("GET /api/v1/training", query={"year": dt.date.today().year, "under": 1}, headers=BUREAU)
+    call("GET /api/v1/certificates", query={"within_days": 0}, headers=BUREAU)
+
+    # Sharing: the market department shares a licence; the bureau reads the market department's feed.
+    call(
+        "POST /api/v1/sharing/records",
+        body={
+            "kind": "licence",
+            "authority": "dept-market",
+            "title": "食品经营许可证 JY13309220001234",
+            "party": {"name": "嵊泗某某海鲜排档", "business_id": "91330922MA2B3C4D5E"},
+            "domains": ["market_supervision"],
+            "data": {"licence_no": "JY13309220001234", "valid_until": "2031-11-22"},
+        },
+        headers=MARKET,
+        status=201,
+    )
+    call("GET /api/v1/sharing/feed", query={"department": "dept-market"}, headers=MARKET)
+
+    # The year's figures.
+    call("GET /api/v1/reports/annual", query={"year": dt.date.today().year}, headers=JUSTICE)
+
+
+# -- checks and the file -------------------------------------------------------------------------------
+
+
+def _operations(doc: dict) -> dict[str, dict]:
+    return {f"{method.upper()} {path}": op for path, item in doc["paths"].items() for method, op in item.items()}
+
+
+def check(examples: dict[str, dict], doc: dict) -> list[str]:
+    """Each example against its operation's schemas (JSON Schema 2020-12, as OpenAPI 3.1 says)."""
+    problems = []
+
+    def validate(key: str, what: str, instance: Any, schema: dict) -> None:
+        validator = Draft202012Validator({**schema, "components": doc["components"]})
+        for error in list(validator.iter_errors(instance))[:1]:
+            where = "/".join(str(p) for p in error.absolute_path)
+            problems.append(f"{key}: the example {what} breaks its schema at /{where}: {error.message[:200]}")
+
+    for key, op in _operations(doc).items():
+        example = examples.get(key)
+        if example is None:
+            continue
+        if "request" in example and "requestBody" in op:
+            validate(key, "request", example["request"], op["requestBody"]["content"]["application/json"]["schema"])
+        answer = op["responses"].get(str(example["status"]), {})
+        schema = answer.get("content", {}).get("application/json", {}).get("schema")
+        if schema is None:
+            problems.append(f"{key}: the document declares no JSON answer {example['status']}")
+        else:
+            validate(key, f"answer ({example['status']})", example["answer"], schema)
+    return problems
+
+
+def _template(cluster: EmbeddedPostgres, name: str) -> str:
+    """The cluster's database (new, with PostGIS) loaded as the test template (tests/conftest.py)."""
+    url = cluster.url(name)
+    migrate.upgrade(url)
+    engine = create_engine(url, poolclass=pool.NullPool)
+    with Session(engine) as session:
+        load_dataset_into(session, load_dataset(SHENGSI))
+        load_oversight_into(session, SHENGSI)
+        for token_name, (role, token) in TOKENS.items():
+            add_api_token(session, token_name, role, token)
+        for role in ("dispatcher", "planner", "supervisor", "admin"):
+            add_account(session, f"test-{role}", role, PASSWORD)
+        _add_scoped_principals(session)
+        session.commit()
+    engine.dispose()
+    return url
+
+
+def record(out: Path) -> int:
+    folder = PROJECT_ROOT / "var" / f"record-examples-{os.getpid()}"
+    cluster = EmbeddedPostgres(folder, fsync=False, database="examples")
+    cluster.start()
+    try:
+        url = _template(cluster, "examples")
+        app = create_app({
+            "TESTING": True, "DATABASE_URL": url, "DATA_DIR": folder, "INTAKE_RATE_PER_MINUTE": 100000,
+            "CHECK_ANSWERS": True,
+        })  # fmt: skip
+        recorder = Recorder(app.test_client())
+        try:
+            walk_the_day(recorder, app)
+        except StepFailed as failure:
+            print(f"record_examples: FAILED, nothing written.\n{failure}", file=sys.stderr)
+            return 1
+        finally:
+            with app.app_context():
+                db.session.remove()
+                db.dispose()
+        doc = document(app)
+    finally:
+        cluster.destroy()
+
+    examples = {key: {**example, "answer": trim(example["answer"])} for key, example in recorder.examples.items()}
+    if "GET /api/v1/openapi.json" in examples:
+        examples["GET /api/v1/openapi.json"]["answer"] = trim_document(
+            recorder.examples["GET /api/v1/openapi.json"]["answer"]
+        )
+    text = json.dumps(examples, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
+    if "dpt_" in text:
+        print("record_examples: FAILED, a credential (dpt_...) is in the examples; nothing written.", file=sys.stderr)
+        return 1
+    out.write_text(text, encoding="utf-8")
+
+    operations = _operations(doc)
+    missing = sorted(set(operations) - set(examples))
+    extra = sorted(set(examples) - set(operations))
+    problems = check(examples, doc)
+    print(f"record_examples: {recorder.steps} requests, {len(examples)} operations recorded, "
+          f"{len(text.encode()) // 1024} KB written to {out}")  # fmt: skip
+    print(f"  {len(operations) - len(missing)} of the document's {len(operations)} operations have an example")
+    for key in missing:
+        print(f"  NOT RECORDED (in the document, not walked): {key}")
+    for key in extra:
+        print(f"  recorded, not (yet) in the document: {key}")
+    for problem in problems:
+        print(f"  INVALID: {problem}")
+    return 1 if missing or problems else 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--out", type=Path, default=EXAMPLES_FILE, help=f"where to write (default {EXAMPLES_FILE})")
+    return record(parser.parse_args(argv).out)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
