@@ -69,7 +69,8 @@ def _integral(value: Any) -> Any:
 
 
 Int = Annotated[int, BeforeValidator(_integral)]
-Id = Annotated[Int, Field(ge=1, le=MAX_ID, description="an id")]
+# The bounds before the validator, so that they reach the document as minimum/maximum (not "ge"/"le").
+Id = Annotated[int, Field(ge=1, le=MAX_ID, description="an id"), BeforeValidator(_integral)]
 
 
 def _distinct(ids: list[int]) -> list[int]:
