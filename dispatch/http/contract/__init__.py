@@ -31,7 +31,7 @@ from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import Any
 
-from flask import Flask, current_app, request
+from flask import Flask, current_app, make_response, request
 from pydantic import ValidationError
 from spectree import Response, SpecTree
 from spectree.plugins.base import Context
@@ -82,8 +82,10 @@ class _Plugin(FlaskPlugin):
         req.context = Context(query_value, body_value, None, None, None)
 
     def validate_response(self, resp, resp_model, skip_validation, force_resp_serialize):
-        check = current_app.config.get("CHECK_ANSWERS", False)
-        return super().validate_response(resp, resp_model, skip_validation or not check, force_resp_serialize)
+        answer = make_response(resp)
+        if skip_validation or not current_app.config.get("CHECK_ANSWERS", False) or not answer.is_json:
+            return answer, None  # as the view made it: no copy of the body (the hot paths), CSV and HTML as they are
+        return super().validate_response(answer, resp_model, skip_validation, force_resp_serialize)
 
 
 def _json_body() -> Any:
