@@ -46,9 +46,11 @@ def send_request(session: Session, body: dict, *, actor: str, now: dt.datetime |
     department = find_authority(session, body.get("to"), "to")
     requester = comprehensive_authority(session, body, "from", department)
     if department.kind != "department":
-        raise ApiError(f"{department.name_zh} is not a functional department", field="to", code="not_a_department")
+        raise ApiError(
+            f"{department.name_zh} is not a functional department", field="to", code="not_a_department", status=422
+        )
     if department.id == requester.id:
-        raise ApiError("a department does not assist itself", field="to")
+        raise ApiError("a department does not assist itself", field="to", status=422)
     require_organisation(actor, requester, what="ask for assistance in its name")
     case_id = optional_id(body, "case_id")
     if case_id is not None:
@@ -117,7 +119,7 @@ def on_site(
     if request.on_site_at is not None:
         raise Conflict(f"officers were on site at {request.on_site_at.isoformat()}", code="already_on_site")
     if at < request.sent_at:
-        raise ApiError("before the request was sent", field="at")
+        raise ApiError("before the request was sent", field="at", status=422)
     request.on_site_at = at
     request.on_site_officers = officers
     record_change(
@@ -174,9 +176,12 @@ def extend(
     if not isinstance(until_text, str):
         raise ApiError("required: the new last day YYYY-MM-DD", field="until")
     try:
-        until = end_of_day(dt.date.fromisoformat(until_text))
+        day = dt.date.fromisoformat(until_text)
     except ValueError:
         raise ApiError(f"{until_text!r} is not a date YYYY-MM-DD", field="until") from None
+    if day >= dt.date.max:
+        raise ApiError("lies too far ahead", field="until", status=422)
+    until = end_of_day(day)
     request = _lock_open(session, request_id, actor)
     if now > request.due_at:
         raise Conflict(
@@ -186,7 +191,9 @@ def extend(
         )
     if until <= request.due_at:
         raise ApiError(
-            f"must be after the current last day {local_day(request.due_at - dt.timedelta(seconds=1))}", field="until"
+            f"must be after the current last day {local_day(request.due_at - dt.timedelta(seconds=1))}",
+            field="until",
+            status=422,
         )
     previous, request.due_at = request.due_at, until
     request.extension_reason = reason

@@ -49,6 +49,7 @@ from gis.clock import local_day
 
 CASE_FIELDS = {"authority", "matter", "incident_id", "party", "summary", "major", "enforcer_ids", "assistant_ids"}
 # Seed 000 §2.6: who may receive a transfer, and how its status moves.
+MAX_FINE_YUAN = 9_999_999_999.99  # numeric(12, 2)
 CRIMINAL_TRANSITIONS = {"transferred": ("accepted", "declined"), "accepted": ("concluded",)}
 
 
@@ -88,7 +89,7 @@ def open_case(session: Session, body: dict, *, actor: str, now: dt.datetime | No
     assistant_ids = id_list(body, "assistant_ids", minimum=0, maximum=10, required=False)
     both = set(enforcer_ids) & set(assistant_ids)
     if both:
-        raise ApiError(f"officer {min(both)} is listed as enforcer and assistant", field="assistant_ids")
+        raise ApiError(f"officer {min(both)} is listed as enforcer and assistant", field="assistant_ids", status=422)
     today = local_day(now)
     enforcers = _officers(session, enforcer_ids, "enforcer_ids")
     for index, officer in enumerate(enforcers):
@@ -229,8 +230,10 @@ def issue_decision(
     number = required_text(body, "number", 60)
     content = required_text(body, "content", 8000)
     fine = body.get("fine_yuan")
-    if fine is not None and (isinstance(fine, bool) or not isinstance(fine, int | float) or fine < 0):
-        raise ApiError("must be a non-negative amount in yuan", field="fine_yuan")
+    if fine is not None and (
+        isinstance(fine, bool) or not isinstance(fine, int | float) or not 0 <= fine <= MAX_FINE_YUAN
+    ):
+        raise ApiError(f"an amount in yuan from 0 to {MAX_FINE_YUAN}", field="fine_yuan")
     issued_at = past_time(body, "issued_at", now)
     case = get_case(session, case_id, lock=True)
     require_organisation(actor, case.authority, what="issue the penalty decision of its case")
@@ -353,7 +356,7 @@ def update_transfer(
             details={"state": referral.status, "allowed": list(allowed)},
         )
     if to == "declined" and not note:
-        raise ApiError("say why the case was not accepted", field="note")
+        raise ApiError("say why the case was not accepted", field="note", status=422)
     previous, referral.status = referral.status, to
     referral.note = note
     referral.updated_at = now or now_utc()

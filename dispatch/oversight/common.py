@@ -27,7 +27,7 @@ def find_authority(session: Session, code, field: str) -> Authority:
         raise ApiError("required: an authority code", field=field)
     authority = session.scalar(select(Authority).where(Authority.code == code.strip()))
     if authority is None:
-        raise ApiError(f"unknown authority {code!r}", field=field, code="unknown_authority")
+        raise ApiError(f"unknown authority {code!r}", field=field, code="unknown_authority", status=422)
     return authority
 
 
@@ -42,7 +42,7 @@ def comprehensive_authority(session: Session, body: dict, field: str, near: Auth
         )
     )
     if bureau is None:
-        raise ApiError(f"{county.name_en} has no comprehensive bureau: name the requester", field=field)
+        raise ApiError(f"{county.name_en} has no comprehensive bureau: name the requester", field=field, status=422)
     return bureau
 
 
@@ -51,7 +51,7 @@ def find_body(session: Session, code, field: str, kinds: tuple[str, ...]) -> Ove
         raise ApiError(f"required: the code of a {' or '.join(kinds)}", field=field)
     body = session.scalar(select(OversightBody).where(OversightBody.code == code.strip()))
     if body is None or body.kind not in kinds:
-        raise ApiError(f"{code!r} is not a {' or '.join(kinds)}", field=field, code="unknown_body")
+        raise ApiError(f"{code!r} is not a {' or '.join(kinds)}", field=field, code="unknown_body", status=422)
     return body
 
 
@@ -122,7 +122,7 @@ def past_time(body: dict, name: str, now: dt.datetime) -> dt.datetime:
     if value is None:
         return now
     if value > now + CLOCK_SKEW:
-        raise ApiError("lies in the future", field=name)
+        raise ApiError("lies in the future", field=name, status=422)
     return value
 
 

@@ -47,12 +47,12 @@ def add_training(
     require_organisation(actor, officer.squad.authority, what="record its officers' training")
     taken_on = parse_day(body.get("taken_on"), "taken_on")
     if taken_on > local_day(now or now_utc()):
-        raise ApiError("lies in the future", field="taken_on")
+        raise ApiError("lies in the future", field="taken_on", status=422)
     hours = body.get("hours")
     if isinstance(hours, bool) or not isinstance(hours, int | float) or not 0 < hours <= 24:
         raise ApiError("hours of one day: more than 0, at most 24", field="hours")
     if round(hours * 10) != hours * 10:
-        raise ApiError("at most one decimal (e.g. 1.5)", field="hours")
+        raise ApiError("at most one decimal (e.g. 1.5)", field="hours", status=422)
     course = required_text(body, "course", 200)
     row = TrainingRecord(
         officer=officer, taken_on=taken_on, hours=decimal.Decimal(str(hours)), course=course, created_by=actor
@@ -146,7 +146,9 @@ def record_visit(session: Session, body: dict, *, actor: str, now: dt.datetime |
     for index, code in enumerate(codes):
         person = staff.get(code)
         if person is None or person.role != "supervisor":
-            raise ApiError(f"{code!r} is not a supervisor", field=f"supervisors[{index}]", code="not_a_supervisor")
+            raise ApiError(
+                f"{code!r} is not a supervisor", field=f"supervisors[{index}]", code="not_a_supervisor", status=422
+            )
         supervisors.append(person)
     certified = [s for s in supervisors if s.certified_on(day)]
     if on_site and len(certified) < ON_SITE_SUPERVISORS:

@@ -186,7 +186,7 @@ def test_seed000_2_6_a_transferred_case_carries_its_record_and_no_penalty_replac
     wrong = client.post(
         f"/api/v1/cases/{case['id']}/criminal-referrals", json={"to": "shengsi-gov", "suspected_offence": "非法经营罪"}
     )
-    assert wrong.status_code == 400 and wrong.get_json()["error"]["field"] == "to"
+    assert wrong.status_code == 422 and wrong.get_json()["error"]["field"] == "to"
     response = client.post(
         f"/api/v1/cases/{case['id']}/criminal-referrals",
         json={"to": "shengsi-police", "suspected_offence": "非法经营罪"},
@@ -226,7 +226,7 @@ def test_seed000_2_6_a_declined_transfer_returns_the_case_to_the_authority(clien
     ).get_json()
     status_url = f"/api/v1/criminal-referrals/{referral['id']}/status"
     no_reason = client.post(status_url, json={"to": "declined"}, headers=POLICE)
-    assert no_reason.status_code == 400 and no_reason.get_json()["error"]["field"] == "note"
+    assert no_reason.status_code == 422 and no_reason.get_json()["error"]["field"] == "note"
     declined = client.post(status_url, json={"to": "declined", "note": "未达立案追诉标准"}, headers=POLICE)
     assert declined.status_code == 200
     assert client.get(f"/api/v1/cases/{case['id']}").get_json()["status"] == "investigating"

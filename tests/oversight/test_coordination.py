@@ -63,7 +63,7 @@ def test_seed000_2_4_an_extension_is_asked_beforehand_and_with_a_reason(client):
     no_reason = client.post(extend, json={"until": until}, headers=MARKET)
     assert no_reason.status_code == 400 and no_reason.get_json()["error"]["field"] == "reason"
     earlier = client.post(extend, json={"until": "2020-01-01", "reason": "送检"}, headers=MARKET)
-    assert earlier.status_code == 400 and earlier.get_json()["error"]["field"] == "until"
+    assert earlier.status_code == 422 and earlier.get_json()["error"]["field"] == "until"
     extended = client.post(extend, json={"until": until, "reason": "需送省级机构检测"}, headers=MARKET)
     assert extended.status_code == 200
     assert extended.get_json()["due_at"].startswith((dt.date.fromisoformat(until) + dt.timedelta(days=1)).isoformat())
@@ -93,9 +93,9 @@ def test_seed000_2_4_the_overdue_list_and_the_written_answer(client):
 
 def test_seed000_2_4_assistance_is_asked_of_a_department(client):
     response = client.post("/api/v1/assistance-requests", json={**QUESTION, "to": "yangshan-gov"})
-    assert response.status_code == 400 and response.get_json()["error"]["code"] == "not_a_department"
+    assert response.status_code == 422 and response.get_json()["error"]["code"] == "not_a_department"
     future = client.post("/api/v1/assistance-requests", json={**QUESTION, "sent_at": "2099-01-01T00:00:00+08:00"})
-    assert future.status_code == 400 and future.get_json()["error"]["field"] == "sent_at"
+    assert future.status_code == 422 and future.get_json()["error"]["field"] == "sent_at"
 
 
 # -- referral and escalation (seed 000 §2.3) ----------------------------------------------------

@@ -23,7 +23,7 @@ def test_seed004_art13_on_site_supervision_needs_two_certified_supervisors(clien
     lapsed = _visit(client, supervisors=["supervisor-zhao", "supervisor-sun"])
     assert lapsed.status_code == 409 and "supervisor-sun" in lapsed.get_json()["error"]["message"]
     reviewer = _visit(client, supervisors=["supervisor-zhao", "reviewer-cb-wang"])
-    assert reviewer.status_code == 400 and reviewer.get_json()["error"]["field"] == "supervisors[1]"
+    assert reviewer.status_code == 422 and reviewer.get_json()["error"]["field"] == "supervisors[1]"
     ok = _visit(client, supervisors=["supervisor-zhao", "supervisor-qian"])
     assert ok.status_code == 201 and len(ok.get_json()["supervisors"]) == 2
     assert ok.get_json()["created_by"] == "org-shengsi-justice"
@@ -188,8 +188,13 @@ def test_seed002_task5_officers_under_60_training_hours(client, session):
     future = client.post(
         f"/api/v1/officers/{first}/training", json={"taken_on": "2099-01-01", "hours": 2, "course": "x"}
     )
-    assert future.status_code == 400 and future.get_json()["error"]["field"] == "taken_on"
-    assert client.post("/api/v1/officers/999999/training", json={}).status_code == 404
+    assert future.status_code == 422 and future.get_json()["error"]["field"] == "taken_on"
+    precise = client.post(
+        f"/api/v1/officers/{first}/training", json={"taken_on": first_of_month, "hours": 1.25, "course": "x"}
+    )
+    assert precise.status_code == 422 and precise.get_json()["error"]["field"] == "hours"
+    nobody = {"taken_on": first_of_month, "hours": 2, "course": "x"}
+    assert client.post("/api/v1/officers/999999/training", json=nobody).status_code == 404
 
 
 def test_seed002_task5_certificates_expire(client):
