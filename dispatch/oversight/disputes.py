@@ -73,7 +73,7 @@ def open_dispute(session: Session, body: dict, *, actor: str, now: dt.datetime |
     party_a = find_authority(session, body.get("party_a"), "party_a")
     party_b = find_authority(session, body.get("party_b"), "party_b")
     if party_a.id == party_b.id:
-        raise ApiError("a dispute is between two authorities", field="party_b")
+        raise ApiError("a dispute is between two authorities", field="party_b", status=422)
     coordination = body_of(session, "coordination_office", party_a)
     require_organisation(actor, party_a, party_b, coordination, what="record this dispute")
     incident_id = optional_id(body, "incident_id")
@@ -122,6 +122,12 @@ def _points(body: dict) -> list[dict]:
 
 
 def _resolve(session, dispute, body, *, text: str, now: dt.datetime) -> None:
+    if body.get("competent_authority") is None:  # optional in coordinate and consult, owed when they resolve
+        raise ApiError(
+            "required when the dispute is resolved: the competent authority's code",
+            field="competent_authority",
+            status=422,
+        )
     competent = find_authority(session, body.get("competent_authority"), "competent_authority")
     dispute.stage = "resolved"
     dispute.resolution = text

@@ -48,10 +48,12 @@ def refer(session: Session, body: dict, *, actor: str, now: dt.datetime | None =
     department = find_authority(session, body.get("to"), "to")
     source = comprehensive_authority(session, body, "from", department)
     if department.id == source.id:
-        raise ApiError("a lead is referred to another department", field="to")
+        raise ApiError("a lead is referred to another department", field="to", status=422)
     require_organisation(actor, source, what="refer a lead in its name")
     if department.kind != "department":
-        raise ApiError(f"{department.name_zh} is not a functional department", field="to", code="not_a_department")
+        raise ApiError(
+            f"{department.name_zh} is not a functional department", field="to", status=422, code="not_a_department"
+        )
     matter = find_matter(session, body["matter"]) if body.get("matter") is not None else None
     if matter is not None and matter.domain != department.domain:
         raise Conflict(

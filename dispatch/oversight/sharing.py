@@ -60,6 +60,7 @@ def share(
             f"made on {local_day(made_at)}, shared on {local_day(now)}: records are shared the day they are "
             "made; say why this one is late",
             field="delay_reason",
+            status=422,
             code="shared_late",
         )
     row = SharedRecord(

@@ -61,7 +61,7 @@ def issue_notice(session: Session, body: dict, *, actor: str, now: dt.datetime |
     else:
         deadline = end_of_day(parse_day(body.get("deadline"), "deadline"))
         if deadline <= now:
-            raise ApiError("the time limit must lie ahead", field="deadline")
+            raise ApiError("the time limit must lie ahead", field="deadline", status=422)
     case_ids = id_list(body, "case_ids", minimum=0, maximum=50, required=False)
     cases = list(session.scalars(select(EnforcementCase).where(EnforcementCase.id.in_(case_ids))))
     missing = sorted(set(case_ids) - {c.id for c in cases})
@@ -69,10 +69,10 @@ def issue_notice(session: Session, body: dict, *, actor: str, now: dt.datetime |
         raise ApiError(f"no case {', '.join(map(str, missing))}", field="case_ids", status=404, code="not_found")
     for case in cases:
         if case.authority_id != authority.id:
-            raise ApiError(f"case {case.id} is not a case of {authority.name_zh}", field="case_ids")
+            raise ApiError(f"case {case.id} is not a case of {authority.name_zh}", field="case_ids", status=422)
     visit_id = optional_id(body, "visit_id")
     if visit_id is not None and get_row(session, SupervisionVisit, visit_id, "visit_id").authority_id != authority.id:
-        raise ApiError(f"visit {visit_id} supervised another authority", field="visit_id")
+        raise ApiError(f"visit {visit_id} supervised another authority", field="visit_id", status=422)
     notice = SupervisionNotice(
         authority=authority,
         issued_by=body_of(session, "justice_bureau", authority),
@@ -141,7 +141,7 @@ def review_response(
         raise ApiError("required: true or false", field="accepted")
     note = optional_text(body, "note", 4000)
     if not body["accepted"] and not note:
-        raise ApiError("say what is still not corrected", field="note")
+        raise ApiError("say what is still not corrected", field="note", status=422)
     notice = get_row(session, SupervisionNotice, notice_id, "notice_id", lock=True)
     require_organisation(actor, body_of(session, "justice_bureau", notice.authority), what="review a correction")
     if notice.status != "responded":
@@ -185,7 +185,7 @@ def decide(
         )
     legal_basis = optional_text(body, "legal_basis", 2000)
     if ground == "other_statutory" and legal_basis is None:
-        raise ApiError("name the law, regulation or rule that provides this ground", field="legal_basis")
+        raise ApiError("name the law, regulation or rule that provides this ground", field="legal_basis", status=422)
     content = required_text(body, "content", 8000)
     decision_id = positive_id(body.get("penalty_decision_id"), "penalty_decision_id")
     notice = get_row(session, SupervisionNotice, notice_id, "notice_id", lock=True)
@@ -203,6 +203,7 @@ def decide(
         raise ApiError(
             f"penalty decision {penalty.id} belongs to case {penalty.case_id}, not a case of notice {notice.id}",
             field="penalty_decision_id",
+            status=422,
         )
     if penalty.status == "revoked":
         raise Conflict(f"penalty decision {penalty.id} is already revoked", field="penalty_decision_id", code="revoked")

@@ -107,7 +107,7 @@ def test_seed000_2_3_a_lead_goes_to_the_competent_department(client):
     refused = client.post("/api/v1/referrals", json={**LEAD, "to": "dept-market"})
     assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "not_competent"
     itself = client.post("/api/v1/referrals", json={**LEAD, "to": "county-bureau"})
-    assert itself.status_code == 400 and itself.get_json()["error"]["field"] == "to"
+    assert itself.status_code == 422 and itself.get_json()["error"]["field"] == "to"
     created = client.post("/api/v1/referrals", json=LEAD)
     assert created.status_code == 201 and created.get_json()["status"] == "referred"
 
@@ -267,7 +267,7 @@ def test_seed004_art8_an_agreed_coordination_is_copied_to_staffing_and_justice(c
     no_competent = _step(
         client, dispute["id"], COORDINATION, step="coordinate", opinion="由文广旅体局查处", agreed=True
     )
-    assert no_competent.status_code == 400 and no_competent.get_json()["error"]["field"] == "competent_authority"
+    assert no_competent.status_code == 422 and no_competent.get_json()["error"]["field"] == "competent_authority"
     agreed = _step(
         client,
         dispute["id"],
@@ -304,7 +304,7 @@ def test_seed004_meanwhile_a_named_certified_squad_handles_the_incident(client, 
     refused = client.post("/api/v1/disputes", json={**body, "provisional_squad_id": helpers_only.id})
     assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "no_certified_officer"
     same = client.post("/api/v1/disputes", json={**body, "party_b": "county-bureau", "provisional_squad_id": 1})
-    assert same.status_code == 400 and same.get_json()["error"]["field"] == "party_b"
+    assert same.status_code == 422 and same.get_json()["error"]["field"] == "party_b"
     _, dispute = _dispute(client)
     moved = _step(
         client,

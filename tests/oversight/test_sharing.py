@@ -59,7 +59,7 @@ def test_seed000_2_1_licences_and_inspection_records_reach_the_departments_conce
 
 def test_seed000_2_1_a_record_shared_after_the_day_it_was_made_says_why(client):
     late = client.post("/api/v1/sharing/records", json={**LICENCE, "made_at": ago(days=2)}, headers=MARKET)
-    assert late.status_code == 400
+    assert late.status_code == 422
     assert late.get_json()["error"]["code"] == "shared_late" and late.get_json()["error"]["field"] == "delay_reason"
     explained = client.post(
         "/api/v1/sharing/records",
@@ -73,7 +73,7 @@ def test_seed000_2_1_the_feed_is_scoped_and_only_shares_what_the_seed_names(clie
     missing = client.get("/api/v1/sharing/feed")
     assert missing.status_code == 400 and missing.get_json()["error"]["field"] == "department"
     unknown = client.get("/api/v1/sharing/feed?department=dept-nowhere")
-    assert unknown.status_code == 400 and unknown.get_json()["error"]["field"] == "department"
+    assert unknown.status_code == 422 and unknown.get_json()["error"]["field"] == "department"
     forged = client.post("/api/v1/sharing/records", json={**LICENCE, "kind": "penalty_decision"}, headers=MARKET)
     assert forged.status_code == 400 and forged.get_json()["error"]["field"] == "kind"
     bad_day = client.get("/api/v1/sharing/feed?department=dept-market&date=yesterday")
