@@ -51,6 +51,7 @@ from tests.conftest import PASSWORD, SHENGSI, TOKENS, _add_scoped_principals, or
 
 CST = dt.timezone(dt.timedelta(hours=8))
 LIST_ITEMS = 3  # items kept of a list in an answer
+CREDENTIAL_PREFIXES = ("dpt_", "sqt_")  # API tokens, tablet tokens: never in the examples
 GEOMETRIES = {"Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon"}
 
 
@@ -100,8 +101,9 @@ class Recorder:
         fills its parameters. Any answer of 400 or more stops the recording."""
         method, template = key.split(" ", 1)
         url = template.format(**(path or {}))
-        query = {name: str(value) for name, value in (query or {}).items()}
-        kwargs: dict[str, Any] = {"headers": headers or DISPATCHER, "query_string": query}
+        query = dict(query or {})  # typed as the document declares them (an example of each parameter)
+        sent = {name: str(value).lower() if isinstance(value, bool) else str(value) for name, value in query.items()}
+        kwargs: dict[str, Any] = {"headers": headers or DISPATCHER, "query_string": sent}
         if body is not None:
             kwargs["json"] = body
         response = self.client.open(url, method=method, **kwargs)
@@ -110,7 +112,7 @@ class Recorder:
         if response.status_code >= 400 or (status is not None and response.status_code != status):
             raise StepFailed(
                 f"step {self.steps}: {method} {url}{'?' if query else ''}"
-                f"{'&'.join(f'{k}={v}' for k, v in query.items())} answered {response.status_code}"
+                f"{'&'.join(f'{k}={v}' for k, v in sent.items())} answered {response.status_code}"
                 f" (expected {status or '2xx'}):\n{json.dumps(answer, ensure_ascii=False, indent=1)[:3000]}"
             )
         if key not in self.examples and answer is not None:
@@ -473,7 +475,7 @@ def walk_the_day(rec: Recorder, app) -> None:
     ]
     step = "POST /api/v1/disputes/{dispute_id}/steps"
     call(step, path=dispute_id, body={"step": "request", "points": points}, headers=CULTURE)
-    call("GET /api/v1/disputes", query={"open": 1}, headers=BUREAU)
+    call("GET /api/v1/disputes", query={"open": True}, headers=BUREAU)
     call(step, path=dispute_id, body={"step": "coordinate", "opinion": "建议由综合执法局查处", "agreed": False},
          headers=COORDINATION)  # fmt: skip
     call(step, path=dispute_id, body={"step": "consult", "opinion": "会商意见:由综合执法局查处", "accepted": False},
@@ -535,7 +537,7 @@ def walk_the_day(rec: Recorder, app) -> None:
         headers=BUREAU,
         status=201,
     )
-    call("GET /api/v1/training", query={"year": dt.date.today().year, "under": 1}, headers=BUREAU)
+    call("GET /api/v1/training", query={"year": dt.date.today().year, "under": True}, headers=BUREAU)
     call("GET /api/v1/certificates", query={"within_days": 0}, headers=BUREAU)
 
     # Sharing: the market department shares a licence; the bureau reads the market department's feed.
@@ -570,7 +572,9 @@ def check(examples: dict[str, dict], doc: dict) -> list[str]:
     problems = []
 
     def validate(key: str, what: str, instance: Any, schema: dict) -> None:
-        validator = Draft202012Validator({**schema, "components": doc["components"]})
+        validator = Draft202012Validator(
+            {**schema, "components": doc["components"]}, format_checker=Draft202012Validator.FORMAT_CHECKER
+        )
         for error in list(validator.iter_errors(instance))[:1]:
             where = "/".join(str(p) for p in error.absolute_path)
             problems.append(f"{key}: the example {what} breaks its schema at /{where}: {error.message[:200]}")
@@ -581,6 +585,10 @@ def check(examples: dict[str, dict], doc: dict) -> list[str]:
             continue
         if "request" in example and "requestBody" in op:
             validate(key, "request", example["request"], op["requestBody"]["content"]["application/json"]["schema"])
+        for param in op.get("parameters", []):
+            given = example.get(param["in"], {})
+            if param["name"] in given:
+                validate(key, f"{param['in']} parameter {param['name']}", given[param["name"]], param["schema"])
         answer = op["responses"].get(str(example["status"]), {})
         schema = answer.get("content", {}).get("application/json", {}).get("schema")
         if schema is None:
@@ -638,8 +646,12 @@ def record(out: Path) -> int:
             recorder.examples["GET /api/v1/openapi.json"]["answer"]
         )
     text = json.dumps(examples, ensure_ascii=False, indent=1, sort_keys=True) + "\n"
-    if "dpt_" in text:
-        print("record_examples: FAILED, a credential (dpt_...) is in the examples; nothing written.", file=sys.stderr)
+    leaked = [prefix for prefix in CREDENTIAL_PREFIXES if prefix in text]
+    if leaked:
+        print(
+            f"record_examples: FAILED, a credential ({leaked[0]}...) is in the examples; nothing written.",
+            file=sys.stderr,
+        )
         return 1
     out.write_text(text, encoding="utf-8")
 

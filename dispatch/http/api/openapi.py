@@ -202,12 +202,30 @@ details.schema>summary{cursor:pointer;font:600 13px ui-monospace,monospace}
     }
     return null;
   }
+  // A body of several shapes (oneOf/anyOf): each shape's fields, and the field that tells them apart.
+  function shapes(name, plain, alt, depth, trail) {
+    const by = plain.discriminator && plain.discriminator.propertyName;
+    const values = {};
+    for (const [value, ref] of Object.entries((plain.discriminator || {}).mapping || {})) values[refName(ref)] = value;
+    const wrap = el("div", {},
+      el("p", {}, name ? ["schema ", schemaLink(name), ": "] : "", "one of " + alt.list.length + " shapes",
+        by ? ["; the field ", el("code", {text: by}), " says which"] : "", alt.nullable ? "; or null" : ""),
+      plain.description && depth === 0 ? prose("p", "desc", plain.description) : null);
+    alt.list.forEach((shape, i) => {
+      const inner = deref(shape);
+      const label = inner.name || "shape " + (i + 1);
+      wrap.append(el("details", {class: "nest"},
+        el("summary", {}, label, inner.name && values[inner.name] ? " (" + by + " = " + JSON.stringify(values[inner.name]) + ")" : ""),
+        fieldsTable(shape, depth + 1, [...trail, inner.name || inner.schema])));
+    });
+    return wrap;
+  }
   function fieldsTable(schema, depth, trail) {
     const {name, schema: plain} = deref(schema);
     if (!plain.properties) {
       const alt = alternatives(plain);
-      const text = alt ? "one of the shapes above" : "";
-      return el("p", {class: "muted"}, typeOf(schema), text ? " (" + text + ")" : "", constraints(plain).length ? ": " + constraints(plain).join("; ") : "");
+      if (alt && alt.list.length > 1 && depth < 3) return shapes(name, plain, alt, depth, trail);
+      return el("p", {class: "muted"}, typeOf(schema), constraints(plain).length ? ": " + constraints(plain).join("; ") : "");
     }
     const required = new Set(plain.required || []);
     const table = el("table", {}, el("tr", {}, ["field", "type", "required", "constraints", "meaning"].map(h => el("th", {text: h}))));
