@@ -30,7 +30,7 @@ def test_the_reference_shows_intake_with_its_recorded_example_request_and_answer
     # The link in the address opened POST /api/v1/incidents: its body, its answers, its examples.
     intake = page.locator(INTAKE)
     assert intake.get_attribute("open") is not None
-    assert intake.locator("summary .m").inner_text().upper() == "POST"
+    assert intake.locator(":scope > summary .m").inner_text().upper() == "POST"
     matters = intake.locator("tr", has=page.locator("td.name", has_text="matters")).first
     assert "required" in matters.inner_text()
     source = intake.locator("tr", has=page.locator("td.name", has_text="source")).first
@@ -61,3 +61,32 @@ def test_the_reference_shows_intake_with_its_recorded_example_request_and_answer
     page.locator(INTAKE).scroll_into_view_if_needed()
     screens.screenshot(page, "intake")
     assert console_errors == []
+
+
+HOSTILE = '<img src="pwned.png" data-pwned="1"><script>window.pwned = 1</script>'
+
+
+def test_the_documents_text_is_never_markup(screens):
+    """Every string of the document (summaries, descriptions, names, enums, examples) goes in as text."""
+    page = screens.page()
+
+    def poisoned(route):
+        doc = route.fetch().json()
+        op = doc["paths"]["/api/v1/incidents"]["post"]
+        op["summary"] = op["description"] = HOSTILE
+        intake = doc["components"]["schemas"][
+            op["requestBody"]["content"]["application/json"]["schema"]["$ref"].split("/")[-1]
+        ]
+        intake["properties"]["source"]["enum"].append(HOSTILE)
+        intake["properties"][HOSTILE] = {"type": "string", "description": HOSTILE}
+        op["requestBody"]["content"]["application/json"]["example"] = {"description": HOSTILE}
+        route.fulfill(json=doc)
+
+    page.route("**/api/v1/openapi.json", poisoned)
+    page.goto("/api/v1/docs#op-create_incident")
+    page.wait_for_selector("body[data-ready='1']", timeout=20_000)
+    intake = page.locator(INTAKE)
+    assert HOSTILE in intake.locator(":scope > summary").inner_text()
+    assert json.loads(intake.locator("pre.example-request").inner_text()) == {"description": HOSTILE}
+    assert page.locator("[data-pwned]").count() == 0 and page.evaluate("window.pwned") is None
+    assert not [url for url in screens.requests if "pwned" in url]
