@@ -248,6 +248,10 @@ def test_seed004_art7_the_written_request_states_both_views_and_legal_bases(clie
     assert response.status_code == 400 and response.get_json()["error"]["field"] == "points[0].basis_b"
     empty = _step(client, dispute["id"], CULTURE, step="request", points=[])
     assert empty.status_code == 400 and empty.get_json()["error"]["field"] == "points"
+    # The step is a union by "step": an unknown or missing one is named, not the union's inner path.
+    for body in ({"step": "skip"}, {"points": POINTS}):
+        unknown = client.post(f"/api/v1/disputes/{dispute['id']}/steps", json=body, headers=CULTURE)
+        assert unknown.status_code == 400 and unknown.get_json()["error"]["field"] == "step"
 
 
 def test_seed004_art6_no_stage_is_skipped(client):

@@ -76,5 +76,7 @@ def test_seed000_2_1_the_feed_is_scoped_and_only_shares_what_the_seed_names(clie
     assert unknown.status_code == 422 and unknown.get_json()["error"]["field"] == "department"
     forged = client.post("/api/v1/sharing/records", json={**LICENCE, "kind": "penalty_decision"}, headers=MARKET)
     assert forged.status_code == 400 and forged.get_json()["error"]["field"] == "kind"
+    nested = client.post("/api/v1/sharing/records", json={**LICENCE, "data": {"items": [1, 2]}}, headers=MARKET)
+    assert nested.status_code == 400 and nested.get_json()["error"]["field"] == "data", "a flat object of values"
     bad_day = client.get("/api/v1/sharing/feed?department=dept-market&date=yesterday")
     assert bad_day.status_code == 400 and bad_day.get_json()["error"]["field"] == "date"

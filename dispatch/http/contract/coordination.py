@@ -63,6 +63,59 @@ Day = Annotated[
 ]  # fmt: skip
 
 
+# A shared record's own data: a flat object of names to text, numbers, true/false or null, as
+# the body reader takes them (no NUL character, integers within 64 bits).
+_NO_NUL = r"^[^\x00]*$"
+_SCALAR = {"anyOf": [
+    {"type": "string", "maxLength": 2000, "pattern": _NO_NUL},
+    {"type": "integer", "minimum": -(2**63), "maximum": 2**63 - 1},
+    {"type": "number", "minimum": -1e15, "maximum": 1e15},
+    {"type": "boolean"},
+    {"type": "null"},
+]}  # fmt: skip
+
+
+def _scalar(value: Any) -> Any:
+    if value is None or isinstance(value, bool):
+        return value
+    if isinstance(value, int):
+        if not -(2**63) <= value < 2**63:
+            raise ValueError("an integer beyond 64 bits")
+        return value
+    if isinstance(value, float):  # whole ones are integers to JSON Schema
+        if not (-1e15 <= value <= 1e15 or value.is_integer() and -(2**63) <= value < 2**63):
+            raise ValueError("a number beyond ±1e15")
+        return value
+    if isinstance(value, str):
+        if len(value) > 2000 or "\x00" in value:
+            raise ValueError("text of at most 2000 characters, no NUL")
+        return value
+    raise ValueError("must be text, a number, true, false or null (no lists or objects)")
+
+
+def _data(value: Any) -> Any:
+    if not isinstance(value, dict):
+        raise ValueError("must be an object")
+    if len(value) > 50:
+        raise ValueError("at most 50 fields")
+    for name, inner in value.items():
+        if not 1 <= len(name) <= 64 or "\x00" in name:
+            raise ValueError(f"field names have 1 to 64 characters: {name[:70]!r}")
+        try:
+            _scalar(inner)
+        except ValueError as err:
+            raise ValueError(f"{name}: {err}") from None
+    return value
+
+
+RecordData = Annotated[
+    dict[str, Any],
+    BeforeValidator(_data),
+    WithJsonSchema({"type": "object", "maxProperties": 50, "additionalProperties": _SCALAR,
+                    "propertyNames": {"minLength": 1, "maxLength": 64, "pattern": _NO_NUL}}),
+]  # fmt: skip
+
+
 def plain(body: Body | RootModel) -> dict:
     """A checked body as the domain reads it: JSON values (ids as integers, times as ISO text),
     the fields sent and only those."""
@@ -376,7 +429,7 @@ class ShareBody(Body):
     domains: list[Domain] | None = Field(None, description="the domains it concerns besides the authority's own")
     made_at: Time | None = Field(None, description="when the record was made (default: now; not ahead of the clock)")
     delay_reason: Text(2000) | None = Field(None, description="required when made on an earlier day (China)")
-    data: dict[str, Any] | None = None
+    data: RecordData | None = Field(None, description="the record's own fields (licence number, result...)")
 
 
 class FeedQuery(Query):
