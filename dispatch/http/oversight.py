@@ -160,7 +160,7 @@ def request_review(case_id: int):
 @api.post("/legal-reviews/<int:review_id>/outcome")
 @operation(body=ReviewOutcome, answers={200: LegalReview}, errors=(404, 409), tags=["cases"])
 def review_outcome(review_id: int):
-    """Only a legal reviewer of the case's authority (``X-Actor``) passes or fails it, with reasons."""
+    """Only a legal reviewer of the case's authority, signed in as herself, passes or fails it, with reasons."""
     return saved(cases.review_json, cases.decide_review(db.session, review_id, json_body(), actor=actor()))
 
 
