@@ -207,7 +207,11 @@ def document(app: Flask) -> dict[str, Any]:
         return cached
     with app.app_context():
         spec.app = app
-        doc = copy.deepcopy(spec._generate_spec())
+        models = copy.deepcopy(spec.models)  # spectree lifts (deletes) the models' $defs as it writes:
+        try:  # without them, the next app's document (a test's) would lack every nested model
+            doc = copy.deepcopy(spec._generate_spec())
+        finally:
+            spec.models = models
     examples = json.loads(EXAMPLES_FILE.read_text()) if EXAMPLES_FILE.exists() else {}
     for path, item in doc["paths"].items():
         for method, op in item.items():
