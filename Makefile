@@ -10,13 +10,20 @@ PYTEST_ARGS ?=
 
 APT_PACKAGES := postgresql-15-postgis-3 redis-server
 
-.PHONY: run test bench lint format setup system venv vendor clean clean-data
+.PHONY: run test fuzz bench lint format setup system venv vendor clean clean-data
 
 run: setup
 	$(BIN)/flask --app dispatch serve --host $(HOST) --port $(PORT)
 
 test: setup
 	$(BIN)/python -m pytest --cov=dispatch --cov=gis --cov-report=term $(PYTEST_ARGS)
+
+# make bench's companion (issue 26): schemathesis as an integrator runs it (the CLI, every check,
+# stateful testing over the document's links) against a server process checking its own answers,
+# at 100 examples per operation where make test runs 5 (tests/test_contract.py). Takes a while.
+fuzz: setup
+	SCHEMATHESIS_CLI_EXAMPLES=100 $(BIN)/python -m pytest -p no:cacheprovider \
+	  tests/test_contract.py::test_schemathesis_finds_nothing $(PYTEST_ARGS)
 
 bench: setup
 	$(BIN)/python bench/recommend.py

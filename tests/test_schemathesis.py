@@ -16,7 +16,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from schemathesis.checks import not_a_server_error
 
-from dispatch.http.api.openapi import document
+from dispatch.http.contract import document
 from tests.conftest import TOKENS
 from tests.test_hostile_input import (
     DEEP,
