@@ -49,10 +49,12 @@ def test_zones_of_the_published_plan(client):
     assert len(zones) == 5
 
 
-def test_zones_of_an_unknown_plan_is_404(client):
+def test_zones_of_an_unknown_plan_is_422(client):
+    """A well-formed plan code the database does not hold: a rule the document cannot say."""
     response = client.get("/api/v1/zones?plan=nope")
-    assert response.status_code == 404
-    assert response.get_json()["error"]["field"] == "plan"
+    assert response.status_code == 422
+    assert response.get_json()["error"] == {**response.get_json()["error"], "field": "plan", "code": "unknown_plan"}
+    assert client.get("/api/v1/zones?plan=no%20pe").status_code == 400, "not a code at all: off the document"
 
 
 def test_squads_cover_the_1_8_1_forces(client):

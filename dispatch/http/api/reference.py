@@ -8,10 +8,22 @@ from flask import jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
 
-from dispatch.errors import NotFound
+from dispatch.errors import ApiError
 from dispatch.http import crs_params
 from dispatch.http.api.blueprint import bp
-from dispatch.http.api.params import query_flag, query_float
+from dispatch.http.contract import operation
+from dispatch.http.contract.incidents import Jurisdiction
+from dispatch.http.contract.reference import (
+    GeoOnly,
+    Health,
+    JurisdictionQuery,
+    Matters,
+    Plain,
+    Regions,
+    Squads,
+    ZoneQuery,
+    Zones,
+)
 from dispatch.jurisdiction import effective_plan, jurisdiction_at
 from dispatch.shapes import matter_json, region_ref, squad_json, zone_json
 from dispatch.store.db import db
@@ -26,12 +38,14 @@ def _geojson(column):
 
 
 @bp.get("/health")
+@operation(answers={200: Health}, tags=["reference"], public=True)
 def health():
     """Liveness plus the PostGIS version: a failing database answers 503."""
     return jsonify({"status": "ok", "postgis": db.postgis_version()})
 
 
 @bp.get("/regions")
+@operation(query=GeoOnly, answers={200: Regions}, tags=["reference"])
 def regions():
     session = db.session
     rows = session.execute(
@@ -57,14 +71,15 @@ def regions():
 
 
 @bp.get("/zones")
+@operation(query=ZoneQuery, answers={200: Zones}, errors=(422,), tags=["reference"])
 def zones():
     """Zones of every county's effective plan, or of ``?plan=CODE``."""
     session = db.session
-    plan_code = request.args.get("plan")
+    plan_code = request.context.query.plan
     if plan_code:
         plan = session.scalar(select(CoveragePlan).where(CoveragePlan.code == plan_code))
         if plan is None:
-            raise NotFound(f"no coverage plan {plan_code!r}", field="plan")
+            raise ApiError(f"no coverage plan {plan_code!r}", field="plan", status=422, code="unknown_plan")
         plans = [plan]
     else:
         roots = session.scalars(select(Region).where(Region.parent_id.is_(None))).all()
@@ -101,6 +116,7 @@ def zones():
 
 
 @bp.get("/squads")
+@operation(query=GeoOnly, answers={200: Squads}, tags=["reference"])
 def squads():
     session = db.session
     rows = session.execute(
@@ -112,17 +128,17 @@ def squads():
 
 
 @bp.get("/matters")
+@operation(query=Plain, answers={200: Matters}, tags=["reference"])
 def matters():
     rows = db.session.scalars(select(Matter).order_by(Matter.code)).all()
     return jsonify({"matters": [matter_json(m) for m in rows]})
 
 
 @bp.get("/jurisdiction")
+@operation(query=JurisdictionQuery, answers={200: Jurisdiction}, errors=(404, 422), tags=["reference"])
 def jurisdiction():
     """Who covers the place ``lon``/``lat`` and in whose name they act (``matter`` optional)."""
-    lon = query_float("lon", low=-180, high=180)
-    lat = query_float("lat", low=-90, high=90)
-    lon, lat = crs_params.query_point(lon, lat)
-    matter = request.args.get("matter") or None
-    major = query_flag("major")  # a cross-district or major complex case (a city's municipal tier)
-    return jsonify(jurisdiction_at(db.session, lon, lat, matter, major=major).to_json())
+    query = request.context.query
+    lon, lat = crs_params.to_wgs84(query.lon, query.lat, query.crs)
+    # major: a cross-district or major complex case (a city's municipal tier)
+    return jsonify(jurisdiction_at(db.session, lon, lat, query.matter, major=query.major).to_json())
