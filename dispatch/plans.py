@@ -151,11 +151,11 @@ def _root(session: Session, code: str | None) -> Region:
     if code is None:
         roots = session.scalars(select(Region).where(Region.parent_id.is_(None)).order_by(Region.code)).all()
         if len(roots) != 1:
-            raise ApiError("several counties are loaded: name one", field="region")
+            raise ApiError("several counties are loaded: name one", field="region", status=422)
         return roots[0]
     region = session.scalar(select(Region).where(Region.code == code, Region.parent_id.is_(None)))
     if region is None:
-        raise NotFound(f"no loaded county or city {code!r}", field="region")
+        raise ApiError(f"no loaded county or city {code!r}", field="region", status=422, code="unknown_region")
     return region
 
 
@@ -175,7 +175,7 @@ def create_draft(session: Session, body: dict, *, actor: str) -> CoveragePlan:
     if source_code:
         source = session.scalar(select(CoveragePlan).where(CoveragePlan.code == source_code))
         if source is None:
-            raise NotFound(f"no coverage plan {source_code!r}", field="from")
+            raise ApiError(f"no coverage plan {source_code!r}", field="from", status=422, code="unknown_plan")
         root = session.get(Region, source.region_id)
     else:
         root = _root(session, optional_text(body, "region", 32))
@@ -231,18 +231,20 @@ def _parse_geometry(value, field: str):
     """A drawn outline: GeoJSON Polygon or MultiPolygon in lon/lat. Topology is checked by ``validate``."""
     if not isinstance(value, dict) or value.get("type") not in ("Polygon", "MultiPolygon"):
         raise ApiError("must be a GeoJSON Polygon or MultiPolygon", field=field)
+    # The declared body (dispatch.http.contract.plans) checks the shape; what it cannot say (the
+    # number of positions over all rings, what Shapely refuses) is refused here with 422.
     try:  # finite WGS84 positions before Shapely sees them: GEOS raised on a NaN vertex
         check_coordinates(value, field, max_vertices=50_000)
     except GeometryError as exc:
-        raise ApiError(exc.message, field=exc.field) from None
+        raise ApiError(exc.message, field=exc.field, status=422) from None
     try:
         geom = shape(value)
         rings = [ring for p in getattr(geom, "geoms", [geom]) for ring in (p.exterior, *p.interiors)]
         coords = [c for ring in rings for c in ring.coords]
     except (ValueError, TypeError, IndexError, AttributeError, ShapelyError) as exc:
-        raise ApiError(f"malformed coordinates: {exc}", field=f"{field}.coordinates") from None
+        raise ApiError(f"malformed coordinates: {exc}", field=f"{field}.coordinates", status=422) from None
     if not coords:
-        raise ApiError("between 4 and 50000 positions", field=f"{field}.coordinates")
+        raise ApiError("between 4 and 50000 positions", field=f"{field}.coordinates", status=422)
     return geom if isinstance(geom, MultiPolygon) else MultiPolygon([geom]) if isinstance(geom, Polygon) else geom
 
 
@@ -264,23 +266,26 @@ def parse_zones(session: Session, plan: CoveragePlan, value) -> list[dict]:
         if not isinstance(code, str) or not CODE_PATTERN.match(code):
             raise ApiError("lower-case letters, digits, - or _, at most 40", field=prefix + "code")
         if code in seen_codes:
-            raise ApiError(f"zone code {code!r} is used twice", field=prefix + "code")
+            raise ApiError(f"zone code {code!r} is used twice", field=prefix + "code", status=422)
         seen_codes.add(code)
         name = required_text(item, "name", 100, prefix)
         name_en = optional_text(item, "name_en", 150, prefix) or name
         hub = item.get("hub")
         if not isinstance(hub, str) or hub not in townships:
-            raise ApiError(f"{hub!r} is not a township of this plan's county", field=prefix + "hub")
+            raise ApiError(f"{hub!r} is not a township of this plan's county", field=prefix + "hub", status=422)
         members = item.get("members") or []
         if not isinstance(members, list):
             raise ApiError("must be a list of township codes", field=prefix + "members")
         for j, member in enumerate(members):
             if not isinstance(member, str) or member not in townships:
-                raise ApiError(f"{member!r} is not a township of this plan's county", field=f"{prefix}members[{j}]")
+                raise ApiError(
+                    f"{member!r} is not a township of this plan's county", field=f"{prefix}members[{j}]", status=422
+                )
             if member in owner and owner[member] != code:
                 raise ApiError(
                     f"township {member} is already in zone {owner[member]!r}: a township belongs to one zone",
                     field=f"{prefix}members[{j}]",
+                    status=422,
                     code="township_in_two_zones",
                 )
             owner[member] = code
@@ -383,7 +388,7 @@ def save_draft(session: Session, plan_id: int, body: dict, *, actor: str) -> Cov
         plan.name_zh = required_text(body, "name", NAME_MAX)
     if body.get("name_en") is not None:
         plan.name_en = required_text(body, "name_en", NAME_EN_MAX)
-    if "zones" in body:
+    if body.get("zones") is not None:
         _write_zones(session, plan, parse_zones(session, plan, body["zones"]))
     plan.version += 1
     session.flush()
@@ -542,7 +547,7 @@ def compare(session: Session, plan_id: int, other_code: str | None = None) -> di
     if other_code:
         other = session.scalar(select(CoveragePlan).where(CoveragePlan.code == other_code))
         if other is None:
-            raise NotFound(f"no coverage plan {other_code!r}", field="with")
+            raise ApiError(f"no coverage plan {other_code!r}", field="with", status=422, code="unknown_plan")
     else:
         other = effective_plan(session, session.get(Region, plan.region_id))
     mine = {z["code"]: z for z in zones_json(session, plan.id)}
@@ -582,7 +587,7 @@ def publish(session: Session, plan_id: int, body: dict, *, actor: str) -> Covera
     now = dt.datetime.now(dt.UTC)
     effective_at = parse_time(body.get("effective_at"), "effective_at") or now
     if effective_at < now - dt.timedelta(minutes=5):
-        raise ApiError("lies in the past: a plan takes effect now or later", field="effective_at")
+        raise ApiError("lies in the past: a plan takes effect now or later", field="effective_at", status=422)
     issues = validate(session, plan.id)
     if issues:
         raise ApiError(

@@ -70,6 +70,9 @@ _DEPTH = {"Point": 0, "MultiPoint": 1, "LineString": 1, "MultiLineString": 2, "P
 def _convert_positions(coords: list, depth: int, convert) -> list:
     if depth == 0:
         lon, lat = convert(coords[0], coords[1])
+        # BD-09's offset applies everywhere: -180 in BD-09 would be -180.0065, which no check accepts
+        # (and no one means: the Chinese systems are China's). Positions stay in range, as the document says.
+        lon, lat = min(max(lon, -180.0), 180.0), min(max(lat, -90.0), 90.0)
         return [round(lon, 7), round(lat, 7), *coords[2:]]
     return [_convert_positions(c, depth - 1, convert) for c in coords]
 
