@@ -9,10 +9,10 @@ import re
 
 import orjson
 import psycopg
-from flask import Flask, Request, jsonify, request
+from flask import Flask, Request, current_app, jsonify, request
 from flask.json.provider import DefaultJSONProvider
 from sqlalchemy.exc import DataError, OperationalError
-from werkzeug.exceptions import HTTPException
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import IntegerConverter
 
 from dispatch.errors import MAX_ID, ApiError
@@ -139,6 +139,20 @@ class DatabaseId(IntegerConverter):
         super().__init__(map, *args, **kwargs)
 
 
+def _matches_with(methods) -> bool:
+    """Whether the request's path is a route's with one of ``methods`` (its ids in range too)."""
+    adapter = current_app.create_url_adapter(request)
+    for method in methods:
+        try:
+            adapter.match(method=method)
+        except (NotFound, MethodNotAllowed):
+            continue
+        except HTTPException:  # a redirect: the path is a route's
+            return True
+        return True
+    return False
+
+
 def register_error_handlers(app: Flask) -> None:
     strict = StrictJSONProvider(app)
     strict.ensure_ascii, strict.sort_keys = app.json.ensure_ascii, app.json.sort_keys  # as create_app set them
@@ -152,6 +166,8 @@ def register_error_handlers(app: Flask) -> None:
 
     @app.errorhandler(HTTPException)
     def _http_error(exc: HTTPException):
+        if exc.code == 405 and exc.valid_methods and not _matches_with(exc.valid_methods):
+            exc = NotFound()  # werkzeug checks methods before ids: PUT /plans/0 beside GET /plans/<id> was a 405
         code = (exc.name or "error").lower().replace(" ", "_")
         response = error_response(exc.code or 500, code, exc.description or exc.name)
         if exc.code == 405 and exc.valid_methods:

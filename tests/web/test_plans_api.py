@@ -84,7 +84,7 @@ def test_a_township_cannot_sit_in_two_zones(client):
     plan = _draft(client)
     zones = _edit(plan, caiyuan={"members": ["330922100", HUANIAO]})
     response = client.put(f"/api/v1/plans/{plan['id']}", json={"version": 1, "zones": zones}, headers=PLANNER)
-    assert response.status_code == 400
+    assert response.status_code == 422  # well formed: the rule needs the plan's townships
     assert response.get_json()["error"]["code"] == "township_in_two_zones"
 
 
@@ -202,3 +202,33 @@ def test_a_draft_of_a_plan_with_the_longest_name_gets_a_valid_name(client):
     # A draft of a draft is marked once: no "（草案）（草案）".
     again = client.post("/api/v1/plans", json={"from": draft["code"]}, headers=PLANNER).get_json()
     assert again["name"] == draft["name"] and again["name_en"] == draft["name_en"]
+
+
+def test_refusals_say_whether_the_request_is_off_the_document_or_refused_by_a_rule(client):
+    """400: off the document (it says why and where); 422: well formed, refused by a rule the document
+    cannot say (a code the database does not hold, a time in the past); 404: no such plan."""
+    plan = _draft(client)
+    url = f"/api/v1/plans/{plan['id']}"
+    for method, path, body, status, field in (
+        ("post", "/api/v1/plans", {"from": "no-such-plan"}, 422, "from"),
+        ("post", "/api/v1/plans", {"region": "999999"}, 422, "region"),
+        ("post", "/api/v1/plans", {"colour": "red"}, 400, "colour"),
+        ("put", url, {"zones": []}, 400, "version"),
+        ("put", url, {"version": 1.5}, 400, "version"),
+        ("put", url, {"version": 1, "zones": [{"code": "Big", "name": "x", "hub": HUANIAO}]}, 400, "zones[0].code"),
+        ("put", url, {"version": 1, "zones": [{"code": "a", "name": "x", "hub": "999"}]}, 422, "zones[0].hub"),
+        ("post", f"{url}/validate", {}, 400, "zones"),
+        ("post", f"{url}/publish", {"version": 1, "effective_at": "2020-01-01T00:00:00Z"}, 422, "effective_at"),
+        ("post", f"{url}/publish", {"version": 1, "effective_at": "tomorrow"}, 400, "effective_at"),
+        ("get", f"{url}/compare?with=no-such-plan", None, 422, "with"),
+    ):
+        response = getattr(client, method)(path, json=body, headers=PLANNER)
+        assert response.status_code == status, (method, path, body, response.get_json())
+        assert response.get_json()["error"]["field"] == field
+    # A version sent as 2.0 is the version 2 (JSON Schema's integer), as the model reads it.
+    assert client.put(url, json={"version": 1.0, "name": "方案"}, headers=PLANNER).status_code == 200
+    # An id out of range is no plan, whichever method: werkzeug checked methods before ids (405).
+    for method in ("get", "put", "post"):
+        for plan_id in (0, 2**31):
+            assert getattr(client, method)(f"/api/v1/plans/{plan_id}", json={"version": 1}).status_code == 404
+    assert client.post("/api/v1/plans/1", json={}).status_code == 405, "a route without POST stays a 405"
