@@ -76,7 +76,7 @@ def _window(body: dict, name: str) -> tuple[dt.datetime, dt.datetime]:
     start = parse_time(value.get("start"), f"{name}.start", required=True)
     end = parse_time(value.get("end"), f"{name}.end", required=True)
     if end <= start:
-        raise ApiError("must end after it starts", field=f"{name}.end")
+        raise ApiError("must end after it starts", field=f"{name}.end", status=422)
     return start, end
 
 
@@ -94,10 +94,10 @@ def create_request(session: Session, body: dict, *, actor: str) -> InspectionReq
     code = required_text(body, "authority", 40)
     authority = session.scalar(select(Authority).where(Authority.code == code))
     if authority is None:
-        raise ApiError(f"unknown authority {code!r}", field="authority")
+        raise ApiError(f"unknown authority {code!r}", field="authority", status=422)
     domain = body.get("domain") or authority.domain
     if domain not in DOMAINS:
-        raise ApiError(f"must be one of {', '.join(DOMAINS)}", field="domain")
+        raise ApiError(f"must be one of {', '.join(DOMAINS)}", field="domain", status=422)
     name, business_id, point = _target(body)
     _require_place(session, actor, point)
     start, end = _window(body, "window")
@@ -351,7 +351,7 @@ def create_joint_inspection(session: Session, body: dict, *, actor: str) -> Join
                 code="request_not_pending",
             )
         if not (request.window_start < end and start < request.window_end):
-            raise ApiError(f"the slot lies outside the window of request {request.id}", field="slot")
+            raise ApiError(f"the slot lies outside the window of request {request.id}", field="slot", status=422)
     squads = lock_squads(session, squad_ids)
     today = local_day(start)
     require_squads(session, actor, squads)
@@ -367,13 +367,17 @@ def create_joint_inspection(session: Session, body: dict, *, actor: str) -> Join
         needed |= {m.domain for m in incident.matters} | {d for m in incident.matters for d in m.joint_domains}
     offered = {d for s in squads for d in s.domains}
     if needed - offered:
-        raise ApiError(f"no participating squad for {', '.join(sorted(needed - offered))}", field="squad_ids")
+        raise ApiError(
+            f"no participating squad for {', '.join(sorted(needed - offered))}", field="squad_ids", status=422
+        )
     visits = max(len(requests) + (len(needed) if incident is not None else 0), len(squads))
     if visits < 2:
-        raise ApiError("a joint inspection brings together at least two visits (squads or requests)", field="squad_ids")
+        raise ApiError(
+            "a joint inspection brings together at least two visits (squads or requests)", field="squad_ids", status=422
+        )
     lead_id = lead_id or next((s.id for s in squads if "comprehensive" in s.domains), squads[0].id)
     if lead_id not in squad_ids:
-        raise ApiError("the lead squad must be one of squad_ids", field="lead_squad_id")
+        raise ApiError("the lead squad must be one of squad_ids", field="lead_squad_id", status=422)
 
     joint = JointInspection(
         target_name=name,
