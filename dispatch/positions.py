@@ -16,6 +16,7 @@ checks them, while they are stored; the tablet's reply waits for the commit.
 from __future__ import annotations
 
 import datetime as dt
+import re
 import threading
 from dataclasses import dataclass
 from typing import NamedTuple
@@ -31,7 +32,6 @@ from dispatch.metrics import FIXES, STALE_POSITIONS
 from dispatch.shapes import position_shape
 from dispatch.store import refcache
 from dispatch.store.db import driver_sql, pipelined_transaction
-from dispatch.validation import parse_time
 from gis import clock
 from gis.crs import SYSTEMS, to_wgs84
 from gis.geojson import is_finite_number
@@ -45,6 +45,11 @@ MAX_ACCURACY_M = 100.0
 MAX_SPEED_KMH = {"maritime": 90.0, "default": 160.0}
 ENVELOPE_MARGIN_DEG = 0.3  # ~30 km around the county: squads cross to neighbours, not to other provinces
 FIX_FIELDS = {"id", "lon", "lat", "crs", "time", "accuracy", "speed", "heading"}
+# What the API's declaration of a fix says (dispatch.http.contract.realtime.Fix; a test holds the
+# two equal): an id of 1 to 64 printable ASCII characters, an RFC 3339 date-time with an offset.
+_rfc3339 = re.compile(
+    r"[0-9]{4}-[0-9]{2}-[0-9]{2}[Tt][0-9]{2}:[0-9]{2}:[0-9]{2}(?:\.[0-9]+)?(?:[Zz]|[+-][0-9]{2}:[0-9]{2})"
+).fullmatch
 
 
 @dataclass
@@ -70,29 +75,48 @@ def _number(value, field: str, low: float, high: float, required: bool = False) 
     return float(value)
 
 
+def _fix_time(value, field: str) -> dt.datetime:
+    """An RFC 3339 date-time with an offset, 2000 or later (as the API's ``Time`` declares it)."""
+    if not isinstance(value, str) or not _rfc3339(value):
+        raise ApiError("required: an RFC 3339 date-time with an offset, e.g. 2026-11-23T09:30:00+08:00", field=field)
+    try:
+        parsed = dt.datetime.fromisoformat(value.upper())
+    except ValueError:
+        raise ApiError(f"{value!r} is not a date-time", field=field) from None
+    if parsed.year < 2000:
+        raise ApiError("is implausibly early (before 2000)", field=field)
+    return parsed
+
+
 def parse_fix(data, field: str, *, max_ahead: dt.timedelta = MAX_AHEAD) -> Fix:
     """One fix as a tablet sends it: {id, lon, lat, crs?, time, accuracy?, speed?, heading?};
-    its time at most ``max_ahead`` after ours."""
+    its time at most ``max_ahead`` after ours (else 422: the fix is well formed, the clock is not)."""
     if not isinstance(data, dict):
         raise ApiError("a fix is an object {id, lon, lat, crs, time, accuracy, speed, heading}", field=field)
     for name in data:
         if name not in FIX_FIELDS:
             raise ApiError(f"unknown field (allowed: {', '.join(sorted(FIX_FIELDS))})", field=f"{field}.{name}")
     client_id = data.get("id")
-    # printable: over the socket a fix is plain JSON, where a lone surrogate or a NUL may arrive
-    if not isinstance(client_id, str) or not 0 < len(client_id) <= 64 or not client_id.isprintable():
-        raise ApiError("the client's fix id, 1 to 64 printable characters, is required", field=f"{field}.id")
+    # printable ASCII: over the socket a fix is plain JSON, where a lone surrogate or a NUL may arrive
+    if (
+        not isinstance(client_id, str)
+        or not 0 < len(client_id) <= 64
+        or not client_id.isascii()
+        or not client_id.isprintable()
+    ):
+        raise ApiError("the client's fix id, 1 to 64 printable ASCII characters, is required", field=f"{field}.id")
     crs = data.get("crs", "wgs84")
     if crs not in SYSTEMS:
         raise ApiError(f"must be one of {', '.join(SYSTEMS)}", field=f"{field}.crs")
     lon = _number(data.get("lon"), f"{field}.lon", -180, 180, required=True)
     lat = _number(data.get("lat"), f"{field}.lat", -90, 90, required=True)
     lon, lat = to_wgs84(lon, lat, crs)
-    time = parse_time(data.get("time"), f"{field}.time", required=True)
+    time = _fix_time(data.get("time"), f"{field}.time")
     if time > clock.utc_now() + max_ahead:
         raise ApiError(
             f"lies more than {max_ahead.total_seconds():g} seconds in the future: is the device's clock right?",
             field=f"{field}.time",
+            status=422,
             code="time_in_future",
         )
     return Fix(
@@ -418,6 +442,9 @@ def parse_batch(body, *, max_ahead: dt.timedelta = MAX_AHEAD) -> list[Fix]:
     """A tablet's batch ``{"fixes": [...]}``, each fix checked by ``parse_fix``; a fix id twice counts once."""
     if not isinstance(body, dict) or not isinstance(body.get("fixes"), list):
         raise ApiError('the body is {"fixes": [...]}', field="fixes")
+    if len(body) > 1:
+        extra = next(name for name in body if name != "fixes")
+        raise ApiError('unknown field (the body is {"fixes": [...]})', field=extra, code="unknown_field")
     fixes = body["fixes"]
     if not 1 <= len(fixes) <= MAX_BATCH:
         raise ApiError(f"1 to {MAX_BATCH} fixes per batch", field="fixes")

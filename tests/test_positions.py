@@ -443,7 +443,7 @@ def test_a_fix_dated_beyond_the_tolerance_is_refused_naming_its_time(api, store,
         ([_fix_at("f2", now), _fix_at("f3", now + dt.timedelta(minutes=6))], "fixes[1].time"),
     ):
         response = _post(api, squad_id, token, fixes)
-        assert response.status_code == 400, response.text
+        assert response.status_code == 422, response.text  # well formed: the device's clock is wrong
         error = response.json()["error"]
         assert error["field"] == field and error["code"] == "time_in_future" and "300 seconds" in error["message"]
     assert _position(store, squad_id) == before, "nothing stored, the squad not moved"

@@ -11,6 +11,9 @@ from dispatch.errors import ApiError
 from dispatch.http.api.blueprint import bp
 from dispatch.http.api.params import json_body, scope_regions
 from dispatch.http.auth import current_principal
+from dispatch.http.contract import operation
+from dispatch.http.contract.realtime import PositionBatch, PositionCounts, Snapshot
+from dispatch.http.contract.reference import GeoOnly
 from dispatch.positions import ingest, parse_batch
 from dispatch.shapes import snapshot_incident, snapshot_squad
 from dispatch.states import ASSIGNED, OPEN_STATUSES, sql_list
@@ -37,10 +40,16 @@ def _tablet_squad() -> int:
 
 
 @bp.post("/squads/<int:squad_id>/positions")
+@operation(body=PositionBatch, answers={200: PositionCounts}, errors=(404, 422), tags=["real time"])
 def post_positions(squad_id: int):
-    """A tablet flushes its offline queue: ``{"fixes": [...]}``, idempotent on each fix id."""
+    """A tablet flushes its offline queue: ``{"fixes": [...]}``, idempotent on each fix id.
+
+    Only the squad's own tablet token (Authorization: Bearer sqt_...); 422 ``time_in_future`` for a
+    fix dated more than FIX_MAX_AHEAD_S ahead of the server's clock.
+    """
     if _tablet_squad() != squad_id:
         raise ApiError("this token belongs to another squad", status=403, code="forbidden", field="Authorization")
+    # the hot path: the body is checked by hand, as PositionBatch declares it (no pydantic per fix)
     fixes = parse_batch(json_body(), max_ahead=dt.timedelta(seconds=current_app.config["FIX_MAX_AHEAD_S"]))
     result = ingest(db.session, squad_id, fixes)
     db.session.commit()
@@ -48,6 +57,7 @@ def post_positions(squad_id: int):
 
 
 @bp.get("/command/snapshot")
+@operation(query=GeoOnly, answers={200: Snapshot}, tags=["real time"])
 def command_snapshot():
     """Everything a command-centre screen shows, with the ``rev`` of each entity.
 

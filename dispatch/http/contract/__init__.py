@@ -53,6 +53,7 @@ _ERROR_TEXT = {
     404: "no such thing (or not in your scope)",
     409: "refused by the rules in force (error.code says which)",
     413: "the request is too large",
+    422: "well-formed, but refused by a rule the document cannot say (error.code says which, error.field where)",
     423: "the account is locked",
     429: "too many requests",
     503: "the database is unavailable; retry shortly",
@@ -74,7 +75,9 @@ class _Plugin(FlaskPlugin):
                 query_value = query.model_validate(req.args.to_dict())
             except ValidationError as err:
                 raise refusal(err, where="query") from None
-        if json is not None:
+        if json is not None and getattr(json, "checked_by_hand", False):
+            body_value = _json_body()  # a hot path's body: the view checks it as its model says (a test holds them equal)
+        elif json is not None:
             try:
                 body_value = json.model_validate(_json_body())
             except ValidationError as err:

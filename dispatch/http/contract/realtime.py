@@ -1,0 +1,103 @@
+"""Real time: batched positions from tablets, and the command centre's snapshot.
+
+The position batch is a hot path (``make bench``): its body is checked by hand
+(``dispatch.positions.parse_batch``, as fast as it was), and ``PositionBatch`` declares what that
+check accepts; tests/test_positions_contract.py holds the two equal on accepted and refused examples.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, ClassVar, Literal
+
+from pydantic import Field, StringConstraints
+
+from dispatch.http.contract.common import Answer, AnswerTime, Body, Crs, PointOut, Time
+from dispatch.http.contract.incidents import TaskState
+from dispatch.positions import MAX_BATCH
+from dispatch.states import INCIDENT_STATUSES
+
+FixId = Annotated[
+    str,
+    StringConstraints(min_length=1, max_length=64, pattern=r"^[ -~]+$"),
+    Field(description="the tablet's own id of the fix (1 to 64 printable ASCII characters): the idempotence key"),
+]
+
+# -- requests ----------------------------------------------------------------------------------
+
+
+class Fix(Body):
+    """One position fix as a tablet takes it."""
+
+    id: FixId
+    lon: float = Field(ge=-180, le=180)
+    lat: float = Field(ge=-90, le=90)
+    crs: Crs = Field("wgs84", description="the coordinate system of lon/lat")
+    time: Time = Field(description="when it was taken (at most FIX_MAX_AHEAD_S, 5 minutes, ahead of the server)")
+    accuracy: float | None = Field(None, ge=0, le=1e6, description="metres")
+    speed: float | None = Field(None, ge=0, le=1e4, description="metres per second")
+    heading: float | None = Field(None, ge=0, le=360, description="degrees from north")
+
+
+class PositionBatch(Body):
+    """A tablet's offline queue, flushed: idempotent on each fix's id (a fix id twice counts once)."""
+
+    checked_by_hand: ClassVar[bool] = True  # the hot path: dispatch.positions.parse_batch checks it
+    fixes: list[Fix] = Field(min_length=1, max_length=MAX_BATCH)
+
+
+# -- answers -----------------------------------------------------------------------------------
+
+Flag = Literal["poor_accuracy", "outside_envelope", "impossible_speed"]
+
+
+class PositionCounts(Answer):
+    received: int
+    stored: int = Field(description="new fixes (not seen before)")
+    duplicates: int
+    flagged: int = Field(description="stored but doubtful: never shown as the position")
+    flags: dict[str, list[Flag]] = Field(description="fix id -> its flags")
+    position_moved: bool = Field(description="the squad's shown position moved to a fix of this batch")
+
+
+class SnapshotSquad(Answer):
+    id: int
+    code: str
+    name: str
+    force: str
+    domains: list[str]
+    status: str
+    location: PointOut | None
+    last_position_at: AnswerTime | None
+    rev: int | None = Field(description="the id of the squad's latest event")
+    position_rev: int = Field(description="the fix time in ms, as live position updates carry")
+
+
+class SnapshotIncident(Answer):
+    id: int
+    status: Literal[tuple(INCIDENT_STATUSES)]  # type: ignore[valid-type]
+    priority: int = Field(ge=1, le=3)
+    location: PointOut
+    sla_deadline: AnswerTime
+    matters: list[str]
+    description: str
+    region: str | None
+    rev: int | None
+
+
+class SnapshotTask(Answer):
+    id: int
+    kind: Literal["response", "inspection"]
+    incident_id: int | None
+    joint_inspection_id: int | None
+    squad_id: int
+    state: TaskState
+    rev: int | None
+
+
+class Snapshot(Answer):
+    """Everything a command-centre screen shows; apply only live updates newer than each ``rev``."""
+
+    as_of: int = Field(description="the id of the latest event")
+    squads: list[SnapshotSquad]
+    incidents: list[SnapshotIncident]
+    tasks: list[SnapshotTask]
