@@ -92,10 +92,24 @@ def _strip(value: str) -> str:
     return value.strip()
 
 
+# Blank is Python's whitespace (str.strip) and ECMAScript's (the \s of clients' validators) alike:
+# U+001C-U+001F and U+0085 are only Python's, U+FEFF only ECMAScript's.
+_SPACE_CLASS = r"\t\n\v\f\r \x1c-\x1f\x85\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+_SPACES = (
+    "\t\n\v\f\r \x1c\x1d\x1e\x1f\x85\xa0\u1680"
+    + "".join(map(chr, range(0x2000, 0x200B)))
+    + "\u2028\u2029\u202f\u205f\u3000\ufeff"
+)
+
+
 def _not_blank(value: str) -> str:
-    if not value.strip():
+    stripped = value.strip(_SPACES)
+    if not stripped:
         raise ValueError("required text: not blank")
-    return value.strip()
+    return stripped
+
+
+NOT_BLANK = rf"^[^\x00]*[^\x00{_SPACE_CLASS}][^\x00]*$"  # Text's pattern in the document
 
 
 def Text(max_length: int, *, min_length: int = 1, description: str | None = None) -> Any:  # noqa: N802 - a type
@@ -105,7 +119,8 @@ def Text(max_length: int, *, min_length: int = 1, description: str | None = None
         StringConstraints(min_length=min_length, max_length=max_length),
         AfterValidator(_not_blank),
         WithJsonSchema(
-            {"type": "string", "minLength": min_length, "maxLength": max_length, "pattern": r"\S"}
+            # not blank, and no NUL (the body reader refuses one anywhere: PostgreSQL stores none)
+            {"type": "string", "minLength": min_length, "maxLength": max_length, "pattern": NOT_BLANK}
             | ({"description": description} if description else {})
         ),
     ]
