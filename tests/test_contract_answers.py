@@ -43,3 +43,26 @@ def test_answers_are_checked_only_when_asked(database_url, tmp_path, monkeypatch
         assert client.get("/probe/wrong").status_code == 500  # logged: "... breaks its declaration: ..."
     else:
         assert client.get("/probe/wrong").get_json() == {"count": "many"}
+
+
+def test_every_model_of_the_contract_has_its_own_name():
+    """The document names a schema by its class alone, and spectree lets a later model of the same name
+    silently replace an earlier one: two models named alike would make one operation lie."""
+    import importlib
+    import inspect
+    import pkgutil
+
+    from pydantic import BaseModel
+
+    import dispatch.http
+
+    modules = [
+        importlib.import_module(info.name) for info in pkgutil.walk_packages(dispatch.http.__path__, "dispatch.http.")
+    ]
+    by_name: dict[str, set[str]] = {}
+    for module in modules:
+        for name, value in vars(module).items():
+            if inspect.isclass(value) and issubclass(value, BaseModel) and value.__module__ == module.__name__:
+                by_name.setdefault(name, set()).add(module.__name__)
+    assert len(by_name) > 50
+    assert {name: where for name, where in by_name.items() if len(where) > 1} == {}

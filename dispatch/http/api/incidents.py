@@ -7,10 +7,10 @@ from flask import current_app, jsonify, request
 from dispatch.http.api.blueprint import bp
 from dispatch.http.api.params import actor, json_body, scope_regions
 from dispatch.http.contract import Link, operation
+from dispatch.http.contract.common import GeoOnly
 from dispatch.http.contract.incidents import (
     DispatchBody,
     DuplicateBody,
-    GeoOnly,
     Incident,
     IncidentCreated,
     IncidentEvents,

@@ -9,6 +9,7 @@ from sqlalchemy.orm import selectinload
 from dispatch.http.api.blueprint import bp
 from dispatch.http.api.params import actor, scope_regions
 from dispatch.http.contract import Link, operation
+from dispatch.http.contract.common import GeoOnly
 from dispatch.http.contract.joint import (
     InspectionRequest,
     InspectionRequestBody,
@@ -20,7 +21,6 @@ from dispatch.http.contract.joint import (
     Proposals,
     RequestQuery,
 )
-from dispatch.http.contract.reference import GeoOnly
 from dispatch.joint import (
     create_joint_inspection,
     create_request,

@@ -7,6 +7,7 @@ from flask import jsonify, request
 from dispatch.http.api.blueprint import bp
 from dispatch.http.api.params import actor, scope_regions
 from dispatch.http.contract import Link, operation
+from dispatch.http.contract.common import GeoOnly, Plain
 from dispatch.http.contract.plans import (
     CheckBody,
     CompareQuery,
@@ -18,7 +19,6 @@ from dispatch.http.contract.plans import (
     PublishBody,
     SaveBody,
 )
-from dispatch.http.contract.reference import GeoOnly, Plain
 from dispatch.plans import (
     check_edit,
     compare,

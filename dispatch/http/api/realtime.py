@@ -12,8 +12,8 @@ from dispatch.http.api.blueprint import bp
 from dispatch.http.api.params import json_body, scope_regions
 from dispatch.http.auth import current_principal
 from dispatch.http.contract import operation
+from dispatch.http.contract.common import GeoOnly
 from dispatch.http.contract.realtime import PositionBatch, PositionCounts, Snapshot
-from dispatch.http.contract.reference import GeoOnly
 from dispatch.positions import ingest, parse_batch
 from dispatch.shapes import snapshot_incident, snapshot_squad
 from dispatch.states import ASSIGNED, OPEN_STATUSES, sql_list

@@ -12,13 +12,12 @@ from dispatch.errors import ApiError
 from dispatch.http import crs_params
 from dispatch.http.api.blueprint import bp
 from dispatch.http.contract import operation
+from dispatch.http.contract.common import GeoOnly, Plain
 from dispatch.http.contract.incidents import Jurisdiction
 from dispatch.http.contract.reference import (
-    GeoOnly,
     Health,
     JurisdictionQuery,
     Matters,
-    Plain,
     Regions,
     Squads,
     ZoneQuery,

@@ -7,7 +7,8 @@ from flask import jsonify, request
 from dispatch.http.api.blueprint import bp
 from dispatch.http.api.params import actor
 from dispatch.http.contract import operation
-from dispatch.http.contract.incidents import GeoOnly, Task, TransitionBody
+from dispatch.http.contract.common import GeoOnly
+from dispatch.http.contract.incidents import Task, TransitionBody
 from dispatch.shapes import task_json
 from dispatch.store.db import db
 from dispatch.tasks import get_task, transition

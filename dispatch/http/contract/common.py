@@ -230,6 +230,14 @@ class GeoQuery(Query):
     out_crs: Crs = Field("wgs84", description="coordinate system of GeoJSON answered (gcj02 for Chinese map SDKs)")
 
 
+class Plain(Query):
+    """An operation with no parameters of its own."""
+
+
+class GeoOnly(GeoQuery):
+    """An operation whose only parameters are the coordinate systems."""
+
+
 class Limit(Query):
     limit: int = Field(200, ge=1, le=1000, description="at most this many")
 

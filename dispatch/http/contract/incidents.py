@@ -15,7 +15,6 @@ from dispatch.http.contract.common import (
     Id,
     PointIn,
     PointOut,
-    Query,
     Text,
     Time,
     comma_list,
@@ -258,11 +257,3 @@ class TransitionBody(Body):
     reason: Text(2000) | None = Field(None, description="why (required to decline or cancel)")
     note: Text(2000) | None = None
     location: PointIn | None = Field(None, description="where the squad is (on_scene, completed)")
-
-
-class Plain(Query):
-    """An operation with no parameters of its own."""
-
-
-class GeoOnly(GeoQuery):
-    """An operation whose only parameters are the coordinate systems."""

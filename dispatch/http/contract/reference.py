@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import Field
 
-from dispatch.http.contract.common import Answer, AnswerTime, Code, Geometry, GeoQuery, PointOut, Query
+from dispatch.http.contract.common import Answer, AnswerTime, Code, Geometry, GeoQuery, PointOut
 from dispatch.http.contract.incidents import Matter, RegionRef, SquadSummary, ZoneOut
 
 # -- answers -----------------------------------------------------------------------------------
@@ -80,14 +80,6 @@ class Matters(Answer):
 
 
 # -- requests ----------------------------------------------------------------------------------
-
-
-class Plain(Query):
-    """No parameters."""
-
-
-class GeoOnly(GeoQuery):
-    """Only the coordinate systems."""
 
 
 class ZoneQuery(GeoQuery):
