@@ -196,7 +196,7 @@ def test_schemathesis_finds_nothing(start_server, tmp_path):
         "--seed",
         "26",
         "--workers",
-        os.environ.get("SCHEMATHESIS_CLI_WORKERS", "4"),  # the server serves each request in a thread
+        os.environ.get("SCHEMATHESIS_CLI_WORKERS", "4"),  # threads (make fuzz: 1; see the Makefile)
         "--generation-database",
         "none",
         "--request-timeout",
@@ -213,7 +213,10 @@ def test_schemathesis_finds_nothing(start_server, tmp_path):
     )
     output = run.stdout + run.stderr
     (tmp_path / "schemathesis.txt").write_text(output)
-    tail = "\n".join(output.splitlines()[-150:])
+    lines = output.splitlines()  # the findings and errors in full, then the summary
+    start = next((i for i, line in enumerate(lines) if re.match(r"=+ (ERRORS|FAILURES) =+$", line)), len(lines) - 150)
+    shown = lines[max(0, start) : start + 400] + (["[...]", *lines[-30:]] if len(lines) > start + 400 else [])
+    tail = "\n".join(shown)
     assert run.returncode == 0, (
         f"schemathesis exited {run.returncode} (all of it: {tmp_path / 'schemathesis.txt'}):\n{tail}\n"
         f"--- server log ---\n{server.log()[-3000:]}"
