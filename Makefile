@@ -20,11 +20,9 @@ test: setup
 
 # make bench's companion (issue 26): schemathesis as an integrator runs it (the CLI, every check,
 # stateful testing over the document's links) against a server process checking its own answers,
-# at 100 examples per operation where make test runs 5 (tests/test_contract.py). Takes a while: one
-# worker, as schemathesis's threads trip CPython 3.11's ast.parse (a spurious "AST constructor
-# recursion depth mismatch" SystemError in hypothesis's lambda descriptions) on a run this long.
+# at 100 examples per operation where make test runs 5 (tests/test_contract.py). Takes a while.
 fuzz: setup
-	SCHEMATHESIS_CLI_EXAMPLES=100 SCHEMATHESIS_CLI_WORKERS=1 $(BIN)/python -m pytest -p no:cacheprovider \
+	SCHEMATHESIS_CLI_EXAMPLES=100 $(BIN)/python -m pytest -p no:cacheprovider \
 	  tests/test_contract.py::test_schemathesis_finds_nothing $(PYTEST_ARGS)
 
 bench: setup
