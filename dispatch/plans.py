@@ -412,9 +412,11 @@ def save_draft(session: Session, plan_id: int, body: dict, *, actor: str) -> Cov
 
 def check_edit(session: Session, plan_id: int, body: dict) -> dict:
     """Validation while editing: the issues of ``zones`` as if saved, and the zones as they would be
-    (members of drawn outlines derived), without saving anything."""
+    (members of drawn outlines derived), without saving anything. Only a draft is edited: the zones
+    of a published plan are held by its incidents, so trying edits on one is refused as saving is."""
     check_fields(body, {"zones", "version"})
     plan = get_plan(session, plan_id)
+    _draft_only(plan)
     zones = parse_zones(session, plan, body.get("zones"))
     savepoint = session.begin_nested()
     try:

@@ -232,3 +232,18 @@ def test_refusals_say_whether_the_request_is_off_the_document_or_refused_by_a_ru
         for plan_id in (0, 2**31):
             assert getattr(client, method)(f"/api/v1/plans/{plan_id}", json={"version": 1}).status_code == 404
     assert client.post("/api/v1/plans/1", json={}).status_code == 405, "a route without POST stays a 405"
+
+
+def test_trying_edits_on_the_plan_in_effect_is_refused_and_keeps_its_incidents(client, session):
+    """Only drafts are edited: the zones of the plan in effect are held by its incidents (schemathesis
+    found the what-if check deleting them: a 500 on the foreign key)."""
+    from tests.factories import incident_body
+
+    created = client.post("/api/v1/incidents", json=incident_body())
+    assert created.status_code == 201, created.get_json()
+    in_effect = next(p for p in client.get("/api/v1/plans").get_json()["plans"] if p["in_effect"])
+    plan = client.get(f"/api/v1/plans/{in_effect['id']}").get_json()
+    refused = client.post(f"/api/v1/plans/{plan['id']}/validate", json={"zones": _edit(plan)}, headers=PLANNER)
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "plan_published"
+    shown = client.get(f"/api/v1/incidents/{created.get_json()['id']}").get_json()
+    assert shown["zone"] == created.get_json()["zone"] and shown["zone"] is not None

@@ -128,7 +128,7 @@ def dispatch_incident(incident_id: int):
 
 
 @bp.post("/incidents/<int:incident_id>/duplicate")
-@operation(query=GeoOnly, body=DuplicateBody, answers={200: Incident}, errors=(404, 409), tags=["incidents"])
+@operation(query=GeoOnly, body=DuplicateBody, answers={200: Incident}, errors=(404, 409, 422), tags=["incidents"])
 def mark_incident_duplicate(incident_id: int):
     """Mark this incident a duplicate of ``{"of": ID}``; both keep their record."""
     session = db.session

@@ -90,7 +90,7 @@ def update_plan(plan_id: int):
 
 
 @bp.post("/plans/<int:plan_id>/validate")
-@operation(query=GeoOnly, body=CheckBody, answers={200: EditCheck}, errors=(404, 422), tags=["plans"])
+@operation(query=GeoOnly, body=CheckBody, answers={200: EditCheck}, errors=(404, 409, 422), tags=["plans"])
 def validate_edit(plan_id: int):
     """``{"zones"}``: the issues of an edit in progress and its zones as saved (nothing is saved)."""
     result = check_edit(db.session, plan_id, _body())

@@ -22,7 +22,7 @@ def show_task(task_id: int):
 
 
 @bp.post("/tasks/<int:task_id>/transition")
-@operation(query=GeoOnly, body=TransitionBody, answers={200: Task}, errors=(404, 409), tags=["tasks"])
+@operation(query=GeoOnly, body=TransitionBody, answers={200: Task}, errors=(404, 409, 422), tags=["tasks"])
 def transition_task(task_id: int):
     """``{"to": STATE, "reason"?, "note"?, "location"?}``; 409 names the allowed states."""
     body = request.context.json
