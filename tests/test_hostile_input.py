@@ -24,6 +24,7 @@ from urllib.parse import quote
 import pytest
 from sqlalchemy import select
 
+from dispatch.http.contract import document
 from dispatch.http.standards.open311 import hash_key
 from dispatch.store.models import Officer
 from dispatch.tablets import issue_token
@@ -76,9 +77,7 @@ QUERY_PARAMS_BY_PREFIX = {
     "/ogc": ("f", "bbox", "datetime", "limit", "offset", "crs", "out_crs"),
     "/open311": ("api_key", "jurisdiction_id", "out_crs", "crs"),
 }
-_QUERY_READ = re.compile(
-    r"""(?:request\.args\.get|query_int|query_float|query_flag|_date_arg|_int_param)\(\s*["'](\w+)["']"""
-)
+_QUERY_READ = re.compile(r"""(?:request\.args\.get|_date_arg|_int_param)\(\s*["'](\w+)["']""")
 _RAW = re.compile(r'"@@RAW(\d+)@@"')
 
 
@@ -353,6 +352,9 @@ def _query_params(app, rule) -> list[str]:
     for prefix, params in QUERY_PARAMS_BY_PREFIX.items():
         if rule.rule.startswith(prefix):
             names |= set(params)
+    # a declared operation (dispatch.http.contract) reads what its document says
+    declared = document(app)["paths"].get(re.sub(r"<(?:[^:>]+:)?([^>]+)>", r"{\1}", rule.rule), {})
+    names |= {p["name"] for op in declared.values() for p in op.get("parameters", []) if p["in"] == "query"}
     return sorted(names)
 
 

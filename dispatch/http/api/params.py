@@ -1,8 +1,7 @@
-"""Parsing request input into typed values, or an ApiError naming the field."""
+"""What a view needs of the request besides its declared query and body (dispatch.http.contract):
+the raw JSON body for domain code that reads it, the actor, the regions in scope."""
 
 from __future__ import annotations
-
-import math
 
 from flask import request
 
@@ -11,42 +10,6 @@ from dispatch.errors import ApiError
 from dispatch.http.auth import current_principal
 from dispatch.scope import Actor, covered_regions, covers
 from dispatch.store.db import db
-
-
-def query_float(
-    name: str, *, required: bool = True, low: float | None = None, high: float | None = None
-) -> float | None:
-    raw = request.args.get(name)
-    if raw is None or raw.strip() == "":
-        if required:
-            raise ApiError(f"query parameter {name!r} is required", field=name, code="missing_parameter")
-        return None
-    try:
-        value = float(raw)
-    except ValueError:
-        raise ApiError(f"{name!r} must be a number, not {raw!r}", field=name, code="invalid_parameter") from None
-    if not math.isfinite(value):
-        raise ApiError(f"{name!r} must be a finite number", field=name, code="invalid_parameter")
-    if (low is not None and value < low) or (high is not None and value > high):
-        raise ApiError(f"{name!r} must lie between {low} and {high}, not {value}", field=name, code="invalid_parameter")
-    return value
-
-
-def query_int(name: str, default: int, *, low: int = 0, high: int = 10_000) -> int:
-    raw = request.args.get(name)
-    if raw is None or raw == "":
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise ApiError(f"{name!r} must be a whole number, not {raw!r}", field=name, code="invalid_parameter") from None
-    if not low <= value <= high:
-        raise ApiError(f"{name!r} must lie between {low} and {high}", field=name, code="invalid_parameter")
-    return value
-
-
-def query_flag(name: str) -> bool:
-    return request.args.get(name, "").lower() in ("1", "true", "yes")
 
 
 def json_body() -> dict:
