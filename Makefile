@@ -18,7 +18,7 @@ run: setup
 test: setup
 	$(BIN)/python -m pytest --cov=dispatch --cov=gis --cov-report=term $(PYTEST_ARGS)
 
-# make bench's companion (issue 26): schemathesis as an integrator runs it (the CLI, every check,
+# schemathesis as an integrator runs it (the CLI, every check,
 # stateful testing over the document's links) against a server process checking its own answers,
 # at 100 examples per operation where make test runs 5 (tests/test_contract.py). Takes a while.
 fuzz: setup
