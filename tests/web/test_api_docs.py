@@ -35,6 +35,8 @@ def test_the_reference_shows_intake_with_its_recorded_example_request_and_answer
     assert "required" in matters.inner_text()
     source = intake.locator("tr", has=page.locator("td.name", has_text="source")).first
     assert "hotline_12345" in source.inner_text(), "the enum of the source is shown"
+    description = intake.locator("tr", has=page.locator("td.name", has_text="description")).first
+    assert "not blank" in description.inner_text() and "\\x00" not in description.inner_text(), "text reads as text"
     recorded = json.loads(EXAMPLES_FILE.read_text(encoding="utf-8"))["POST /api/v1/incidents"]
     request = json.loads(intake.locator("pre.example-request").inner_text())
     assert request == recorded["request"]

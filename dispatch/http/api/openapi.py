@@ -8,11 +8,13 @@ external assets: government intranets have no CDN).
 
 from __future__ import annotations
 
+import json
+
 from flask import Response, current_app, jsonify
 
 from dispatch.http.api.blueprint import bp
 from dispatch.http.contract import document, operation
-from dispatch.http.contract.common import Answer
+from dispatch.http.contract.common import NOT_BLANK, Answer
 from dispatch.http.observability import csp_nonce
 
 
@@ -35,12 +37,15 @@ def openapi_document():
 @bp.get("/docs")
 def openapi_docs():
     """The OpenAPI document rendered in the browser for an integrator, from this page alone."""
-    return Response(_DOCS_PAGE.replace("__CSP_NONCE__", csp_nonce()), mimetype="text/html")
+    page = _DOCS_PAGE.replace("__NOT_BLANK__", _NOT_BLANK_JS).replace("__CSP_NONCE__", csp_nonce())
+    return Response(page, mimetype="text/html")
 
 
 # One self-contained page: inline style and script with the request's nonce, no external asset.
 # It fetches openapi.json (the 3.1 document) and draws it with DOM calls only: every text of the
 # document goes in through textContent (or a text node), never as markup.
+_NOT_BLANK_JS = json.dumps(NOT_BLANK).replace("<", "\\u003c")  # a JS string literal, safe in a script
+
 _DOCS_PAGE = r"""<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><title>dispatch API</title><link rel="icon" href="data:,">
 <meta name="viewport" content="width=device-width,initial-scale=1">
@@ -94,6 +99,7 @@ details.schema>summary{cursor:pointer;font:600 13px ui-monospace,monospace}
 <main><p id="error" hidden></p><div id="ops">loading openapi.json...</div><div id="schemas"></div></main></div>
 <script nonce="__CSP_NONCE__">
 "use strict";
+const NOT_BLANK = __NOT_BLANK__;  // the pattern of text (dispatch.http.contract.common.Text)
 (() => {
   const METHODS = ["get", "put", "post", "delete", "patch", "options", "head", "trace"];
   let doc = null, schemas = {};
@@ -180,7 +186,7 @@ details.schema>summary{cursor:pointer;font:600 13px ui-monospace,monospace}
     bound(s.minLength, s.maxLength, "length");
     bound(s.minItems, s.maxItems, "items");
     if (s.uniqueItems) out.push("distinct items");
-    if (s.pattern === "\\S") out.push("not blank");
+    if (s.pattern === NOT_BLANK) out.push("not blank (a visible character), no NUL");
     else if (s.pattern) out.push("pattern " + s.pattern);
     if (s.type === "array" && s.items && !s.items.$ref) {
       const inner = constraints(s.items);
