@@ -154,6 +154,28 @@ Time = Annotated[
     WithJsonSchema({"type": "string", "format": "date-time", "pattern": r"^[2-9]\d{3}-", "description":
                     "RFC 3339 date-time with an offset, 2000 or later"}),
 ]  # fmt: skip
+_DAY = re.compile(r"^2\d{3}-\d{2}-\d{2}$")
+
+
+def _day(value: Any) -> dt.date:
+    if isinstance(value, dt.date):
+        return value
+    if not isinstance(value, str) or not _DAY.match(value):
+        raise ValueError("must be a date YYYY-MM-DD, 2000 to 2999")
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise ValueError(f"{value!r} is not a date") from None
+
+
+Day = Annotated[
+    dt.date,
+    BeforeValidator(_day),
+    Field(strict=False),
+    WithJsonSchema({"type": "string", "format": "date", "pattern": r"^2\d{3}-\d{2}-\d{2}$",
+                    "description": "a date YYYY-MM-DD (China), 2000 to 2999"}),
+]  # fmt: skip
+
 AnswerTime = Annotated[str, Field(json_schema_extra={"format": "date-time"})]
 
 Crs = Literal[tuple(SYSTEMS)]  # type: ignore[valid-type]

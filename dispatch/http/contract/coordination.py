@@ -8,13 +8,11 @@ clock, a case of another authority, a reason owed only in some cases) is a 422 t
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from typing import Annotated, Any, Literal
 
 from pydantic import BeforeValidator, Field, RootModel, ValidationError, WithJsonSchema
 
-from dispatch.http.contract.common import Answer, AnswerTime, Body, Code, Id, Query, Text, Time, id_list
+from dispatch.http.contract.common import Answer, AnswerTime, Body, Code, Day, Id, Query, Text, Time, id_list
 from dispatch.http.contract.incidents import SquadRef
 from dispatch.oversight.disputes import STEP_FIELDS
 from dispatch.oversight.models import (
@@ -39,28 +37,6 @@ Ground = Literal[tuple(STATUTORY_GROUNDS)]  # type: ignore[valid-type]
 Domain = Literal[tuple(DOMAINS)]  # type: ignore[valid-type]
 
 AuthorityCode = Annotated[Code, Field(description="an authority's code (GET /api/v1/authorities)")]
-
-_DAY = re.compile(r"^2\d{3}-\d{2}-\d{2}$")
-
-
-def _day(value: Any) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
-    if not isinstance(value, str) or not _DAY.match(value):
-        raise ValueError("must be a date YYYY-MM-DD, 2000 to 2999")
-    try:
-        return dt.date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a date") from None
-
-
-Day = Annotated[
-    dt.date,
-    BeforeValidator(_day),
-    Field(strict=False),
-    WithJsonSchema({"type": "string", "format": "date", "pattern": r"^2\d{3}-\d{2}-\d{2}$",
-                    "description": "a date YYYY-MM-DD (China), 2000 to 2999"}),
-]  # fmt: skip
 
 
 # A shared record's own data: a flat object of names to text, numbers, true/false or null, as

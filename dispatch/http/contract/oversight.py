@@ -7,17 +7,16 @@ assistance), which stay as a second line: the bounds here are theirs (and the co
 
 from __future__ import annotations
 
-import datetime as dt
-import re
 from typing import Annotated, Any, Literal
 
-from pydantic import AfterValidator, BeforeValidator, Field, WithJsonSchema
+from pydantic import AfterValidator, Field
 
 from dispatch.http.contract.common import (
     Answer,
     AnswerTime,
     Body,
     Code,
+    Day,
     Id,
     Query,
     Text,
@@ -35,31 +34,6 @@ from dispatch.oversight.models import (
     STAFF_ROLES,
     SUPERVISION_METHODS,
 )
-
-_DAY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
-
-
-def _day(value: Any) -> dt.date:
-    if isinstance(value, dt.date):
-        return value
-    if not isinstance(value, str) or not _DAY.match(value):
-        raise ValueError("must be a date YYYY-MM-DD")
-    try:
-        day = dt.date.fromisoformat(value)
-    except ValueError:
-        raise ValueError(f"{value!r} is not a date") from None
-    if day.year < 2000:
-        raise ValueError("is implausibly early (before 2000)")
-    return day
-
-
-Day = Annotated[
-    dt.date,
-    BeforeValidator(_day),
-    Field(strict=False),
-    WithJsonSchema({"type": "string", "format": "date", "pattern": r"^[2-9]\d{3}-\d{2}-\d{2}$",
-                    "description": "a date YYYY-MM-DD, 2000 or later"}),
-]  # fmt: skip
 
 
 def _distinct(codes: list[str]) -> list[str]:
