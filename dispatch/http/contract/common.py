@@ -73,10 +73,11 @@ Int = Annotated[int, BeforeValidator(_integral)]
 Id = Annotated[int, Field(ge=1, le=MAX_ID, description="an id"), BeforeValidator(_integral)]
 
 
-def _distinct(ids: list[int]) -> list[int]:
-    if len(set(ids)) != len(ids):
-        raise ValueError("ids must be distinct")
-    return ids
+def distinct(values: list) -> list:
+    """A list's values, refused when one repeats (the document says uniqueItems)."""
+    if len(set(values)) != len(values):
+        raise ValueError("must be distinct")
+    return values
 
 
 def id_list(max_items: int = 50, min_items: int = 1) -> Any:
@@ -84,7 +85,7 @@ def id_list(max_items: int = 50, min_items: int = 1) -> Any:
     return Annotated[
         list[Id],
         Field(min_length=min_items, max_length=max_items, json_schema_extra={"uniqueItems": True}),
-        AfterValidator(_distinct),
+        AfterValidator(distinct),
     ]
 
 

@@ -21,6 +21,7 @@ from dispatch.http.contract.common import (
     Query,
     Text,
     Time,
+    distinct,
     id_list,
 )
 from dispatch.http.contract.incidents import Event, SquadRef
@@ -34,13 +35,6 @@ from dispatch.oversight.models import (
     STAFF_ROLES,
     SUPERVISION_METHODS,
 )
-
-
-def _distinct(codes: list[str]) -> list[str]:
-    if len(set(codes)) != len(codes):
-        raise ValueError("must be distinct")
-    return codes
-
 
 AnswerDay = Annotated[str, Field(json_schema_extra={"format": "date"})]
 
@@ -158,7 +152,7 @@ class VisitBody(Body):
     supervisors: Annotated[
         list[Code],
         Field(min_length=1, max_length=20, json_schema_extra={"uniqueItems": True}),
-        AfterValidator(_distinct),
+        AfterValidator(distinct),
     ] = Field(description="codes of supervisors (oversight-staff), distinct")
     place: Text(200) | None = None
     visited_at: Time | None = Field(None, description="when (default now; not ahead of the clock)")
