@@ -138,7 +138,30 @@ def _check_answer(req, resp, resp_validation_error, instance, model_adapter=None
         raise RuntimeError(f"the answer of {req.method} {req.path} breaks its declaration: {resp_validation_error}")
 
 
-spec = SpecTree(
+class _SpecTree(SpecTree):
+    """spectree, writing the models' schemas when the document is asked for rather than at import.
+
+    spectree writes a model's JSON schema each time an operation uses it (some 500 times, ErrorBody
+    alone 400), half a second of every process's start, for a document most processes never serve.
+    Here ``_add_model`` notes the use, and ``write_models`` writes each schema once, in the order
+    used (a later use of a name wins, as in spectree).
+    """
+
+    def _add_model(self, model, mode="validation"):
+        self.__dict__.setdefault("uses", []).append((model, mode))
+        return self.naming_strategy(model)
+
+    def write_models(self) -> None:
+        written: dict[tuple[type, str], dict] = {}
+        for model, mode in self.__dict__.get("uses", []):
+            if (model, mode) in written:
+                self.models[self.naming_strategy(model)] = written[(model, mode)]
+            else:
+                name = super()._add_model(model, mode)
+                written[(model, mode)] = self.models[name]
+
+
+spec = _SpecTree(
     backend=_Plugin,
     mode="strict",  # only the operations declared here; a test finds any /api/v1 route that is not
     annotations=False,
@@ -212,11 +235,9 @@ def document(app: Flask) -> dict[str, Any]:
         return cached
     with app.app_context():
         spec.app = app
-        models = copy.deepcopy(spec.models)  # spectree lifts (deletes) the models' $defs as it writes:
-        try:  # without them, the next app's document (a test's) would lack every nested model
-            doc = copy.deepcopy(spec._generate_spec())
-        finally:
-            spec.models = models
+        spec.models = {}
+        spec.write_models()  # afresh: spectree lifts (deletes) the models' $defs as it writes the document
+        doc = copy.deepcopy(spec._generate_spec())
     examples = json.loads(EXAMPLES_FILE.read_text()) if EXAMPLES_FILE.exists() else {}
     for path, item in doc["paths"].items():
         for method, op in item.items():

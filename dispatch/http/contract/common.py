@@ -28,19 +28,19 @@ from gis.crs import SYSTEMS
 class Body(BaseModel):
     """A JSON request body: the fields declared and no others, each of its declared JSON type."""
 
-    model_config = ConfigDict(extra="forbid", strict=True, hide_input_in_errors=True)
+    model_config = ConfigDict(extra="forbid", strict=True, hide_input_in_errors=True, defer_build=True)
 
 
 class Query(BaseModel):
     """A query string: declared parameters parsed from text; others are ignored."""
 
-    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True)
+    model_config = ConfigDict(extra="ignore", hide_input_in_errors=True, defer_build=True)
 
 
 class Answer(BaseModel):
     """A JSON answer (checked against its declaration in the test suite)."""
 
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
 
 # -- the error ---------------------------------------------------------------------------------
