@@ -76,9 +76,8 @@ class _Plugin(FlaskPlugin):
             except ValidationError as err:
                 raise refusal(err, where="query") from None
         if json is not None and getattr(json, "checked_by_hand", False):
-            body_value = (
-                _json_body()
-            )  # a hot path's body: the view checks it as its model says (a test holds them equal)
+            # a hot path's body: the view checks it as its model says (a test holds the two equal)
+            body_value = _json_body()
         elif json is not None:
             try:
                 body_value = json.model_validate(_json_body())
