@@ -7,9 +7,8 @@ information sharing); dispatch.http.oversight registers it.
 
 from __future__ import annotations
 
-from flask import Blueprint, jsonify, request
+from flask import Blueprint, jsonify
 
-from dispatch.errors import ApiError
 from dispatch.store.db import db
 
 api = Blueprint("api", __name__, url_prefix="/api/v1")
@@ -23,10 +22,3 @@ def created(payload: dict):
 def saved(payload_of, row):
     db.session.commit()
     return jsonify(payload_of(row))
-
-
-def status_arg(allowed: tuple[str, ...]) -> str | None:
-    status = request.args.get("status")
-    if status is not None and status not in allowed:
-        raise ApiError(f"one of {', '.join(allowed)}", field="status")
-    return status
