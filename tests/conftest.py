@@ -101,7 +101,12 @@ def _admin(cluster: EmbeddedPostgres) -> psycopg.Connection:
 @pytest.fixture(scope="session")
 def template_url(pg_cluster):
     """The migrated template database holding the Shengsi reference data."""
-    url = pg_cluster.url(TEMPLATE)
+    return load_template(pg_cluster.url(TEMPLATE))
+
+
+def load_template(url: str) -> str:
+    """Migrate the database at ``url`` and load what every test starts from: Shengsi, its oversight
+    bodies, the fixed tokens, an account per role, a token per organisation (tests.record_examples too)."""
     migrate.upgrade(url)
     engine = create_engine(url, poolclass=pool.NullPool)
     with Session(engine) as session:

@@ -32,22 +32,16 @@ from pathlib import Path
 from typing import Any
 
 from jsonschema import Draft202012Validator
-from sqlalchemy import create_engine, pool, select
-from sqlalchemy.orm import Session
+from sqlalchemy import select
 
 from dispatch import create_app
-from dispatch.accounts import add_account, add_api_token
 from dispatch.config import PROJECT_ROOT
 from dispatch.http.contract import EXAMPLES_FILE, document
-from dispatch.oversight.reference import load_oversight_into
-from dispatch.seed import load_dataset_into
-from dispatch.store import migrate
 from dispatch.store.db import db
 from dispatch.store.embedded_pg import EmbeddedPostgres
 from dispatch.store.models import Officer, Squad
 from dispatch.tablets import issue_token
-from gis.reference import load_dataset
-from tests.conftest import PASSWORD, SHENGSI, TOKENS, _add_scoped_principals, org_token, person_token
+from tests.conftest import TOKENS, load_template, org_token, person_token
 
 CST = dt.timezone(dt.timedelta(hours=8))
 LIST_ITEMS = 3  # items kept of a list in an answer
@@ -598,30 +592,12 @@ def check(examples: dict[str, dict], doc: dict) -> list[str]:
     return problems
 
 
-def _template(cluster: EmbeddedPostgres, name: str) -> str:
-    """The cluster's database (new, with PostGIS) loaded as the test template (tests/conftest.py)."""
-    url = cluster.url(name)
-    migrate.upgrade(url)
-    engine = create_engine(url, poolclass=pool.NullPool)
-    with Session(engine) as session:
-        load_dataset_into(session, load_dataset(SHENGSI))
-        load_oversight_into(session, SHENGSI)
-        for token_name, (role, token) in TOKENS.items():
-            add_api_token(session, token_name, role, token)
-        for role in ("dispatcher", "planner", "supervisor", "admin"):
-            add_account(session, f"test-{role}", role, PASSWORD)
-        _add_scoped_principals(session)
-        session.commit()
-    engine.dispose()
-    return url
-
-
 def record(out: Path) -> int:
     folder = PROJECT_ROOT / "var" / f"record-examples-{os.getpid()}"
     cluster = EmbeddedPostgres(folder, fsync=False, database="examples")
     cluster.start()
     try:
-        url = _template(cluster, "examples")
+        url = load_template(cluster.url("examples"))
         app = create_app({
             "TESTING": True, "DATABASE_URL": url, "DATA_DIR": folder, "INTAKE_RATE_PER_MINUTE": 100000,
             "CHECK_ANSWERS": True,
