@@ -8,17 +8,14 @@ from flask import request
 from dispatch.accounts import find_account
 from dispatch.errors import ApiError
 from dispatch.http.auth import current_principal
+from dispatch.http.contract import request_json
 from dispatch.scope import Actor, covered_regions, covers
 from dispatch.store.db import db
 
 
 def json_body() -> dict:
-    """The request's JSON object, or a 400 that says what is wrong with it."""
-    if not request.is_json:
-        raise ApiError("the body must be JSON (Content-Type: application/json)", code="invalid_body")
-    body = request.get_json(silent=True)
-    if body is None:
-        raise ApiError("the body is not valid JSON", code="invalid_body")
+    """The request's JSON object (read as its declared operation reads it), or a 400 saying what is wrong."""
+    body = request_json()
     if not isinstance(body, dict):
         raise ApiError("the body must be a JSON object", code="invalid_body")
     return body

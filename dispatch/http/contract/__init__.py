@@ -40,7 +40,7 @@ from spectree.plugins.flask_plugin import FlaskPlugin
 from dispatch.errors import MAX_ID, ApiError
 from dispatch.http.contract.common import ErrorBody
 
-__all__ = ["operation", "document", "spec", "Link"]
+__all__ = ["operation", "document", "spec", "Link", "request_json"]
 
 EXAMPLES_FILE = Path(__file__).with_name("examples.json")
 # Every operation may answer these besides its own (the error shape of each): a refused request,
@@ -77,10 +77,10 @@ class _Plugin(FlaskPlugin):
                 raise refusal(err, where="query") from None
         if json is not None and getattr(json, "checked_by_hand", False):
             # a hot path's body: the view checks it as its model says (a test holds the two equal)
-            body_value = _json_body()
+            body_value = request_json()
         elif json is not None:
             try:
-                body_value = json.model_validate(_json_body())
+                body_value = json.model_validate(request_json())
             except ValidationError as err:
                 raise refusal(err, where="body") from None
         req.context = Context(query_value, body_value, None, None, None)
@@ -92,7 +92,8 @@ class _Plugin(FlaskPlugin):
         return super().validate_response(answer, resp_model, skip_validation, force_resp_serialize)
 
 
-def _json_body() -> Any:
+def request_json() -> Any:
+    """The request's JSON, read by the app's strict provider; a 400 naming what is wrong otherwise."""
     if not request.is_json:
         raise ApiError("the body must be JSON (Content-Type: application/json)", code="invalid_body")
     body = request.get_json(silent=False)  # the strict provider: refusals raise ApiError naming the field
