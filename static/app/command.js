@@ -1,6 +1,12 @@
 // The command centre: live map, open incidents with SLA countdowns, jurisdiction, recommendations, dispatch.
 // Follows /command without gaps: subscribe first, load the snapshot, apply only updates with a newer rev.
 import { api, banner, baseMap, countdown, el, loadRegions, minutes, nameOf, settings, t, zoneColour } from "./common.js";
+// Panels of their own modules, each fed the snapshot and the updates of its types (see each module's header).
+import * as alerts from "./alerts.js";
+import * as board from "./board.js";
+import * as coverage from "./coverage.js";
+
+const PANELS = [board, coverage, alerts];
 
 const FORCE_COLOUR = { comprehensive: "#0b5cad", professional: "#6a3d9a", maritime: "#008b8b" };
 const STATUS_FILL = { available: null, busy: "#e31a1c", off_duty: "#9e9e9e" };
@@ -181,7 +187,9 @@ function applyUpdate(update) {
     if (data.incident_id === state.selected) renderTasks();
   } else if (type === "plan") {
     planChanged(data);
+    coverage.planChanged?.(data);
   }
+  for (const panel of PANELS) panel.update?.(update);
 }
 
 function onFrame(frame) {
@@ -262,6 +270,7 @@ async function loadSnapshot(prefetched) {
     const entry = state.tasks.get(task.id);
     if (!entry || (task.rev ?? 0) > entry.rev) state.tasks.set(task.id, { data: { ...entry?.data, ...task }, rev: task.rev ?? 0 });
   }
+  for (const panel of PANELS) panel.snapshot?.(snapshot);
   return snapshot;
 }
 
@@ -490,6 +499,7 @@ legend.addTo(map);
 // -- start: layers, subscribe, snapshot; measure the first render ---------------------------------
 
 async function start() {
+  for (const panel of PANELS) panel.init?.({ map, state, select });
   // The three loads run in parallel; the snapshot only once subscribed (so no update falls in between).
   const subscribed = new Promise((resolve) => {
     if (socket.connected) resolve();
