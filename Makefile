@@ -83,6 +83,8 @@ vendor:
 	   node_modules/leaflet.markercluster/dist/MarkerCluster.Default.css static/vendor/markercluster/
 	cp node_modules/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.js \
 	   node_modules/@geoman-io/leaflet-geoman-free/dist/leaflet-geoman.css static/vendor/geoman/
+	mkdir -p tests/web/vendor
+	cp node_modules/axe-core/axe.min.js tests/web/vendor/  # axe-core for the accessibility test (tests/web/test_command_a11y.py)
 	touch static/vendor/.complete
 
 # What make built. Never the data folder (var/, or DISPATCH_DATA_DIR): see clean-data.
