@@ -53,5 +53,19 @@ def from_environment() -> dict:
         "PROXY_COUNT": int(os.environ.get("PROXY_COUNT", "0")),
         # 1: every answer is checked against its declaration (the test suite, make fuzz); off in service
         "CHECK_ANSWERS": os.environ.get("CHECK_ANSWERS", "") == "1",
+        # Live 1+X coverage (dispatch.coverage): a township is covered while an available squad of
+        # COVERAGE_DOMAIN reaches it within its zone's target (zone.target_minutes, else this one).
+        "COVERAGE_TARGET_MINUTES": int(os.environ.get("COVERAGE_TARGET_MINUTES", "45")),
+        "COVERAGE_DOMAIN": os.environ.get("COVERAGE_DOMAIN", "comprehensive"),
+        # Alerts (dispatch.alerts): a task unacknowledged this long, an SLA due within this many
+        # minutes, the position of a squad on a task older than this.
+        "ALERT_UNACKNOWLEDGED_S": _float("ALERT_UNACKNOWLEDGED_S", 120.0),
+        "ALERT_SLA_DUE_MINUTES": _float("ALERT_SLA_DUE_MINUTES", 10.0),
+        "ALERT_STALE_POSITION_MINUTES": _float("ALERT_STALE_POSITION_MINUTES", 15.0),
+        # The server's own periodic work (dispatch.live.duty), run by one process at a time:
+        # seconds between alert checks, coverage recomputations and referral escalations. 0: off.
+        "SCHEDULE_ALERTS_S": _float("SCHEDULE_ALERTS_S", 10.0),
+        "SCHEDULE_COVERAGE_S": _float("SCHEDULE_COVERAGE_S", 60.0),
+        "SCHEDULE_ESCALATION_S": _float("SCHEDULE_ESCALATION_S", 300.0),
         "REFERENCE_DATA_DIR": Path(os.environ.get("REFERENCE_DATA_DIR", PROJECT_ROOT / "gis" / "data")),
     }

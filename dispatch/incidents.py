@@ -25,7 +25,7 @@ from dispatch.live.bus import publish_after_commit
 from dispatch.record import record
 from dispatch.scope import principal_of, require_region
 from dispatch.shapes import incident_summary, ordered_matters
-from dispatch.states import CLOSED_STATUSES, DUPLICATE_REASON, OPEN_STATUSES, sql_list
+from dispatch.states import CLOSED_STATUSES, DUPLICATE_REASON, OPEN_STATUSES, QUEUE_STATUSES, sql_list
 from dispatch.store.models import INCIDENT_SOURCES, Incident, Matter, Region, Task
 from dispatch.tasks import cancel_for_incident
 from dispatch.validation import (
@@ -115,7 +115,76 @@ def _place(session: Session, lon: float, lat: float, matters: list[Matter], sea_
     return region, placed.zone, placed.authority, placed
 
 
-INTAKE_FIELDS = {"source", "external_id", "matters", "location", "description", "reported_at", "address"}
+INTAKE_FIELDS = {"source", "external_id", "matters", "location", "description", "reported_at", "address", "caller"}
+
+
+@dataclass
+class Call:
+    """What a call says, read and checked: the part of intake a preview shares."""
+
+    source: str
+    external_id: str | None
+    matters: list[Matter]
+    point: object  # shapely Point, WGS84
+    description: str
+    address: str | None
+    reported_at: dt.datetime
+    caller_name: str | None
+    caller_phone: str | None
+
+
+def read_call(session: Session, body: dict) -> Call:
+    """The intake body, checked field by field (400 naming the field; 422 for a time ahead)."""
+    check_fields(body, INTAKE_FIELDS)
+    source = body.get("source")
+    if source not in INCIDENT_SOURCES:
+        raise ApiError(f"must be one of {', '.join(INCIDENT_SOURCES)}", field="source")
+    external_id = optional_text(body, "external_id", 64)
+    matters = _parse_matters(session, body.get("matters"))
+    point = required_point(body, "location")
+    description = required_text(body, "description", 4000)
+    address = optional_text(body, "address", 200)
+    reported_at = parse_time(body.get("reported_at"), "reported_at", required=True)
+    if reported_at > dt.datetime.now(dt.UTC) + dt.timedelta(minutes=5):
+        raise ApiError("lies in the future", field="reported_at", status=422, code="in_the_future")
+    caller = body.get("caller") or {}
+    if not isinstance(caller, dict):
+        raise ApiError("must be an object {name?, phone?}", field="caller")
+    check_fields(caller, {"name", "phone"}, prefix="caller.")
+    return Call(
+        source,
+        external_id,
+        matters,
+        point,
+        description,
+        address,
+        reported_at,
+        optional_text(caller, "name", 100, prefix="caller."),
+        optional_text(caller, "phone", 40, prefix="caller."),
+    )
+
+
+def preview(session: Session, body: dict, *, actor: str, config: dict) -> dict:
+    """What filing this call would give (place, zone, authority, priority, SLA, the open
+    incidents it may duplicate), storing nothing: the call-taker decides to file or attach."""
+    call = read_call(session, body)
+    region, _zone, _authority, placed = _place(session, call.point.x, call.point.y, call.matters, config["SEA_REACH_M"])
+    require_region(session, principal_of(actor), region.id if region is not None else None, "the incident's place")
+    jurisdiction = None
+    if placed is not None:
+        jurisdiction = with_covering_squads(session, placed, call.point.x, call.point.y).to_json()
+    shown, total = duplicates_near(
+        session, call.point.x, call.point.y, [m.id for m in call.matters], call.reported_at, None, config
+    )
+    return {
+        "jurisdiction": jurisdiction,
+        "region": {"code": region.code, "name": region.name_zh, "name_en": region.name_en},
+        "priority": priority_for(call.matters, call.source),
+        "sla_minutes": min(m.sla_minutes for m in call.matters),
+        "sla_deadline": sla_deadline_for(call.matters, call.reported_at).isoformat(),
+        "possible_duplicates": shown,
+        "possible_duplicates_total": total,
+    }
 
 
 def intake(session: Session, body: dict, *, actor: str, config: dict) -> Intake:
@@ -129,14 +198,14 @@ def intake(session: Session, body: dict, *, actor: str, config: dict) -> Intake:
         existing = _by_external_id(session, source, external_id)
         if existing is not None:
             return Intake(existing, False, [], 0)
-    matters = _parse_matters(session, body.get("matters"))
-    point = required_point(body, "location")
-    description = required_text(body, "description", 4000)
-    address = optional_text(body, "address", 200)
-    reported_at = parse_time(body.get("reported_at"), "reported_at", required=True)
-    now = dt.datetime.now(dt.UTC)
-    if reported_at > now + dt.timedelta(minutes=5):
-        raise ApiError("lies in the future", field="reported_at", status=422, code="in_the_future")
+    call = read_call(session, body)
+    matters, point, description, address, reported_at = (
+        call.matters,
+        call.point,
+        call.description,
+        call.address,
+        call.reported_at,
+    )
     region, zone, authority, placed = _place(session, point.x, point.y, matters, config["SEA_REACH_M"])
     require_region(session, principal_of(actor), region.id if region is not None else None, "the incident's place")
 
@@ -156,6 +225,8 @@ def intake(session: Session, body: dict, *, actor: str, config: dict) -> Intake:
         created_by=actor,
         matters=matters,
         lead_matter_id=matters[0].id,  # the one _place decided the authority by
+        caller_name=call.caller_name,
+        caller_phone=call.caller_phone,
     )
     try:
         with session.begin_nested():
@@ -199,25 +270,42 @@ def possible_duplicates(session: Session, incident: Incident, config: dict) -> t
     """Open incidents sharing a matter, within the radius and the time window of this one:
     the nearest ``DUPLICATE_LIMIT`` of them, and how many there are in all (a market that
     draws a call an hour must not hand the dispatcher hundreds)."""
+    point = to_shape(incident.location)
+    return duplicates_near(
+        session, point.x, point.y, [m.id for m in incident.matters], incident.reported_at, incident.id, config
+    )
+
+
+def duplicates_near(
+    session: Session,
+    lon: float,
+    lat: float,
+    matter_ids: list[int],
+    reported_at: dt.datetime,
+    exclude_id: int | None,
+    config: dict,
+) -> tuple[list[dict], int]:
+    """``possible_duplicates`` of a call at (lon, lat) with these matters (filed or not yet)."""
     rows = session.execute(
         text(f"""
-        SELECT i.id, ST_Distance(i.location, me.location) AS distance, i.reported_at, i.status,
+        SELECT i.id, ST_Distance(i.location, CAST(:here AS geography)) AS distance, i.reported_at, i.status,
                array_agg(m.code ORDER BY m.code) AS shared, count(*) OVER () AS total
-        FROM incident me
-        JOIN incident i ON i.id <> me.id AND i.status IN {sql_list(OPEN_STATUSES)}
-             AND ST_DWithin(i.location, me.location, :radius)
-             AND i.reported_at BETWEEN me.reported_at - make_interval(secs => :window)
-                                   AND me.reported_at + make_interval(secs => :window)
-        JOIN incident_matter im ON im.incident_id = i.id
-        JOIN incident_matter mine ON mine.incident_id = me.id AND mine.matter_id = im.matter_id
+        FROM incident i
+        JOIN incident_matter im ON im.incident_id = i.id AND im.matter_id = ANY(CAST(:matters AS integer[]))
         JOIN matter m ON m.id = im.matter_id
-        WHERE me.id = :id
+        WHERE i.id IS DISTINCT FROM CAST(:id AS integer) AND i.status IN {sql_list(QUEUE_STATUSES)}
+          AND ST_DWithin(i.location, CAST(:here AS geography), :radius)
+          AND i.reported_at BETWEEN CAST(:at AS timestamptz) - make_interval(secs => :window)
+                                AND CAST(:at AS timestamptz) + make_interval(secs => :window)
         GROUP BY i.id, distance, i.reported_at, i.status
         ORDER BY distance, i.id
         LIMIT :limit
     """),
         {
-            "id": incident.id,
+            "id": exclude_id,
+            "here": f"SRID=4326;POINT({lon} {lat})",
+            "matters": matter_ids,
+            "at": reported_at,
             "radius": config["DUPLICATE_RADIUS_M"],
             "window": config["DUPLICATE_WINDOW_HOURS"] * 3600,
             "limit": config["DUPLICATE_LIMIT"],

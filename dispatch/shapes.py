@@ -197,6 +197,14 @@ def incident_json(incident: Incident) -> dict:
         "resolved_at": iso(incident.resolved_at),
         "duplicate_of": incident.duplicate_of_id,
         "created_by": incident.created_by,
+        "caller": {"name": incident.caller_name, "phone": incident.caller_phone}
+        if incident.caller_name or incident.caller_phone
+        else None,
+        "outcome": incident.outcome,
+        "outcome_note": incident.outcome_note,
+        "cancel_reason": incident.cancel_reason,
+        "closed_at": iso(incident.closed_at),
+        "closed_by": incident.closed_by,
         "tasks": [task_json(t) for t in incident.tasks],
     }
 
@@ -218,6 +226,7 @@ def task_json(task: Task) -> dict:
         "on_scene_at": iso(task.on_scene_at),
         "completed_at": iso(task.completed_at),
         "closed_at": iso(task.closed_at),
+        "superseded_by": getattr(task, "superseded_by_id", None),
     }
 
 
@@ -240,11 +249,19 @@ def snapshot_squad(row) -> dict:
         "id": row.id,
         "code": row.code,
         "name": row.name_zh,
+        "name_en": row.name_en,
         "force": row.force,
         "domains": list(row.domains),
         "status": row.status,
+        "status_since": iso(row.status_since),
         "location": point(row.lon, row.lat) if row.lon is not None else None,
         "last_position_at": iso(at),
+        "station_region": {"code": row.region_code, "name": row.region_name, "name_en": row.region_name_en},
+        "zone": {"code": row.zone_code, "name": row.zone_name, "name_en": row.zone_name_en} if row.zone_code else None,
+        "officers_on_duty": row.on_duty,
+        "certified_on_duty": row.officer_counts[1],
+        "task_id": row.task_id,
+        "incident_id": row.incident_id,
         "rev": row.rev,
         "position_rev": int(at.timestamp() * 1000) if at else 0,
     }

@@ -9,16 +9,51 @@ Task: scheduled (a joint inspection's) | dispatched -> acknowledged -> en_route 
 dispatcher (or because its incident became a duplicate).
 
 Incident: open -> dispatched while a task is assigned -> resolved once one completed and none
-is left; back to open when every task was declined or cancelled; duplicate or cancelled end it.
+is left; back to open when every task was declined or cancelled. A dispatcher ends it: closed
+(with an outcome), cancelled (with a reason) or duplicate; reopen and undo bring it back to the
+queue. ``incident_actions`` is the state half of what a dispatcher may do (the role half is the
+permission matrix, ``dispatch.accounts.PERMISSIONS``).
 """
 
 from __future__ import annotations
 
-INCIDENT_STATUSES = ("open", "dispatched", "resolved", "duplicate", "cancelled")
-OPEN_STATUSES = ("open", "dispatched")  # in the queue: the command centre shows them
-CLOSED_STATUSES = ("resolved", "duplicate", "cancelled")
+INCIDENT_STATUSES = ("open", "dispatched", "resolved", "closed", "duplicate", "cancelled")
+OPEN_STATUSES = ("open", "dispatched")  # squads may still be sent
+# The command centre's queue: the open ones and those resolved in the field, awaiting closure.
+QUEUE_STATUSES = ("open", "dispatched", "resolved")
+CLOSED_STATUSES = ("resolved", "closed", "duplicate", "cancelled")
 # Set by a dispatcher, never by the incident's tasks (``incident_status_after`` leaves them).
-SET_BY_HAND = ("duplicate", "cancelled")
+SET_BY_HAND = ("closed", "duplicate", "cancelled")
+# How a dispatcher closes an incident (``POST /incidents/<id>/close``).
+CLOSE_OUTCOMES = (
+    "resolved_on_site",  # dealt with on the spot
+    "rectified",  # ordered to put it right, and it was
+    "referred",  # handed to the competent department (a referral, a case)
+    "no_violation",  # inspected: nothing unlawful found
+    "unfounded",  # the report did not hold (nothing there, a false report)
+    "duplicate",  # the same matter is handled under another incident
+    "handled_elsewhere",  # another body (police, a township) dealt with it
+)
+# What a dispatcher may do to an incident, by its status (``incident_actions``).
+INCIDENT_ACTIONS = (
+    "dispatch",
+    "joint",
+    "cancel",
+    "close",
+    "reopen",
+    "mark_duplicate",
+    "undo_duplicate",
+    "attach_call",
+)
+_ACTIONS_BY_STATUS: dict[str, tuple[str, ...]] = {
+    "open": ("dispatch", "joint", "cancel", "close", "mark_duplicate", "attach_call"),
+    "dispatched": ("dispatch", "joint", "cancel", "mark_duplicate", "attach_call"),
+    "resolved": ("dispatch", "close", "reopen", "attach_call"),
+    "closed": ("reopen",),
+    "cancelled": ("reopen",),
+    "duplicate": ("undo_duplicate",),
+}
+TASK_ACTIONS = ("reassign", "cancel")
 
 TASK_STATES = ("scheduled", "dispatched", "acknowledged", "en_route", "on_scene", "completed", "declined", "cancelled")
 TRANSITIONS: dict[str, tuple[str, ...]] = {
@@ -49,6 +84,20 @@ BLOCKING_STATES: dict[str, tuple[str, ...]] = {
 }
 # A task whose incident becomes a duplicate is cancelled with this reason (the original carries the work).
 DUPLICATE_REASON = "duplicate of incident {original}"
+
+
+def incident_actions(status: str) -> tuple[str, ...]:
+    """What may be done to an incident in ``status``: squads are added while it is open,
+    dispatched or resolved (the field found more to do); it is closed only once no task is
+    assigned (``dispatched`` means one is: cancel or finish them first)."""
+    return _ACTIONS_BY_STATUS.get(status, ())
+
+
+def task_actions(task_state: str, incident_status: str | None) -> tuple[str, ...]:
+    """A dispatcher reassigns or cancels a task its squad still holds, of an incident still in hand."""
+    if task_state not in ASSIGNED or incident_status not in OPEN_STATUSES:
+        return ()
+    return TASK_ACTIONS
 
 
 def sql_list(values: tuple[str, ...]) -> str:

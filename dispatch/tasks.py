@@ -290,7 +290,10 @@ def dispatch(session: Session, incident_id: int, squad_ids: list[int], *, actor:
         publish_after_commit(session, "task", payloads[task.id], rev=revs[("task.dispatched", task.id)])
         if _DISPATCH_HOLDS_SQUAD:
             publish_after_commit(
-                session, "squad", {"id": task.squad_id, "status": "busy"}, rev=revs[("squad.status", task.squad_id)]
+                session,
+                "squad",
+                {"id": task.squad_id, "status": "busy", "status_since": now.isoformat()},
+                rev=revs[("squad.status", task.squad_id)],
             )
     if incident.status != "dispatched":
         summary = summary_shape(
@@ -574,7 +577,8 @@ def _follow_squad(session: Session, squad: Squad, *, actor: str, incident_id: in
             squad_id=squad.id,
             data={"from": old, "to": new},
         )
-        publish_after_commit(session, "squad", {"id": squad.id, "status": new}, rev=event.id)
+        since = dt.datetime.now(dt.UTC).isoformat()
+        publish_after_commit(session, "squad", {"id": squad.id, "status": new, "status_since": since}, rev=event.id)
 
 
 def follow_incident(session: Session, incident: Incident, *, actor: str) -> None:
@@ -624,3 +628,110 @@ def _follow_joint(session: Session, joint: JointInspection, *, actor: str) -> No
         incident_id=joint.incident_id,
         data={"status": new},
     )
+
+
+def reassign(
+    session: Session, task_id: int, squad_id: int, *, actor: str, note: str | None = None
+) -> tuple[Task, Task]:
+    """Send another squad in place of a task's squad, atomically: the old task is cancelled with
+    ``superseded_by`` the new one, which is dispatched (its tablet told, the squad booked), in
+    one transaction; one record entry each. 409 when the task is no longer held or the new
+    squad may not go (the dispatch rules: busy, incompetent, uncertified, another county)."""
+    old = get_task(session, task_id)
+    if old.incident_id is None:
+        raise Conflict("a joint inspection's task is rescheduled, not reassigned", code="illegal_action",
+                       details={"allowed": []})  # fmt: skip
+    incident = _lock_incident(session, old.incident_id)
+    if old.state not in ASSIGNED or incident.status not in OPEN_STATUSES:
+        raise Conflict(
+            f"task {task_id} is {old.state} (incident {incident.id} {incident.status}): only a task its squad "
+            "still holds, of an incident in hand, is reassigned",
+            code="illegal_action",
+            details={"state": old.state, "allowed": list(states.task_actions(old.state, incident.status))},
+        )
+    if squad_id == old.squad_id:
+        raise ApiError("the task's own squad: choose another", field="squad_id", status=422, code="same_squad")
+    squads = lock_squads(session, sorted({old.squad_id, squad_id}), field="squad_id")
+    new_squad = next(s for s in squads if s.id == squad_id)
+    _check_reassignable(session, incident, new_squad, actor)
+    task = session.scalar(
+        select(Task).where(Task.id == task_id).with_for_update().execution_options(populate_existing=True)
+    )
+    reason = f"reassigned to squad {new_squad.id} ({new_squad.name_zh})" + (f": {note}" if note else "")
+    # The new task first, so the old one can point at it; the old squad is freed in the same flush.
+    now = dt.datetime.now(dt.UTC)
+    previous = task.state
+    task.state, task.reason, task.updated_at, task.closed_at = "cancelled", reason, now, now
+    session.flush()
+    new = assign(
+        session,
+        incident=incident,
+        squad=new_squad,
+        kind="response",
+        state="dispatched",
+        actor=actor,
+        note=note,
+        data={"state": "dispatched", "note": note, "replaces": task.id},
+    )
+    task.superseded_by_id = new.id
+    event = record(
+        session,
+        actor=actor,
+        action="task.superseded",
+        entity_type="task",
+        entity_id=task.id,
+        incident_id=task.incident_id,
+        squad_id=task.squad_id,
+        data={"from": previous, "to": "cancelled", "superseded_by": new.id, "squad_id": new_squad.id,
+              "reason": reason},
+    )  # fmt: skip
+    announce_task(session, task, "cancelled", event.id)
+    old_squad = next(s for s in squads if s.id == task.squad_id)
+    _follow_squad(session, old_squad, actor=actor, incident_id=task.incident_id)
+    follow_incident(session, incident, actor=actor)
+    return task, new
+
+
+def _check_reassignable(session: Session, incident: Incident, squad: Squad, actor: str) -> None:
+    """The dispatch rules for one squad, on the ORM objects (``_check_dispatchable``'s)."""
+    require_squads(session, actor, [squad])
+    domains = {m.domain for m in incident.matters}
+    already = {t.squad_id for t in incident.tasks if t.state in ASSIGNED}
+    today = local_day()
+    row = _SquadCheck(squad.id, squad.name_zh, squad.status, list(squad.domains), has_certified_officer(squad, today))
+    _check_dispatchable(row, incident.id, domains, already)
+    chain_root = _root_of(session, incident.region_id)
+    squad_root = _root_of(session, squad.station_region_id)
+    if chain_root != squad_root:
+        assisted = session.execute(
+            text(_ASSISTED_ROOTS_SQL.replace("%(incident)s", ":incident")), {"incident": incident.id}
+        )
+        probe = _SquadRoot(squad.id, squad.name_zh, squad_root)
+        _check_same_county(session, _IncidentRoot(chain_root), [probe], {r[0] for r in assisted})
+
+
+@dataclass
+class _SquadCheck:
+    id: int
+    name_zh: str
+    status: str
+    domains: list[str]
+    certified: bool
+
+
+@dataclass
+class _SquadRoot:
+    id: int
+    name_zh: str
+    root_region_id: int
+
+
+@dataclass
+class _IncidentRoot:
+    root_region_id: int
+
+
+def _root_of(session: Session, region_id: int | None) -> int | None:
+    if region_id is None:
+        return None
+    return session.scalar(text(_ROOT_OF.format(region=":region")), {"region": region_id})

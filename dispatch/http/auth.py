@@ -71,6 +71,16 @@ ENDPOINT_ACTIONS: dict[str, str] = {
     "api.joint_inspection_proposals": "dispatch",
     "api.dispatch_incident": "dispatch",
     "api.mark_incident_duplicate": "dispatch",
+    "api.preview_incident": "intake",
+    "api.attach_incident_call": "intake",
+    "api.cancel_incident": "dispatch",
+    "api.close_incident": "dispatch",
+    "api.reopen_incident": "dispatch",
+    "api.undo_incident_duplicate": "dispatch",
+    "api.reassign_task": "dispatch",
+    "api.coverage_now": "read_operations",
+    "api.list_alerts": "read_operations",
+    "api.acknowledge_alert": "dispatch",
     "api.new_inspection_request": "dispatch",
     "api.new_joint_inspection": "dispatch",
     "api.show_task": "read_task",
@@ -102,6 +112,7 @@ BLUEPRINT_ACTIONS: dict[str, tuple[str, str]] = {
 #   anywhere   reference data, pages, the public and standard interfaces (their own rules)
 #   incident   the incident of <incident_id>       task   the incident of <task_id>'s task
 #   joint      the joint inspection <joint_id>      plan   the county of plan <plan_id>
+#   alert      the township of alert <alert_id> (its own, or its incident's)
 #   listed     the view lists only what the principal's scope covers
 #   domain     the domain checks the place or organisation on the Actor (intake, oversight acts)
 ENDPOINT_SCOPES: dict[str, str] = {
@@ -131,6 +142,16 @@ ENDPOINT_SCOPES: dict[str, str] = {
     "api.joint_inspection_proposals": "listed",
     "api.dispatch_incident": "incident",
     "api.mark_incident_duplicate": "incident",
+    "api.preview_incident": "domain",
+    "api.attach_incident_call": "incident",
+    "api.cancel_incident": "incident",
+    "api.close_incident": "incident",
+    "api.reopen_incident": "incident",
+    "api.undo_incident_duplicate": "incident",
+    "api.reassign_task": "task",
+    "api.coverage_now": "listed",
+    "api.list_alerts": "listed",
+    "api.acknowledge_alert": "alert",
     "api.new_inspection_request": "domain",
     "api.new_joint_inspection": "domain",
     "api.show_task": "task",
@@ -190,6 +211,11 @@ _PLACE_OF = {
            FROM joint_inspection j LEFT JOIN incident i ON i.id = j.incident_id WHERE j.id = :id""",
     ),
     "plan": ("plan_id", "SELECT region_id FROM coverage_plan WHERE id = :id"),
+    "alert": (
+        "alert_id",
+        "SELECT coalesce(a.region_id, i.region_id) FROM alert a LEFT JOIN incident i ON i.id = a.incident_id"
+        " WHERE a.id = :id",
+    ),
 }
 
 

@@ -16,7 +16,7 @@ import socket
 from prometheus_client import Gauge
 
 from dispatch.errors import ApiError
-from dispatch.live import bus, connections
+from dispatch.live import bus, connections, duty
 from dispatch.live.codec import Packet, PacketJSON, encode
 from dispatch.live.frames import coalescer
 from dispatch.live.namespaces import CommandNamespace, SquadNamespace
@@ -96,8 +96,10 @@ def _transport_only():
 
 
 def start_background_work(app) -> None:
-    """Start the resend loop of this server process, its revocation sweep, and its share of the update relay."""
+    """Start the resend loop of this server process, its revocation sweep, its share of the update relay,
+    the live coverage and the scheduler of periodic jobs (dispatch.live.duty)."""
     socketio.start_background_task(resend_loop, app, app.config["RESEND_INTERVAL_S"], app.config["ACK_TIMEOUT_S"])
+    duty.start(app)
     socketio.start_background_task(sweep_loop, app)
     if relay.enabled:
         socketio.start_background_task(relay.listen)

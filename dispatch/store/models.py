@@ -260,6 +260,9 @@ class Zone(Base):
     name_zh: Mapped[str] = mapped_column(String(100))
     name_en: Mapped[str] = mapped_column(String(150))
     hub_region_id: Mapped[int] = mapped_column(ForeignKey("region.id"))
+    # Response-time target of the zone's townships (minutes from dispatch to on scene); NULL:
+    # COVERAGE_TARGET_MINUTES. A township is covered while a squad can make it (dispatch.coverage).
+    target_minutes: Mapped[int | None] = mapped_column(Integer)
     # Derived from the members' boundaries (ST_Union) whenever membership changes. Deferred, as
     # Region.boundary: read in SQL, never from the object.
     geometry = mapped_column(Geometry("MULTIPOLYGON", srid=4326), nullable=True, deferred=True)
@@ -431,6 +434,16 @@ class Incident(Base):
     # The first matter it was filed with: it decides the competent authority (intake) and the
     # jurisdiction shown for the incident ever after (incident_matter keeps no order).
     lead_matter_id: Mapped[int | None] = mapped_column(ForeignKey("matter.id"))
+    # Who called (12345 and walk-ins): personal data, shown to dispatchers, never to OGC/Open311.
+    caller_name: Mapped[str | None] = mapped_column(String(100))
+    caller_phone: Mapped[str | None] = mapped_column(String(40))
+    # How a dispatcher ended it: closed with an outcome (states.CLOSE_OUTCOMES) and a note, or
+    # cancelled with a reason.
+    outcome: Mapped[str | None] = mapped_column(String(30))
+    outcome_note: Mapped[str | None] = mapped_column(Text)
+    cancel_reason: Mapped[str | None] = mapped_column(Text)
+    closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    closed_by: Mapped[str | None] = mapped_column(String(100))
 
     matters: Mapped[list[Matter]] = relationship(secondary=incident_matter, order_by="Matter.code")
     region: Mapped[Region | None] = relationship()
@@ -530,6 +543,8 @@ class Task(Base):
     on_scene_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     completed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     closed_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    # Reassigned: the task that took its place (POST /tasks/<id>/reassign).
+    superseded_by_id: Mapped[int | None] = mapped_column(ForeignKey("task.id"))
 
     incident: Mapped[Incident | None] = relationship(back_populates="tasks")
     joint_inspection: Mapped[JointInspection | None] = relationship(back_populates="tasks")
@@ -565,6 +580,80 @@ class Event(Base):
     chain_seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     prev_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
     hash: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+# -- the duty shift: coverage, alerts, the server's own periodic work ------------------------------
+
+
+class TownshipCoverage(Base):
+    """Whether a township is covered now (dispatch.coverage): an available competent squad reaches
+    its reference point within its zone's target. One row per township, kept up to date."""
+
+    __tablename__ = "township_coverage"
+
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), primary_key=True)
+    root_region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
+    zone_id: Mapped[int | None] = mapped_column(ForeignKey("zone.id", ondelete="SET NULL"))
+    target_minutes: Mapped[int] = mapped_column(Integer)
+    covered: Mapped[bool] = mapped_column(Boolean)
+    best_squad_id: Mapped[int | None] = mapped_column(ForeignKey("squad.id"))
+    eta_seconds: Mapped[int | None] = mapped_column(Integer)
+    computed_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # Bumped at every change of ``covered`` or of the best squad: the live update's order.
+    rev: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+ALERT_KINDS = (
+    "task_unacknowledged",
+    "sla_due",
+    "sla_breached",
+    "township_uncovered",
+    "position_stale",
+    "escalation_due",
+)
+ALERT_SEVERITIES = ("critical", "warning", "info")
+
+
+class Alert(Base):
+    """Something a dispatcher must see now. Raised once per ``key`` while it holds (a partial unique
+    index), cleared when the condition ends, acknowledged by a person; each step on the record."""
+
+    __tablename__ = "alert"
+    __table_args__ = (
+        _in_check("kind", ALERT_KINDS),
+        _in_check("severity", ALERT_SEVERITIES),
+        Index("uq_alert_active_key", "key", unique=True, postgresql_where=text("cleared_at IS NULL")),
+        Index("ix_alert_open", "raised_at", postgresql_where=text("acknowledged_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(30))
+    key: Mapped[str] = mapped_column(String(120))
+    severity: Mapped[str] = mapped_column(String(10))
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"), index=True)
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("task.id"))
+    squad_id: Mapped[int | None] = mapped_column(ForeignKey("squad.id"))
+    region_id: Mapped[int | None] = mapped_column(ForeignKey("region.id"))
+    message: Mapped[str] = mapped_column(Text)
+    params: Mapped[dict] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
+    raised_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    acknowledged_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    acknowledged_by: Mapped[str | None] = mapped_column(String(100))
+    cleared_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+
+    region: Mapped[Region | None] = relationship()
+
+
+class ScheduledRun(Base):
+    """The last run of each periodic job (dispatch.scheduler): which process, when, how many times."""
+
+    __tablename__ = "scheduled_run"
+
+    job: Mapped[str] = mapped_column(String(40), primary_key=True)
+    last_run_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    host: Mapped[str] = mapped_column(String(120))
+    runs: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    last_error: Mapped[str | None] = mapped_column(Text)
 
 
 # -- real time: tablet tokens, the per-squad outbox, position fixes -------------------------------

@@ -4,11 +4,17 @@ from __future__ import annotations
 
 from flask import current_app, jsonify, request
 
+from dispatch import incident_actions
 from dispatch.http.api.blueprint import bp
 from dispatch.http.api.params import actor, json_body, scope_regions
+from dispatch.http.auth import current_principal
 from dispatch.http.contract import Link, operation
 from dispatch.http.contract.common import GeoOnly
 from dispatch.http.contract.incidents import (
+    CallAttached,
+    CallBody,
+    CancelBody,
+    CloseBody,
     DispatchBody,
     DuplicateBody,
     Incident,
@@ -17,9 +23,12 @@ from dispatch.http.contract.incidents import (
     IncidentIntake,
     IncidentList,
     IncidentQuery,
+    IntakePreview,
     RecommendationQuery,
     Recommendations,
+    ReopenBody,
     TaskList,
+    UndoDuplicateBody,
 )
 from dispatch.http.responses import json_response
 from dispatch.incidents import (
@@ -28,6 +37,7 @@ from dispatch.incidents import (
     intake,
     mark_duplicate,
     open_queue,
+    preview,
 )
 from dispatch.recommend import recommend
 from dispatch.record import event_json, events_of_incident
@@ -78,13 +88,80 @@ def list_incidents():
     return jsonify({"incidents": [incident_json(i) for i in incidents]})
 
 
+@bp.post("/incidents/preview")
+@operation(query=GeoOnly, body=IncidentIntake, answers={200: IntakePreview}, errors=(422,), tags=["incidents"])
+def preview_incident():
+    """What filing this call would give: jurisdiction, zone, authority, priority, SLA and the open
+    incidents it may repeat. Nothing is stored (file with POST /incidents, or attach the call)."""
+    result = preview(db.session, json_body(), actor=actor(), config=current_app.config)
+    db.session.rollback()
+    return jsonify(result)
+
+
+def _detail(incident) -> dict:
+    """One incident as its detail shows it: with what the asking user may do to it and its tasks."""
+    role = getattr(current_principal(), "role", None)
+    body = incident_json(incident)
+    body["jurisdiction"] = incident_jurisdiction(db.session, incident)
+    body["actions"] = incident_actions.actions_for(role, incident)
+    for task, shown in zip(incident.tasks, body["tasks"], strict=True):
+        shown["actions"] = incident_actions.task_actions_for(role, task, incident.status)
+    return body
+
+
+def _acted(incident_id: int):
+    """After an act: commit, then the incident as it now is (its detail)."""
+    db.session.commit()
+    return jsonify(_detail(get_incident(db.session, incident_id)))
+
+
 @bp.get("/incidents/<int:incident_id>")
 @operation(query=GeoOnly, answers={200: Incident}, errors=(404,), tags=["incidents"])
 def show_incident(incident_id: int):
-    incident = get_incident(db.session, incident_id)
-    body = incident_json(incident)
-    body["jurisdiction"] = incident_jurisdiction(db.session, incident)
-    return jsonify(body)
+    """The incident, its jurisdiction, its tasks, and the ``actions`` the asking user may take now."""
+    return jsonify(_detail(get_incident(db.session, incident_id)))
+
+
+@bp.post("/incidents/<int:incident_id>/cancel")
+@operation(query=GeoOnly, body=CancelBody, answers={200: Incident}, errors=(404, 409, 422), tags=["incidents"])
+def cancel_incident(incident_id: int):
+    """Withdraw it with a reason; its assigned tasks are cancelled. 409 ``illegal_action`` names the allowed."""
+    incident_actions.cancel(db.session, incident_id, reason=request.context.json.reason, actor=actor())
+    return _acted(incident_id)
+
+
+@bp.post("/incidents/<int:incident_id>/close")
+@operation(query=GeoOnly, body=CloseBody, answers={200: Incident}, errors=(404, 409), tags=["incidents"])
+def close_incident(incident_id: int):
+    """Close with an outcome of the catalogue and a note; 409 while a squad still holds a task."""
+    body = request.context.json
+    incident_actions.close(db.session, incident_id, outcome=body.outcome, note=body.note, actor=actor())
+    return _acted(incident_id)
+
+
+@bp.post("/incidents/<int:incident_id>/reopen")
+@operation(query=GeoOnly, body=ReopenBody, answers={200: Incident}, errors=(404, 409, 422), tags=["incidents"])
+def reopen_incident(incident_id: int):
+    """Back to the queue (open) from resolved, closed or cancelled, with a reason."""
+    incident_actions.reopen(db.session, incident_id, reason=request.context.json.reason, actor=actor())
+    return _acted(incident_id)
+
+
+@bp.post("/incidents/<int:incident_id>/undo-duplicate")
+@operation(query=GeoOnly, body=UndoDuplicateBody, answers={200: Incident}, errors=(404, 409), tags=["incidents"])
+def undo_incident_duplicate(incident_id: int):
+    """It was not a duplicate: back to the queue (the tasks cancelled then stay cancelled)."""
+    incident_actions.undo_duplicate(db.session, incident_id, reason=request.context.json.reason, actor=actor())
+    return _acted(incident_id)
+
+
+@bp.post("/incidents/<int:incident_id>/calls")
+@operation(query=GeoOnly, body=CallBody, answers={201: CallAttached}, errors=(404, 409, 422), tags=["incidents"])
+def attach_incident_call(incident_id: int):
+    """A further call about this incident, on its record, instead of a new incident."""
+    result = incident_actions.attach_call(db.session, incident_id, json_body(), actor=actor())
+    db.session.commit()
+    return jsonify(result), 201
 
 
 @bp.get("/incidents/<int:incident_id>/recommendations")
@@ -131,10 +208,8 @@ def dispatch_incident(incident_id: int):
 @operation(query=GeoOnly, body=DuplicateBody, answers={200: Incident}, errors=(404, 409, 422), tags=["incidents"])
 def mark_incident_duplicate(incident_id: int):
     """Mark this incident a duplicate of ``{"of": ID}``; both keep their record."""
-    session = db.session
-    incident = mark_duplicate(session, incident_id, request.context.json.of, actor=actor())
-    session.commit()
-    return jsonify(incident_json(get_incident(session, incident.id)))
+    incident = mark_duplicate(db.session, incident_id, request.context.json.of, actor=actor())
+    return _acted(incident.id)
 
 
 @bp.get("/incidents/<int:incident_id>/events")

@@ -16,10 +16,11 @@ from dispatch.http.contract.common import GeoOnly
 from dispatch.http.contract.realtime import PositionBatch, PositionCounts, Snapshot
 from dispatch.positions import ingest, parse_batch
 from dispatch.shapes import snapshot_incident, snapshot_squad
-from dispatch.states import ASSIGNED, OPEN_STATUSES, sql_list
+from dispatch.states import ASSIGNED, QUEUE_STATUSES, sql_list
 from dispatch.store.db import db
-from dispatch.store.models import INCIDENT_MATTERS_ORDER_SQL
+from dispatch.store.models import INCIDENT_MATTERS_ORDER_SQL, OFFICER_COUNTS_SQL
 from dispatch.tablets import squad_for_token
+from gis.clock import local_day
 
 
 def _tablet_squad() -> int:
@@ -70,15 +71,31 @@ def command_snapshot():
     regions = sorted(covered) if covered is not None else None  # a township sees its zone's squads and incidents
     as_of = session.scalar(text("SELECT coalesce(max(id), 0) FROM event"))
     squads = session.execute(
-        text("""
-        SELECT s.id, s.code, s.name_zh, s.force, s.domains, s.status,
+        text(f"""
+        WITH plan_zone AS (  -- each township's zone under the plan in force in its county
+            SELECT DISTINCT ON (zm.region_id) zm.region_id, z.code, z.name_zh, z.name_en
+            FROM zone_member zm JOIN zone z ON z.id = zm.zone_id JOIN coverage_plan p ON p.id = zm.plan_id
+            WHERE p.status = 'published' AND p.effective_at <= now()
+            ORDER BY zm.region_id, p.effective_at DESC)
+        SELECT s.id, s.code, s.name_zh, s.name_en, s.force, s.domains, s.status,
                ST_X(s.last_position::geometry) AS lon, ST_Y(s.last_position::geometry) AS lat,
-               s.last_position_at,
-               (SELECT max(e.id) FROM event e WHERE e.entity_type = 'squad' AND e.entity_id = s.id) AS rev
-        FROM squad s WHERE CAST(:regions AS integer[]) IS NULL OR s.station_region_id = ANY(:regions)
+               s.last_position_at, r.code AS region_code, r.name_zh AS region_name, r.name_en AS region_name_en,
+               pz.code AS zone_code, pz.name_zh AS zone_name, pz.name_en AS zone_name_en,
+               {OFFICER_COUNTS_SQL} AS officer_counts,
+               (SELECT count(*) FROM officer o WHERE o.squad_id = s.id AND o.on_duty) AS on_duty,
+               t.id AS task_id, t.incident_id,
+               rev.id AS rev, rev.occurred_at AS status_since
+        FROM squad s JOIN region r ON r.id = s.station_region_id
+        LEFT JOIN plan_zone pz ON pz.region_id = s.station_region_id
+        LEFT JOIN LATERAL (SELECT t.id, t.incident_id FROM task t
+                           WHERE t.squad_id = s.id AND t.state IN {sql_list(ASSIGNED)}
+                           ORDER BY t.id DESC LIMIT 1) t ON true
+        LEFT JOIN LATERAL (SELECT e.id, e.occurred_at FROM event e WHERE e.entity_type = 'squad' AND e.entity_id = s.id
+                           ORDER BY e.id DESC LIMIT 1) rev ON true
+        WHERE CAST(:regions AS integer[]) IS NULL OR s.station_region_id = ANY(:regions)
         ORDER BY s.id
     """),
-        {"regions": regions},
+        {"regions": regions, "today": local_day()},
     ).all()
     incidents = session.execute(
         text(f"""
@@ -89,7 +106,7 @@ def command_snapshot():
                 WHERE im.incident_id = i.id) AS matters,
                (SELECT max(e.id) FROM event e WHERE e.entity_type = 'incident' AND e.entity_id = i.id) AS rev
         FROM incident i LEFT JOIN region r ON r.id = i.region_id
-        WHERE i.status IN {sql_list(OPEN_STATUSES)}
+        WHERE i.status IN {sql_list(QUEUE_STATUSES)}
           AND (CAST(:regions AS integer[]) IS NULL OR i.region_id = ANY(:regions))
         ORDER BY i.priority, i.sla_deadline
     """),

@@ -8,10 +8,10 @@ from dispatch.http.api.blueprint import bp
 from dispatch.http.api.params import actor
 from dispatch.http.contract import operation
 from dispatch.http.contract.common import GeoOnly
-from dispatch.http.contract.incidents import Task, TransitionBody
+from dispatch.http.contract.incidents import ReassignBody, Reassigned, Task, TransitionBody
 from dispatch.shapes import task_json
 from dispatch.store.db import db
-from dispatch.tasks import get_task, transition
+from dispatch.tasks import get_task, reassign, transition
 from gis.geojson import parse_point
 
 
@@ -38,3 +38,15 @@ def transition_task(task_id: int):
     )
     session.commit()
     return jsonify(task_json(task))
+
+
+@bp.post("/tasks/<int:task_id>/reassign")
+@operation(body=ReassignBody, answers={201: Reassigned}, errors=(404, 409, 422), tags=["tasks"])
+def reassign_task(task_id: int):
+    """Send ``{"squad_id"}`` instead: the old task cancelled (superseded), the new one dispatched,
+    in one transaction. 409 as a dispatch (the squad busy, incompetent...) or when the task is done."""
+    body = request.context.json
+    session = db.session
+    old, new = reassign(session, task_id, body.squad_id, actor=actor(), note=body.note)
+    session.commit()
+    return jsonify({"superseded": task_json(old), "task": task_json(new)}), 201

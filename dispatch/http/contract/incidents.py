@@ -20,11 +20,14 @@ from dispatch.http.contract.common import (
     comma_list,
     id_list,
 )
-from dispatch.states import INCIDENT_STATUSES, TASK_STATES
+from dispatch.states import CLOSE_OUTCOMES, INCIDENT_ACTIONS, INCIDENT_STATUSES, TASK_ACTIONS, TASK_STATES
 from dispatch.store.models import DOMAINS, INCIDENT_SOURCES
 
 Domain = Literal[tuple(DOMAINS)]  # type: ignore[valid-type]
 TaskState = Literal[tuple(TASK_STATES)]  # type: ignore[valid-type]
+Outcome = Literal[tuple(CLOSE_OUTCOMES)]  # type: ignore[valid-type]
+IncidentAction = Literal[tuple(INCIDENT_ACTIONS)]  # type: ignore[valid-type]
+TaskAction = Literal[tuple(TASK_ACTIONS)]  # type: ignore[valid-type]
 
 # -- shared answers ----------------------------------------------------------------------------
 
@@ -121,6 +124,15 @@ class Task(Answer):
     on_scene_at: AnswerTime | None
     completed_at: AnswerTime | None
     closed_at: AnswerTime | None
+    superseded_by: int | None = Field(None, description="reassigned: the task that took this one's place")
+    actions: list[TaskAction] | None = Field(
+        None, description="in an incident's detail: what the asking user may do to this task now"
+    )
+
+
+class CallerOut(Answer):
+    name: str | None
+    phone: str | None
 
 
 class IncidentMatter(Answer):
@@ -150,8 +162,17 @@ class Incident(Answer):
     resolved_at: AnswerTime | None
     duplicate_of: int | None
     created_by: str | None
+    caller: CallerOut | None = None
+    outcome: Outcome | None = Field(None, description="closed: how (the catalogue of POST .../close)")
+    outcome_note: str | None = None
+    cancel_reason: str | None = None
+    closed_at: AnswerTime | None = Field(None, description="when a dispatcher closed or cancelled it")
+    closed_by: str | None = None
     tasks: list[Task]
     jurisdiction: Jurisdiction | None = None
+    actions: list[IncidentAction] | None = Field(
+        None, description="GET of one incident: what the asking user may do to it now (the screen shows these)"
+    )
 
 
 class PossibleDuplicate(Answer):
@@ -219,6 +240,11 @@ class Recommendations(Answer):
 # -- requests ----------------------------------------------------------------------------------
 
 
+class Caller(Body):
+    name: Text(100) | None = None
+    phone: Text(40) | None = None
+
+
 class IncidentIntake(Body):
     """A new incident from the 12345 hotline, the 110 linkage, a patrol or a complaint."""
 
@@ -229,6 +255,7 @@ class IncidentIntake(Body):
     description: Text(4000)
     address: Text(200) | None = None
     reported_at: Time = Field(description="when the citizen reported it (at most 5 minutes ahead of the server)")
+    caller: Caller | None = Field(None, description="who called (shown to dispatchers and the squads sent)")
 
 
 class IncidentQuery(GeoQuery):
@@ -257,3 +284,74 @@ class TransitionBody(Body):
     reason: Text(2000) | None = Field(None, description="why (required to decline or cancel)")
     note: Text(2000) | None = None
     location: PointIn | None = Field(None, description="where the squad is (on_scene, completed)")
+
+
+class CancelBody(Body):
+    reason: Text(500, description="why it is withdrawn (on the record)")
+
+
+class CloseBody(Body):
+    outcome: Outcome = Field(description="how it ended")
+    note: Text(2000) | None = Field(None, description="what was done, found, decided")
+
+
+class ReopenBody(Body):
+    reason: Text(500, description="why it comes back to the queue")
+
+
+class UndoDuplicateBody(Body):
+    reason: Text(500) | None = None
+
+
+class ReassignBody(Body):
+    squad_id: Id = Field(description="the squad sent instead")
+    note: Text(2000) | None = None
+
+
+class Reassigned(Answer):
+    superseded: Task = Field(description="the old task: cancelled, superseded_by the new one")
+    task: Task = Field(description="the new task, dispatched")
+
+
+class CallBody(Body):
+    """A further call about an incident in hand: what it said goes on the incident's record."""
+
+    source: Literal[tuple(INCIDENT_SOURCES)]  # type: ignore[valid-type]
+    external_id: Text(64) | None = None
+    description: Text(4000)
+    reported_at: Time
+    caller: Caller | None = None
+    matters: list[Code] | None = Field(None, min_length=1, max_length=10, description="default: the incident's")
+    location: PointIn | None = Field(None, description="where the caller is (default: the incident's place)")
+    address: Text(200) | None = None
+
+
+class CallAttached(Answer):
+    incident_id: int
+    event_id: int
+    source: str
+    external_id: str | None
+    description: str
+    reported_at: AnswerTime
+    caller: CallerOut
+    matters: list[str]
+
+
+class DuplicateCandidate(Answer):
+    id: int
+    distance_m: float
+    reported_at: AnswerTime
+    status: str
+    shared_matters: list[str]
+
+
+class IntakePreview(Answer):
+    """What filing the call would give; nothing is stored."""
+
+    jurisdiction: Jurisdiction | None = Field(description="null at sea (a maritime matter near a county)")
+    region: RegionRef
+    priority: int = Field(ge=1, le=3)
+    sla_minutes: int
+    sla_deadline: AnswerTime
+    possible_duplicates: list[DuplicateCandidate]
+    possible_duplicates_total: int

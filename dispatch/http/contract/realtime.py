@@ -59,15 +59,29 @@ class PositionCounts(Answer):
     position_moved: bool = Field(description="the squad's shown position moved to a fix of this batch")
 
 
+class SnapshotPlace(Answer):
+    code: str
+    name: str
+    name_en: str | None
+
+
 class SnapshotSquad(Answer):
     id: int
     code: str
     name: str
+    name_en: str | None
     force: str
     domains: list[str]
     status: str
+    status_since: AnswerTime | None = Field(description="when its status last changed (on the record)")
     location: PointOut | None
     last_position_at: AnswerTime | None
+    station_region: SnapshotPlace
+    zone: SnapshotPlace | None = Field(description="the 1+X zone of its station township, in the plan in force")
+    officers_on_duty: int
+    certified_on_duty: int
+    task_id: int | None = Field(description="the task it holds now")
+    incident_id: int | None
     rev: int | None = Field(description="the id of the squad's latest event")
     position_rev: int = Field(description="the fix time in ms, as live position updates carry")
 

@@ -61,7 +61,7 @@ SPECIFICATION = "http://wiki.open311.org/GeoReport_v2"
 FORMATS = {"json": "application/json", "xml": "text/xml"}
 DEFAULT_SPAN = dt.timedelta(days=90)  # spec: "a span of 90 days or first 1000 requests, whichever is smallest"
 MAX_REQUESTS = 1000
-CLOSED = ("resolved", "cancelled", "duplicate")
+CLOSED = ("resolved", "closed", "cancelled", "duplicate")
 SOURCE_NAMES = {
     "hotline_12345": "12345 政务服务便民热线",
     "police_110": "110 警情联动",
@@ -263,14 +263,20 @@ def _status_notes(incident: Incident) -> str:
     on scene): a report's subject must not learn when enforcement arrives."""
     if incident.status == "duplicate":
         return f"duplicate of service request {incident.duplicate_of_id}"
-    if incident.status in ("resolved", "cancelled"):
+    if incident.status in ("resolved", "closed", "cancelled"):
         return incident.status
     live = [t for t in incident.tasks if t.state not in ("completed", "declined", "cancelled")]
     return "dispatched" if live or incident.status != "open" else "received, awaiting dispatch"
 
 
 def _updated(incident: Incident) -> dt.datetime:
-    times = [incident.received_at, incident.dispatched_at, incident.on_scene_at, incident.resolved_at]
+    times = [
+        incident.received_at,
+        incident.dispatched_at,
+        incident.on_scene_at,
+        incident.resolved_at,
+        incident.closed_at,
+    ]
     times += [t.updated_at for t in incident.tasks]
     return max(t for t in times if t is not None)
 
