@@ -214,7 +214,7 @@ _CONDITIONS = {
                ceil(extract(epoch FROM i.sla_deadline - :now) / 60)::int AS minutes
         FROM incident i LEFT JOIN region r ON r.id = i.region_id
         WHERE i.status IN {sql_list(OPEN_STATUSES)} AND i.on_scene_at IS NULL
-          AND i.sla_deadline > :now AND i.sla_deadline <= :now + make_interval(mins => :due)""",
+          AND i.sla_deadline > :now AND i.sla_deadline <= :now + make_interval(secs => :due * 60)""",
     "sla_breached": f"""
         SELECT 'sla_breached:' || i.id AS key, NULL::int AS task_id, i.id AS incident_id, NULL::int AS squad_id,
                i.region_id, i.priority, r.name_zh AS region, r.name_en AS region_en,
@@ -228,7 +228,7 @@ _CONDITIONS = {
                ceil(extract(epoch FROM :now - s.last_position_at) / 60)::int AS minutes
         FROM squad s JOIN task t ON t.squad_id = s.id AND t.state IN ('acknowledged', 'en_route', 'on_scene')
         LEFT JOIN incident i ON i.id = t.incident_id
-        WHERE s.last_position_at < :now - make_interval(mins => :stale)""",
+        WHERE s.last_position_at < :now - make_interval(secs => :stale * 60)""",
     # referrals not answered within an hour of their set time (escalated by the scheduler when
     # past it), assistance requests past their due time without an answer
     "escalation_due": """

@@ -218,7 +218,7 @@ def recompute(session: Session, config: dict, *, root_id: int | None = None, act
 
 # One squad's eligibility and place: what its own ETA to every township needs.
 _SQUAD = text(f"""
-    SELECT s.id, s.status, s.force, ST_X(s.last_position::geometry) AS lon, ST_Y(s.last_position::geometry) AS lat,
+    SELECT s.id, s.status, s.force, s.scope, s.station_region_id, ST_X(s.last_position::geometry) AS lon, ST_Y(s.last_position::geometry) AS lat,
            s.island_id, s.domains && CAST(:domains AS varchar[]) AS competent, {CERTIFIED_ON_DUTY_SQL} AS certified,
            ({
     "WITH RECURSIVE up(id, parent_id) AS (SELECT id, parent_id FROM region WHERE id = s.station_region_id"
@@ -259,15 +259,42 @@ def update_for_squads(session: Session, squad_ids: list[int], config: dict, *, a
                 squad, eta = row["best_squad_id"], row["eta_seconds"]
             current[township.id] = Reach(township, zone_id, target, squad, eta)
         network = network_for(session, root)
+        homes = _homes(session, {r.best_squad_id for r in current.values()} | ids)
         for squad in mine:
             if squad.status != "available" or not squad.competent or not squad.certified or squad.lon is None:
                 continue
             for township_id, eta in etas_from(squad, towns, network, now).items():
                 reach = current[township_id]
-                if reach.eta_seconds is None or eta < reach.eta_seconds:
+                # the recommendation's order: ETA by the minute, then the squad whose zone covers the place
+                mine_key = (_minute(eta), not _covers(homes, zones, squad.id, township_id), eta)
+                if reach.eta_seconds is None or mine_key < (
+                    _minute(reach.eta_seconds),
+                    not _covers(homes, zones, reach.best_squad_id, township_id),
+                    reach.eta_seconds,
+                ):
                     reach.best_squad_id, reach.eta_seconds = squad.id, eta
         changed += _save(session, list(current.values()), now, actor=actor)
     return changed
+
+
+def _homes(session: Session, squad_ids: set) -> dict[int, tuple[str, int]]:
+    """Each squad's scope and station township."""
+    ids = [i for i in squad_ids if i is not None]
+    rows = session.execute(
+        text("SELECT id, scope, station_region_id FROM squad WHERE id = ANY(CAST(:ids AS integer[]))"), {"ids": ids}
+    ).all()
+    return {r.id: (r.scope, r.station_region_id) for r in rows}
+
+
+def _covers(homes: dict, zones: dict, squad_id: int | None, township_id: int) -> bool:
+    """The squad serves the township: its authority's whole area, or its station's zone (1+X)."""
+    if squad_id not in homes:
+        return False
+    scope, station = homes[squad_id]
+    if scope != "zone":
+        return True
+    mine, theirs = zones.get(station), zones.get(township_id)
+    return mine is not None and theirs is not None and mine[0] == theirs[0]
 
 
 def etas_from(squad, towns: list[Township], network, now: dt.datetime) -> dict[int, int]:
