@@ -34,7 +34,7 @@ from typing import Any
 from jsonschema import Draft202012Validator
 from sqlalchemy import select
 
-from dispatch import create_app
+from dispatch import coverage, create_app
 from dispatch.config import PROJECT_ROOT
 from dispatch.http.contract import EXAMPLES_FILE, document
 from dispatch.store.db import db
@@ -259,6 +259,56 @@ def walk_the_day(rec: Recorder, app) -> None:
         path={"incident_id": again["id"]},
         body={"of": incident["id"]},
     )
+
+    # It was a different stall after all; then the caller withdraws it; a week-end check reopens it.
+    call("POST /api/v1/incidents/{incident_id}/undo-duplicate", path={"incident_id": again["id"]},
+         body={"reason": "核实为隔壁另一家排档"})  # fmt: skip
+    call("POST /api/v1/incidents/{incident_id}/cancel", path={"incident_id": again["id"]},
+         body={"reason": "来电人撤回：排档已自行收摊"})  # fmt: skip
+    call("POST /api/v1/incidents/{incident_id}/reopen", path={"incident_id": again["id"]},
+         body={"reason": "巡查发现排档再次占道"})  # fmt: skip
+    # The first report's work is done: closed with its outcome.
+    call("POST /api/v1/incidents/{incident_id}/close", path=incident_id,
+         body={"outcome": "rectified", "note": "经劝导，店主已将桌椅收回店内，现场拍照存档"})  # fmt: skip
+
+    # A call-taker checks a call before filing it: it repeats the open one, so it is attached to it.
+    call_body = {
+        "source": "hotline_12345",
+        "matters": ["CM-001"],
+        "location": {"type": "Point", "coordinates": [122.4527, 30.7282]},
+        "description": "沙河路排档又把桌椅摆到人行道上了",
+        "reported_at": ago(minutes=2),
+        "caller": {"name": "王先生", "phone": "138****5678"},
+    }
+    call("POST /api/v1/incidents/preview", body=call_body)
+    call("POST /api/v1/incidents/{incident_id}/calls", path={"incident_id": again["id"]},
+         body={key: call_body[key] for key in ("source", "description", "reported_at", "caller")}, status=201)  # fmt: skip
+
+    # Shengshan: the Ma'an hub's squad goes, which leaves Gouqi and Huaniao beyond reach.
+    harbour = call(
+        "POST /api/v1/incidents",
+        body={
+            "source": "patrol",
+            "matters": ["CM-001"],
+            "location": {"type": "Point", "coordinates": [122.8152, 30.7163]},
+            "description": "嵊山镇箱子岙码头渔具占道堆放",
+            "reported_at": ago(minutes=5),
+        },
+        status=201,
+    )
+    hub_task = call("POST /api/v1/incidents/{incident_id}/dispatch", path={"incident_id": harbour["id"]},
+                    body={"squad_ids": [squads["cb-shengshan"]]}, status=201)["tasks"][0]  # fmt: skip
+    with app.app_context():  # what the server's coverage feed does after the dispatch
+        coverage.update_for_squads(db.session, [squads["cb-shengshan"]], app.config)
+        db.session.commit()
+        db.session.remove()
+    call("GET /api/v1/coverage")
+    raised = call("GET /api/v1/alerts", query={"status": "open", "limit": 20})["alerts"]
+    uncovered = next(a for a in raised if a["kind"] == "township_uncovered")
+    call("POST /api/v1/alerts/{alert_id}/ack", path={"alert_id": uncovered["id"]})
+    # The dispatcher sends the Wulong squad instead and keeps the hub at home.
+    call("POST /api/v1/tasks/{task_id}/reassign", path={"task_id": hub_task["id"]},
+         body={"squad_id": squads["cb-wulong"], "note": "嵊山中队留守片区"}, status=201)  # fmt: skip
 
     # The tablet of the Caiyuan squadron flushes its queue of fixes on its way back.
     fixes = [
