@@ -8,9 +8,11 @@ import * as coverage from "./coverage.js";
 
 const PANELS = [board, coverage, alerts];
 
-const FORCE_COLOUR = { comprehensive: "#0b5cad", professional: "#6a3d9a", maritime: "#008b8b" };
-const STATUS_FILL = { available: null, busy: "#e31a1c", off_duty: "#9e9e9e" };
-const PRIORITY_COLOUR = { 1: "#d7191c", 2: "#fd8d3c", 3: "#e6c229" };
+// Okabe-Ito (safe under deuteranopia/protanopia): squads' force by outline, their status by fill (available:
+// the force's colour, busy: a dark centre, off duty: hollow), incidents by priority (P1 the darkest, labelled).
+const FORCE_COLOUR = { comprehensive: "#0072B2", professional: "#CC79A7", maritime: "#009E73" };
+const STATUS_FILL = { available: null, busy: "#000000", off_duty: "#ffffff" };
+const PRIORITY_COLOUR = { 1: "#D55E00", 2: "#E69F00", 3: "#F0E442" };
 const OPEN = new Set(["open", "dispatched"]);
 
 const state = {
@@ -483,16 +485,36 @@ document.getElementById("joint").addEventListener("click", async () => {
 // -- legend: force by outline colour, status by fill, incidents by priority -----------------------
 
 const legend = L.control({ position: "bottomleft" });
+function swatch(className, border, fill) {
+  const node = el("span", { class: className, "aria-hidden": "true" }); // colours through the CSSOM (CSP)
+  if (border) node.style.borderColor = border;
+  if (fill) node.style.background = fill;
+  return node;
+}
+const legendItem = (mark, text) => el("span", { class: "legend-item" }, mark, text);
 legend.onAdd = () =>
   el(
     "div",
-    { class: "legend" },
-    el("strong", {}, t("legend.squads")),
-    Object.entries(FORCE_COLOUR).map(([force, colour]) => el("div", {}, el("span", { class: "dot", style: `border-color:${colour};background:${colour}` }), t(`force.${force}`))),
-    Object.entries(STATUS_FILL)
-      .filter(([, fill]) => fill)
-      .map(([status, fill]) => el("div", {}, el("span", { class: "dot", style: `border-color:#555;background:${fill}` }), t(`squad.status.${status}`))),
-    Object.entries(PRIORITY_COLOUR).map(([p, colour]) => el("div", {}, el("span", { class: "dot big", style: `border-color:#222;background:${colour}` }), `P${p}`))
+    { class: "legend", id: "legend" },
+    el(
+      "div",
+      {},
+      el("strong", {}, `${t("legend.force")} `),
+      Object.entries(FORCE_COLOUR).map(([force, colour]) => legendItem(swatch("dot", colour, "#ffffff"), t(`force.${force}`)))
+    ),
+    el(
+      "div",
+      {},
+      el("strong", {}, `${t("legend.status")} `),
+      Object.entries(STATUS_FILL).map(([status, fill]) => legendItem(swatch("dot", "#0072B2", fill || "#0072B2"), t(`squad.status.${status}`)))
+    ),
+    el(
+      "div",
+      {},
+      el("strong", {}, `${t("legend.priority")} `),
+      Object.entries(PRIORITY_COLOUR).map(([p, colour]) => legendItem(swatch("dot big", "#222", colour), `P${p}`)),
+      legendItem(el("span", { class: "swatch-uncovered", "aria-hidden": "true" }), t("legend.uncovered"))
+    )
   );
 legend.addTo(map);
 
