@@ -37,7 +37,9 @@ from dispatch.store.models import CoveragePlan, Region, Zone, ZoneMember
 from dispatch.validation import check_fields, optional_text, parse_time, required_text
 from gis.geojson import GeometryError, check_coordinates
 
-ZONE_FIELDS = {"code", "name", "name_en", "hub", "members", "geometry"}
+ZONE_FIELDS = {"code", "name", "name_en", "hub", "members", "geometry", "target_minutes"}
+# A zone's response-time target (dispatch.coverage), when given: whole minutes in this range.
+TARGET_MINUTES = (5, 1440)
 CODE_PATTERN = re.compile(r"^[a-z0-9][a-z0-9_-]{0,39}$")
 MAX_ZONES = 200
 # A drawn zone takes a township when more than this share of the township lies inside the drawing.
@@ -106,7 +108,7 @@ def zones_json(session: Session, plan_id: int) -> list[dict]:
     """The zones of a plan with members, hub, geometry and whether the outline was drawn."""
     rows = session.execute(
         text("""
-        SELECT z.id, z.code, z.name_zh, z.name_en, h.code AS hub,
+        SELECT z.id, z.code, z.name_zh, z.name_en, h.code AS hub, z.target_minutes,
                ST_AsGeoJSON(z.geometry, 6) AS geom,
                coalesce((SELECT array_agg(r.code ORDER BY r.code) FROM zone_member m JOIN region r ON r.id = m.region_id
                          WHERE m.zone_id = z.id), '{}') AS members,
@@ -127,6 +129,7 @@ def zones_json(session: Session, plan_id: int) -> list[dict]:
             "name": r.name_zh,
             "name_en": r.name_en,
             "hub": r.hub,
+            "target_minutes": r.target_minutes,
             "members": list(r.members),
             "drawn": bool(r.drawn),
             "geometry": json.loads(r.geom) if r.geom else None,
@@ -202,8 +205,8 @@ def create_draft(session: Session, body: dict, *, actor: str) -> CoveragePlan:
     if source is not None:
         session.execute(
             text("""
-            INSERT INTO zone (plan_id, code, name_zh, name_en, hub_region_id, geometry)
-            SELECT :new, code, name_zh, name_en, hub_region_id, geometry FROM zone WHERE plan_id = :old
+            INSERT INTO zone (plan_id, code, name_zh, name_en, hub_region_id, geometry, target_minutes)
+            SELECT :new, code, name_zh, name_en, hub_region_id, geometry, target_minutes FROM zone WHERE plan_id = :old
         """),
             {"new": plan.id, "old": source.id},
         )
@@ -290,6 +293,16 @@ def parse_zones(session: Session, plan: CoveragePlan, value) -> list[dict]:
                 )
             owner[member] = code
         geometry = _parse_geometry(item["geometry"], prefix + "geometry") if item.get("geometry") else None
+        target = item.get("target_minutes")
+        if target is not None and (
+            isinstance(target, bool)
+            or not isinstance(target, int)
+            or not TARGET_MINUTES[0] <= target <= TARGET_MINUTES[1]
+        ):
+            raise ApiError(
+                f"whole minutes from {TARGET_MINUTES[0]} to {TARGET_MINUTES[1]}, or null (the default)",
+                field=prefix + "target_minutes",
+            )
         zones.append(
             {
                 "code": code,
@@ -298,6 +311,7 @@ def parse_zones(session: Session, plan: CoveragePlan, value) -> list[dict]:
                 "hub_id": ids[hub],
                 "member_ids": sorted({ids[m] for m in members}),
                 "geometry": geometry,
+                "target_minutes": target,
             }
         )
     return zones
@@ -316,6 +330,7 @@ def _write_zones(session: Session, plan: CoveragePlan, zones: list[dict]) -> Non
             name_zh=z["name"],
             name_en=z["name_en"],
             hub_region_id=z["hub_id"],
+            target_minutes=z.get("target_minutes"),
             geometry=from_shape(z["geometry"], srid=4326) if z["geometry"] is not None else None,
         )
         session.add(zone)

@@ -137,7 +137,8 @@ def load_dataset_into(session: Session, dataset: Dataset) -> dict[str, int]:
     session.add(plan)
     session.flush()
     for z in plan_data["zones"]:
-        zone = Zone(plan=plan, code=z["code"], name_zh=z["name_zh"], name_en=z["name_en"], hub_region=regions[z["hub"]])
+        zone = Zone(plan=plan, code=z["code"], name_zh=z["name_zh"], name_en=z["name_en"], hub_region=regions[z["hub"]],
+                    target_minutes=z.get("target_minutes"))  # fmt: skip
         session.add(zone)
         session.flush()
         for code in [z["hub"], *z["covered"]]:

@@ -405,7 +405,11 @@ def _load_plan(reader: _Reader, region_by_code: dict[str, dict]) -> dict:
             "name_en": reader.text(file, place, item, "name_en"),
             "hub": reader.text(file, place, item, "hub"),
             "covered": item.get("covered") or [],
+            "target_minutes": item.get("target_minutes"),
         }
+        target = zone["target_minutes"]
+        if target is not None and (isinstance(target, bool) or not isinstance(target, int) or not 5 <= target <= 1440):
+            reader.problem(file, f"{place}.target_minutes", "whole minutes from 5 to 1440 (omit it for the default)")
         if not isinstance(zone["covered"], list):
             reader.problem(file, f"{place}.covered", "must be a list of region codes")
             zone["covered"] = []

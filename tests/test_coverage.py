@@ -127,3 +127,33 @@ def test_a_dispatch_reaches_the_command_centre_as_a_coverage_change_within_two_s
         screen.wait_until(lambda: any(u["data"]["kind"] == "township_uncovered" for u in screen.updates("alert")))
     finally:
         screen.close()
+
+
+def test_a_zone_target_from_the_plan_decides_and_a_published_plan_recomputes(client, app, session):
+    from tests.web.test_plans_api import PLANNER
+
+    plan = client.post("/api/v1/plans", json={}, headers=PLANNER).get_json()
+    zones = [{k: z[k] for k in ("code", "name", "name_en", "hub", "members")} for z in plan["zones"]]
+    for zone in zones:
+        if zone["code"] == "maan":
+            zone["target_minutes"] = 20  # tighter than the hub squad's 33 minutes to Gouqi
+    bad = client.put(
+        f"/api/v1/plans/{plan['id']}", json={"version": plan["version"], "zones": [{**zones[0], "target_minutes": 2}]},
+        headers=PLANNER,
+    )  # fmt: skip
+    assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "zones[0].target_minutes"
+    saved = client.put(
+        f"/api/v1/plans/{plan['id']}", json={"version": plan["version"], "zones": zones}, headers=PLANNER
+    )
+    assert saved.status_code == 200, saved.get_json()
+    assert {z["code"]: z["target_minutes"] for z in saved.get_json()["zones"]}["maan"] == 20
+    published = client.post(
+        f"/api/v1/plans/{plan['id']}/publish", json={"version": saved.get_json()["version"]}, headers=PLANNER
+    )
+    assert published.status_code == 200, published.get_json()
+    with app.app_context():
+        coverage.recompute(session, app.config)  # what the coverage feed does on the plan's update
+        session.commit()
+    gouqi = _by_code(client.get("/api/v1/coverage").get_json())[GOUQI]
+    assert gouqi["target_minutes"] == 20 and not gouqi["covered"]
+    assert gouqi["best"]["squad"]["code"] == "cb-shengshan"

@@ -157,6 +157,7 @@ function edited() {
 function body() {
   return state.zones.map((z) => {
     const zone = { code: z.code, name: z.name, name_en: z.name_en || z.name, hub: z.hub, members: z.members };
+    if (z.target_minutes) zone.target_minutes = z.target_minutes; // kept: the coverage target of its townships
     if (z.geometry) zone.geometry = z.geometry;
     return zone;
   });

@@ -55,6 +55,7 @@ class PlanZone(Answer):
     name: str
     name_en: str | None
     hub: str = Field(description="the hub township's code")
+    target_minutes: int | None = Field(None, description="response-time target of its townships (null: the default)")
     members: list[str] = Field(description="the codes of its townships")
     drawn: bool = Field(description="its outline was drawn (not the union of its townships)")
     geometry: Geometry | None
@@ -129,6 +130,13 @@ class ZoneIn(Body):
     name: Text(100)
     name_en: Text(150) | None = Field(None, description="default: the name")
     hub: RegionCode = Field(description="a township of the plan's county, inside the zone")
+    target_minutes: int | None = Field(
+        None,
+        ge=5,
+        le=1440,
+        strict=True,
+        description="response-time target of its townships, minutes (null: the default)",
+    )
     members: list[RegionCode] | None = Field(
         None, max_length=1000, description="township codes (none: those mostly inside the drawn outline)"
     )
