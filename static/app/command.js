@@ -1,6 +1,8 @@
 // The command centre: live map, open incidents with SLA countdowns, jurisdiction, recommendations, dispatch.
 // Follows /command without gaps: subscribe first, load the snapshot, apply only updates with a newer rev.
-import { api, banner, baseMap, countdown, el, loadRegions, minutes, nameOf, settings, t, zoneColour } from "./common.js";
+import { api, banner, baseMap, el, loadRegions, nameOf, settings, t, zoneColour } from "./common.js";
+import * as calltaking from "./calltaking.js";
+import { errorText, eta, fieldOf, hm } from "./calltaking.js";
 // Panels of their own modules, each fed the snapshot and the updates of its types (see each module's header).
 import * as alerts from "./alerts.js";
 import * as board from "./board.js";
@@ -13,7 +15,8 @@ const PANELS = [board, coverage, alerts];
 const FORCE_COLOUR = { comprehensive: "#0072B2", professional: "#CC79A7", maritime: "#009E73" };
 const STATUS_FILL = { available: null, busy: "#000000", off_duty: "#ffffff" };
 const PRIORITY_COLOUR = { 1: "#D55E00", 2: "#E69F00", 3: "#F0E442" };
-const OPEN = new Set(["open", "dispatched"]);
+// The queue: open and dispatched, and resolved ones awaiting the dispatcher's close.
+const QUEUE = new Set(["open", "dispatched", "resolved"]);
 
 const state = {
   squads: new Map(), // id -> {data, rev, posRev, marker}
@@ -101,39 +104,72 @@ function removeIncident(id) {
 }
 
 const listNode = document.getElementById("incidents");
+const STATUS_ORDER = { open: 0, dispatched: 0, resolved: 1 }; // awaiting close: after those in hand
+
+/** A matter's name from GET /matters once loaded (the snapshot carries codes). */
+function matterNames(codes) {
+  return (codes || []).map((m) => (typeof m === "string" ? m : m.code)).join(", ");
+}
+
+function queueItems() {
+  return [...state.incidents.values()]
+    .map((e) => e.data)
+    .sort(
+      (a, b) =>
+        (STATUS_ORDER[a.status] ?? 2) - (STATUS_ORDER[b.status] ?? 2) ||
+        a.priority - b.priority ||
+        new Date(a.sla_deadline) - new Date(b.sla_deadline)
+    );
+}
 
 function renderIncidentList() {
-  const items = [...state.incidents.values()]
-    .map((e) => e.data)
-    .sort((a, b) => a.priority - b.priority || new Date(a.sla_deadline) - new Date(b.sla_deadline));
+  const items = queueItems();
+  const focused = document.activeElement?.closest?.("li.incident")?.dataset.incidentId;
   listNode.replaceChildren(
     ...items.map((incident) =>
       el(
         "li",
         {
-          class: `incident p${incident.priority}${incident.id === state.selected ? " selected" : ""}`,
+          class: `incident p${incident.priority} status-${incident.status}${incident.id === state.selected ? " selected" : ""}`,
           dataset: { incidentId: incident.id, status: incident.status },
-          tabindex: 0,
+          tabindex: incident.id === (state.cursor ?? state.selected ?? items[0]?.id) ? 0 : -1,
+          "aria-current": incident.id === state.selected ? "true" : null,
           onclick: () => select(incident.id),
+          onfocus: () => {
+            state.cursor = incident.id;
+          },
         },
-        el("span", { class: `badge p${incident.priority}` }, `P${incident.priority}`),
-        el("span", { class: "status" }, t(`incident.status.${incident.status}`)),
-        el("span", { class: "sla", dataset: { deadline: incident.sla_deadline } }, ""),
+        el("span", { class: `badge prio p${incident.priority}` }, t(`queue.priority.${incident.priority}`)),
+        el("span", { class: `status st-${incident.status}` }, t(`queue.status.${incident.status}`)),
+        el("span", { class: "sla", dataset: { deadline: incident.sla_deadline, status: incident.status } }, ""),
         el("div", { class: "desc" }, `#${incident.id} ${incident.description || ""}`),
-        el("div", { class: "matters small muted" }, (incident.matters || []).join(", "))
+        el("div", { class: "matters small muted" }, [incident.region, matterNames(incident.matters)].filter(Boolean).join(" · "))
       )
     )
   );
+  if (focused) listNode.querySelector(`li[data-incident-id='${focused}']`)?.focus({ preventScroll: true });
   document.getElementById("incident-count").textContent = items.length ? `(${items.length})` : "";
   document.getElementById("incidents-empty").hidden = items.length > 0;
   tickCountdowns();
 }
 
+/** "时限 0:42" while there is time, "超时 1:30" past it (h:mm, never seconds, never a sign). */
+export function slaText(deadline, now = Date.now()) {
+  const left = Math.round((new Date(deadline).getTime() - now) / 1000);
+  if (left < 0) return { text: `${t("queue.overdue")} ${hm(-left)}`, overdue: true, urgent: false };
+  return { text: `${t("queue.sla")} ${hm(left)}`, overdue: false, urgent: left < 15 * 60 };
+}
+
 function tickCountdowns() {
   const now = Date.now();
-  for (const node of listNode.querySelectorAll(".sla")) {
-    const c = countdown(node.dataset.deadline, now);
-    node.textContent = c.overdue ? `${t("incident.overdue")} ${c.text}` : `${t("incident.sla")} ${c.text}`;
+  for (const node of document.querySelectorAll(".sla[data-deadline]")) {
+    if (node.dataset.status === "resolved") {
+      node.textContent = t("queue.awaiting_close");
+      node.classList.remove("overdue", "urgent");
+      continue;
+    }
+    const c = slaText(node.dataset.deadline, now);
+    node.textContent = c.text;
     node.classList.toggle("overdue", c.overdue);
     node.classList.toggle("urgent", c.urgent);
   }
@@ -169,7 +205,7 @@ function applyUpdate(update) {
   } else if (type === "incident") {
     const entry = state.incidents.get(id);
     if (entry && (rev ?? 0) <= entry.rev) return;
-    if (!OPEN.has(data.status)) {
+    if (!QUEUE.has(data.status)) {
       removeIncident(id);
     } else if (entry) {
       entry.rev = rev;
@@ -181,12 +217,12 @@ function applyUpdate(update) {
       placeIncident(fresh);
     }
     scheduleList();
-    if (id === state.selected) refreshDetailHead();
+    if (id === state.selected) scheduleDetailReload();
   } else if (type === "task") {
     const entry = state.tasks.get(id);
     if (entry && (rev ?? 0) <= entry.rev) return;
     state.tasks.set(id, { data, rev: rev ?? 0 });
-    if (data.incident_id === state.selected) renderTasks();
+    if (data.incident_id === state.selected) scheduleDetailReload();
   } else if (type === "plan") {
     planChanged(data);
     coverage.planChanged?.(data);
@@ -308,42 +344,138 @@ socket.on("disconnect", () => {
   banner(t("conn.lost"), "warn");
 });
 
-// -- selection: jurisdiction, tasks, recommendations, dispatch ------------------------------------
+// -- selection: the incident's live state, its tasks, recommendations and every action ------------
+// The detail is always GET /incidents/<id> as it is now: reloaded on any live update of the incident
+// or of one of its tasks, after every act, and on a 409 (the screen was stale). The buttons are
+// exactly the server's `actions` (the incident's) and each task's `actions`.
 
 const detail = {
   none: document.getElementById("detail-none"),
   body: document.getElementById("detail-body"),
   head: document.getElementById("detail-head"),
+  facts: document.getElementById("detail-facts"),
   tasks: document.getElementById("tasks"),
   recs: document.getElementById("recommendations"),
+  recsBlock: document.getElementById("recs-block"),
+  actions: document.getElementById("incident-actions"),
   message: document.getElementById("detail-message"),
 };
+// Before the server answered `actions` (an older server): what the status allowed then.
+const FALLBACK_ACTIONS = { open: ["dispatch", "joint"], dispatched: ["dispatch", "joint"] };
+const HELD = new Set(["scheduled", "dispatched", "acknowledged", "en_route", "on_scene"]);
 
 function message(text, kind = "ok") {
   detail.message.textContent = text || "";
   detail.message.className = `message ${kind}`;
 }
 
-function refreshDetailHead() {
-  const entry = state.incidents.get(state.selected);
-  const incident = entry?.data || state.selectedIncident;
-  if (!incident) return;
-  detail.head.textContent = `#${incident.id} P${incident.priority} · ${t(`incident.status.${incident.status}`)} · ${incident.description || ""}`;
+function incidentActions(incident) {
+  return incident.actions || FALLBACK_ACTIONS[incident.status] || [];
+}
+
+function fmtTime(iso) {
+  if (!iso) return "";
+  return new Date(iso).toLocaleString(settings.lang === "en" ? "en-GB" : "zh-CN", {
+    month: "2-digit",
+    day: "2-digit",
+    hour: "2-digit",
+    minute: "2-digit",
+  });
+}
+
+function renderHead(incident) {
+  const slaNode = el("span", { class: "sla", dataset: { deadline: incident.sla_deadline, status: incident.status } });
+  const inQueue = QUEUE.has(incident.status);
+  detail.head.replaceChildren(
+    el("span", { class: `badge prio p${incident.priority}` }, t(`queue.priority.${incident.priority}`)),
+    " ",
+    el("strong", {}, `#${incident.id}`),
+    " ",
+    el("span", { class: `status st-${incident.status}`, id: "detail-status", dataset: { status: incident.status } }, t(`queue.status.${incident.status}`)),
+    inQueue ? " " : null,
+    inQueue ? slaNode : null,
+    el("span", { class: "detail-desc" }, incident.description || "")
+  );
+  detail.head.dataset.status = incident.status;
+  const facts = [];
+  if (incident.source) facts.push(`${t("call.source")}: ${t(`call.source.${incident.source}`)}`);
+  if (incident.reported_at) facts.push(`${t("detail.reported")}: ${fmtTime(incident.reported_at)}`);
+  if (incident.matters?.length) facts.push(`${t("detail.matters")}: ${incident.matters.map((m) => `${m.code} ${m.name}`).join("、")}`);
+  if (incident.caller) facts.push(`${t("detail.caller")}: ${[incident.caller.name, incident.caller.phone].filter(Boolean).join(" ")}`);
+  const outcome = [];
+  if (incident.duplicate_of) outcome.push(el("span", { class: "fact-strong", id: "detail-duplicate-of" }, t("detail.duplicate_of", { id: incident.duplicate_of })));
+  if (incident.outcome)
+    outcome.push(
+      el("span", { class: "fact-strong", id: "detail-outcome", dataset: { outcome: incident.outcome } }, `${t("detail.outcome")}: ${t(`outcome.${incident.outcome}`)}${incident.outcome_note ? ` (${incident.outcome_note})` : ""}`)
+    );
+  if (incident.cancel_reason) outcome.push(el("span", { class: "fact-strong", id: "detail-cancel-reason" }, `${t("detail.cancel_reason")}: ${incident.cancel_reason}`));
+  detail.facts.replaceChildren(facts.join(" · "), ...outcome.flatMap((node) => [el("br"), node]));
+  tickCountdowns();
+}
+
+function renderJurisdiction(incident) {
+  const j = incident.jurisdiction;
+  document.getElementById("j-region").textContent = j ? nameOf(j.region) : "—";
+  document.getElementById("j-zone").textContent = j?.zone ? `${nameOf(j.zone)}${j.zone.hub ? ` (${t("planner.hub")} ${nameOf(j.zone.hub)})` : ""}` : "—";
+  document.getElementById("j-authority").textContent = j ? nameOf(j.authority) : "—";
+  document.getElementById("j-basis").textContent = j?.basis || "—";
+}
+
+function squadLabel(task) {
+  if (task.squad) return nameOf(task.squad);
+  const known = state.squads.get(task.squad_id)?.data;
+  return known ? nameOf(known) : `#${task.squad_id}`;
 }
 
 function renderTasks() {
-  const tasks = [...state.tasks.values()].map((e) => e.data).filter((task) => task.incident_id === state.selected);
+  const incident = state.selectedIncident;
+  const tasks = incident && incident.id === state.selected ? [...incident.tasks] : [];
   tasks.sort((a, b) => a.id - b.id);
+  if (!tasks.length) {
+    detail.tasks.replaceChildren(el("li", { class: "muted" }, t("detail.no_tasks")));
+    return;
+  }
   detail.tasks.replaceChildren(
     ...tasks.map((task) =>
       el(
         "li",
-        { dataset: { taskId: task.id, state: task.state } },
-        `${task.squad ? nameOf(task.squad) : `#${task.squad_id}`} — `,
-        el("span", { class: `state ${task.state}` }, t(`task.state.${task.state}`))
+        { class: `task state-${task.state}`, dataset: { taskId: task.id, state: task.state, squadId: task.squad?.id ?? task.squad_id } },
+        el("span", { class: "task-squad" }, squadLabel(task)),
+        " — ",
+        el("span", { class: `state ${task.state}` }, t(`task.state.${task.state}`)),
+        task.superseded_by ? el("span", { class: "superseded small" }, ` ${t("detail.superseded", { id: task.superseded_by })}`) : null,
+        // A superseded task's reason is the server's own sentence; "reassigned (task #n)" says it.
+        task.reason && !task.superseded_by ? el("div", { class: "reason" }, t("detail.reason", { reason: task.reason })) : null,
+        (task.actions || []).length
+          ? el(
+              "span",
+              { class: "task-actions" },
+              task.actions.map((action) =>
+                el(
+                  "button",
+                  { type: "button", class: "mini-action", dataset: { taskAction: action }, onclick: () => taskAction(task, action) },
+                  t(action === "cancel" ? "action.cancel_task" : `action.${action}`)
+                )
+              )
+            )
+          : null
       )
     )
   );
+}
+
+/** Squads that declined this incident, or hold a task of it: never ticked for it. */
+function excludedSquads() {
+  const out = new Set();
+  for (const task of state.selectedIncident?.tasks || []) {
+    const squadId = task.squad?.id ?? task.squad_id;
+    if (task.state === "declined" || HELD.has(task.state)) out.add(squadId);
+  }
+  return out;
+}
+
+function declinedSquads() {
+  return new Set((state.selectedIncident?.tasks || []).filter((task) => task.state === "declined").map((task) => task.squad?.id ?? task.squad_id));
 }
 
 function drawLegs(recommendation) {
@@ -364,28 +496,57 @@ function drawLegs(recommendation) {
 
 function renderRecommendations() {
   const recs = state.recommendations;
+  const canDispatch = incidentActions(state.selectedIncident || {}).includes("dispatch");
+  detail.recsBlock.hidden = !canDispatch;
+  if (!canDispatch) {
+    drawLegs(null);
+    return;
+  }
   if (!recs.length) {
     detail.recs.replaceChildren(el("li", { class: "muted" }, t("detail.no_recommendations")));
     drawLegs(null);
     return;
   }
+  const excluded = excludedSquads();
+  const declined = declinedSquads();
+  // The dispatcher's own ticks survive a live reload; until then the best squad not excluded.
+  let ticks = state.ticks?.incident === state.selected ? state.ticks.ids : null;
+  if (!ticks) {
+    const first = recs.find((rec) => !excluded.has(rec.squad.id));
+    ticks = new Set(first ? [first.squad.id] : []);
+  }
   detail.recs.replaceChildren(
-    ...recs.map((rec, index) => {
-      const checkbox = el("input", { type: "checkbox", value: rec.squad.id, checked: index === 0 });
+    ...recs.map((rec) => {
+      const id = rec.squad.id;
+      const checkbox = el("input", {
+        type: "checkbox",
+        value: id,
+        checked: ticks.has(id) && !excluded.has(id),
+        "aria-label": nameOf(rec.squad),
+        onchange: () => {
+          state.ticks = { incident: state.selected, ids: new Set(checkedSquads()) };
+        },
+      });
       const modes = [...new Set(rec.legs.map((leg) => t(`mode.${leg.mode}`)))].join(" + ");
       return el(
         "li",
-        { class: "recommendation", dataset: { squadId: rec.squad.id }, onmouseenter: () => drawLegs(rec), onclick: () => drawLegs(rec) },
+        {
+          class: `recommendation${declined.has(id) ? " declined" : ""}`,
+          dataset: { squadId: id, declined: declined.has(id) ? "1" : null },
+          onmouseenter: () => drawLegs(rec),
+          onclick: () => drawLegs(rec),
+        },
         el(
           "label",
           {},
           checkbox,
           el("strong", {}, nameOf(rec.squad)),
           " ",
-          el("span", { class: "eta" }, `${t("detail.eta")} ${minutes(rec.eta_seconds)} ${t("detail.minutes")}`),
+          el("span", { class: "eta" }, `${t("detail.eta")} ${eta(rec.eta_seconds)}`),
           " ",
           el("span", { class: "mode small" }, modes),
-          rec.covers_place ? el("span", { class: "tag" }, t("detail.covers")) : null
+          rec.covers_place ? el("span", { class: "tag" }, t("detail.covers")) : null,
+          declined.has(id) ? el("span", { class: "tag warn" }, t("detail.declined_here")) : null
         )
       );
     })
@@ -393,51 +554,85 @@ function renderRecommendations() {
   drawLegs(recs[0]);
 }
 
-async function showDetail(id) {
-  const [incident, recs] = await Promise.all([
-    api("GET", `/incidents/${id}`),
-    api("GET", `/incidents/${id}/recommendations?limit=8`).catch(() => ({ recommendations: [] })),
-  ]);
-  if (state.selected !== id) return;
+function renderActions(incident) {
+  const allowed = new Set(incidentActions(incident));
+  for (const button of detail.actions.querySelectorAll("button[data-action]")) button.hidden = !allowed.has(button.dataset.action);
+}
+
+function renderDetail(incident) {
   state.selectedIncident = incident;
   detail.none.hidden = true;
   detail.body.hidden = false;
-  refreshDetailHead();
-  const j = incident.jurisdiction;
-  document.getElementById("j-region").textContent = j ? nameOf(j.region) : "—";
-  document.getElementById("j-zone").textContent = j?.zone ? `${nameOf(j.zone)} (${t("planner.hub")} ${nameOf(j.zone.hub)})` : "—";
-  document.getElementById("j-authority").textContent = j ? nameOf(j.authority) : "—";
-  document.getElementById("j-basis").textContent = j?.basis || "—";
-  document.getElementById("case-map").href = `/maps/incidents/${id}`;
+  renderHead(incident);
+  renderJurisdiction(incident);
+  document.getElementById("case-map").href = `/maps/incidents/${incident.id}`;
   for (const task of incident.tasks) {
     const entry = state.tasks.get(task.id);
     if (!entry || !entry.data.squad) state.tasks.set(task.id, { data: task, rev: entry?.rev ?? 0 });
   }
   renderTasks();
-  state.recommendations = recs.recommendations || [];
   renderRecommendations();
-  state.detailLoaded = id;
+  renderActions(incident);
 }
 
-function select(id) {
+async function showDetail(id) {
+  const wantsRecs = (incident) => incidentActions(incident).includes("dispatch") || (incident.tasks || []).some((task) => (task.actions || []).includes("reassign"));
+  const incident = await api("GET", `/incidents/${id}`);
+  if (state.selected !== id) return;
+  const recs = wantsRecs(incident)
+    ? await api("GET", `/incidents/${id}/recommendations?limit=8`).catch(() => ({ recommendations: [] }))
+    : { recommendations: [] };
+  if (state.selected !== id) return;
+  state.recommendations = recs.recommendations || [];
+  renderDetail(incident);
+  state.detailLoaded = id;
+  state.detailLoads = (state.detailLoads || 0) + 1;
+}
+
+let reloadTimer = null;
+function scheduleDetailReload() {
+  clearTimeout(reloadTimer);
+  const id = state.selected;
+  reloadTimer = setTimeout(() => {
+    if (id === state.selected) showDetail(id).catch((error) => message(errorText(error), "error"));
+  }, 120);
+}
+
+function select(id, { keepCall = false } = {}) {
+  if (!keepCall) calltaking.close();
+  if (state.selected !== id) state.ticks = null;
   state.selected = id;
+  state.cursor = id;
   state.detailLoaded = null;
   message("");
   for (const entry of state.incidents.values()) placeIncident(entry);
   renderIncidentList();
+  listNode.querySelector(`li[data-incident-id='${id}']`)?.scrollIntoView({ block: "nearest" });
   const entry = state.incidents.get(id);
   if (entry) {
     const [lon, lat] = incidentLonLat(entry.data);
     map.panTo([lat, lon]);
   }
-  showDetail(id).catch((error) => message(error.message, "error"));
+  showDetail(id).catch((error) => message(errorText(error), "error"));
 }
 
 function checkedSquads() {
   return [...detail.recs.querySelectorAll("input[type=checkbox]:checked")].map((box) => Number(box.value));
 }
 
-document.getElementById("dispatch").addEventListener("click", async () => {
+/** The server refused: its reason in the user's language; a 409 means this screen was stale. */
+function refused(error, target = null) {
+  const text = errorText(error);
+  if (target) target.textContent = text;
+  else message(text, "error");
+  if (error.status === 409 && state.selected) {
+    state.ticks = null;
+    showDetail(state.selected).catch(console.error);
+  }
+}
+
+async function dispatchChecked() {
+  if (!incidentActions(state.selectedIncident || {}).includes("dispatch") || state.detailLoaded !== state.selected) return;
   const ids = checkedSquads();
   if (!ids.length) return message(t("detail.select_squad"), "error");
   try {
@@ -446,12 +641,15 @@ document.getElementById("dispatch").addEventListener("click", async () => {
       const entry = state.tasks.get(task.id);
       if (!entry) state.tasks.set(task.id, { data: task, rev: 0 });
     }
-    renderTasks();
+    state.ticks = null;
     message(t("detail.dispatched"), "ok");
+    await showDetail(state.selected);
   } catch (error) {
-    message(error.message, "error");
+    refused(error);
   }
-});
+}
+
+document.getElementById("dispatch").addEventListener("click", dispatchChecked);
 
 document.getElementById("joint").addEventListener("click", async () => {
   const id = state.selected;
@@ -478,9 +676,247 @@ document.getElementById("joint").addEventListener("click", async () => {
     await api("POST", "/joint-inspections", body);
     message(t("detail.joint_created"), "ok");
   } catch (error) {
-    message(error.message, "error");
+    refused(error);
   }
 });
+
+// -- the action dialog: close (outcome, note), cancel / reopen (reason), duplicate, task acts -------
+
+const dialog = {
+  node: document.getElementById("action-dialog"),
+  form: document.getElementById("dialog-form"),
+  title: document.getElementById("dialog-title"),
+  fields: document.getElementById("dialog-fields"),
+  error: document.getElementById("dialog-error"),
+  confirm: null,
+  opener: null,
+};
+const OUTCOMES = ["resolved_on_site", "rectified", "referred", "no_violation", "unfounded", "duplicate", "handled_elsewhere"];
+
+function field(labelKey, control, name) {
+  return el("label", { class: "dialog-field" }, t(labelKey), control, el("span", { class: "field-error", id: `dialog-err-${name}` }));
+}
+
+function textArea(name, { required = false, max = 500 } = {}) {
+  return el("textarea", { name, rows: 3, maxlength: max, required, "aria-describedby": `dialog-err-${name}` });
+}
+
+/** Open the dialog: ``build`` gives its fields, ``run(form)`` acts (throws ApiError to show). */
+function openDialog(titleText, build, run) {
+  dialog.opener = document.activeElement;
+  dialog.title.textContent = titleText;
+  dialog.fields.replaceChildren(...build());
+  dialog.error.textContent = "";
+  dialog.confirm = run;
+  dialog.node.showModal();
+  dialog.fields.querySelector("select, textarea, input")?.focus();
+}
+
+function closeDialog() {
+  if (dialog.node.open) dialog.node.close();
+}
+
+dialog.node.addEventListener("close", () => {
+  dialog.confirm = null;
+  dialog.opener?.focus?.();
+});
+document.getElementById("dialog-back").addEventListener("click", closeDialog);
+dialog.form.addEventListener("submit", async (event) => {
+  event.preventDefault();
+  if (!dialog.confirm) return;
+  for (const node of dialog.fields.querySelectorAll(".field-error")) node.textContent = "";
+  dialog.error.textContent = "";
+  const values = Object.fromEntries(new FormData(dialog.form).entries());
+  const button = document.getElementById("dialog-confirm");
+  button.disabled = true;
+  try {
+    const done = await dialog.confirm(values);
+    if (done === false) return; // a value the dialog itself refused (shown beside its field)
+    closeDialog();
+    if (done) message(done, "ok");
+    state.ticks = null;
+    await showDetail(state.selected);
+  } catch (error) {
+    const name = fieldOf(error);
+    const target = (name && dialog.fields.querySelector(`#dialog-err-${name}`)) || dialog.error;
+    refused(error, target);
+  } finally {
+    button.disabled = false;
+  }
+});
+
+function needs(values, name, key) {
+  if ((values[name] || "").trim()) return true;
+  dialog.fields.querySelector(`#dialog-err-${name}`).textContent = t(key);
+  return false;
+}
+
+const ACTS = {
+  close: (incident) =>
+    openDialog(
+      t("action.close_title", { id: incident.id }),
+      () => [
+        field("action.outcome", el("select", { name: "outcome", required: true }, el("option", { value: "" }, t("action.pick_outcome")), OUTCOMES.map((code) => el("option", { value: code }, t(`outcome.${code}`)))), "outcome"),
+        field("action.note", textArea("note", { max: 2000 }), "note"),
+      ],
+      async (values) => {
+        if (!needs(values, "outcome", "action.pick_outcome")) return false;
+        const note = (values.note || "").trim();
+        await api("POST", `/incidents/${incident.id}/close`, note ? { outcome: values.outcome, note } : { outcome: values.outcome });
+        return t("action.done.close");
+      }
+    ),
+  cancel: (incident) => reasonDialog(incident, "cancel", `/incidents/${incident.id}/cancel`),
+  reopen: (incident) => reasonDialog(incident, "reopen", `/incidents/${incident.id}/reopen`),
+  undo_duplicate: (incident) => reasonDialog(incident, "undo_duplicate", `/incidents/${incident.id}/undo-duplicate`, { optional: true }),
+  mark_duplicate: (incident) => {
+    const candidates = [...state.incidents.values()].map((e) => e.data).filter((i) => i.id !== incident.id);
+    openDialog(
+      t("action.mark_duplicate_title", { id: incident.id }),
+      () => [
+        field(
+          "action.duplicate_of",
+          el("select", { name: "of_pick" }, el("option", { value: "" }, "—"), candidates.map((i) => el("option", { value: i.id }, `#${i.id} ${(i.description || "").slice(0, 40)}`))),
+          "of_pick"
+        ),
+        field("action.duplicate_id", el("input", { name: "of", inputmode: "numeric", autocomplete: "off", "aria-describedby": "dialog-err-of" }), "of"),
+      ],
+      async (values) => {
+        const of = Number.parseInt(values.of || values.of_pick, 10);
+        if (!Number.isInteger(of) || of <= 0) {
+          dialog.fields.querySelector("#dialog-err-of").textContent = t("action.pick_duplicate");
+          return false;
+        }
+        await api("POST", `/incidents/${incident.id}/duplicate`, { of });
+        return t("action.done.mark_duplicate");
+      }
+    );
+  },
+  attach_call: (incident) => calltaking.open(incident),
+};
+
+function reasonDialog(incident, action, path, { optional = false } = {}) {
+  openDialog(
+    t(`action.${action}_title`, { id: incident.id }),
+    () => [field(optional ? "action.reason_optional" : "action.reason", textArea("reason", { required: !optional }), "reason")],
+    async (values) => {
+      const reason = (values.reason || "").trim();
+      if (!optional && !needs(values, "reason", "action.reason_required")) return false;
+      await api("POST", path, optional && !reason ? {} : { reason });
+      return t(`action.done.${action}`);
+    }
+  );
+}
+
+function taskAction(task, action) {
+  if (action === "cancel") {
+    openDialog(
+      t("action.cancel_task_title", { squad: squadLabel(task) }),
+      () => [field("action.reason", textArea("reason", { required: true }), "reason")],
+      async (values) => {
+        if (!needs(values, "reason", "action.reason_required")) return false;
+        await api("POST", `/tasks/${task.id}/transition`, { to: "cancelled", reason: values.reason.trim() });
+        return t("action.done.cancel_task");
+      }
+    );
+  } else if (action === "reassign") {
+    const excluded = excludedSquads();
+    const options = state.recommendations.filter((rec) => !excluded.has(rec.squad.id));
+    openDialog(
+      t("action.reassign_title", { squad: squadLabel(task) }),
+      () => [
+        options.length
+          ? el(
+              "fieldset",
+              { class: "dialog-field squads" },
+              el("legend", {}, t("action.pick_squad")),
+              options.map((rec, index) =>
+                el(
+                  "label",
+                  { class: "squad-choice", dataset: { squadId: rec.squad.id } },
+                  el("input", { type: "radio", name: "squad_id", value: rec.squad.id, checked: index === 0 }),
+                  ` ${nameOf(rec.squad)} · ${t("detail.eta")} ${eta(rec.eta_seconds)}`
+                )
+              ),
+              el("span", { class: "field-error", id: "dialog-err-squad_id" })
+            )
+          : el("p", { class: "muted" }, t("action.no_squad")),
+        field("action.note", textArea("note", { max: 2000 }), "note"),
+      ],
+      async (values) => {
+        if (!values.squad_id) {
+          dialog.error.textContent = t("action.no_squad");
+          return false;
+        }
+        const body = { squad_id: Number(values.squad_id) };
+        if ((values.note || "").trim()) body.note = values.note.trim();
+        await api("POST", `/tasks/${task.id}/reassign`, body);
+        return t("action.done.reassign");
+      }
+    );
+  }
+}
+
+detail.actions.addEventListener("click", (event) => {
+  const button = event.target.closest("button[data-action]");
+  const incident = state.selectedIncident;
+  if (!button || !incident || ["dispatch", "joint"].includes(button.dataset.action)) return;
+  ACTS[button.dataset.action]?.(incident);
+});
+
+// -- keyboard: the queue by arrows, Enter opens, D dispatches, N takes a call, Escape closes ------
+
+function typing(target) {
+  return target instanceof HTMLElement && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
+}
+
+function moveCursor(step) {
+  const items = [...listNode.querySelectorAll("li.incident")];
+  if (!items.length) return;
+  const current = items.findIndex((li) => Number(li.dataset.incidentId) === (state.cursor ?? state.selected));
+  const next = items[Math.min(items.length - 1, Math.max(0, current < 0 ? 0 : current + step))];
+  state.cursor = Number(next.dataset.incidentId);
+  for (const li of items) li.tabIndex = li === next ? 0 : -1;
+  next.focus();
+  next.scrollIntoView({ block: "nearest" });
+}
+
+document.addEventListener("keydown", (event) => {
+  if (dialog.node.open) return; // the dialog has its own keys (Escape closes it)
+  const inMap = event.target instanceof Element && event.target.closest("#map");
+  if (event.key === "Escape" && calltaking.isOpen()) {
+    event.preventDefault();
+    calltaking.close();
+    document.getElementById("tab-call").focus();
+    return;
+  }
+  if (event.key === "Enter" && (event.ctrlKey || event.metaKey) && !calltaking.isOpen()) {
+    event.preventDefault();
+    dispatchChecked();
+    return;
+  }
+  if (typing(event.target) || inMap || event.altKey || event.ctrlKey || event.metaKey) return;
+  const onQueue = event.target instanceof Element && event.target.closest("#incidents");
+  if (event.key === "ArrowDown" || event.key === "ArrowUp") {
+    if (calltaking.isOpen()) return;
+    event.preventDefault();
+    moveCursor(event.key === "ArrowDown" ? 1 : -1);
+  } else if (event.key === "Enter" && onQueue) {
+    event.preventDefault();
+    select(Number(event.target.closest("li.incident").dataset.incidentId));
+  } else if (event.key === "d" || event.key === "D") {
+    if (calltaking.isOpen()) return;
+    event.preventDefault();
+    dispatchChecked();
+  } else if (event.key === "n" || event.key === "N") {
+    event.preventDefault();
+    calltaking.open();
+  }
+});
+
+document.getElementById("tab-call").addEventListener("click", () => calltaking.open());
+document.getElementById("tab-queue").addEventListener("click", () => calltaking.close());
+document.getElementById("call-close").addEventListener("click", () => calltaking.close());
 
 // -- legend: force by outline colour, status by fill, incidents by priority -----------------------
 
@@ -522,6 +958,7 @@ legend.addTo(map);
 
 async function start() {
   for (const panel of PANELS) panel.init?.({ map, state, select });
+  calltaking.init({ map, select, message });
   // The three loads run in parallel; the snapshot only once subscribed (so no update falls in between).
   const subscribed = new Promise((resolve) => {
     if (socket.connected) resolve();
@@ -532,7 +969,10 @@ async function start() {
   const zones = api("GET", "/zones");
   const snapshot = subscribed.then(() => api("GET", "/command/snapshot"));
   await Promise.all([
-    regions.then((collection) => loadRegions(map, { collection })),
+    regions.then((collection) => {
+      calltaking.setRegions(collection);
+      return loadRegions(map, { collection });
+    }),
     zones.then(loadZones),
     snapshot.then(catchUp),
   ]);
