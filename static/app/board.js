@@ -7,7 +7,7 @@ import { el, nameOf, t } from "./common.js";
 
 const ROW_HEIGHT = 28; // px, as .board-table tbody tr in app.css
 const OVERSCAN = 8; // rows drawn beyond the visible ones on each side
-const STALE_MINUTES = 15; // a last position older than this is marked stale
+const STALE_MINUTES = 15; // a last position older than this is marked stale (as ALERT_STALE_POSITION_MINUTES)
 const STATUSES = ["available", "busy", "off_duty"];
 const FORCES = ["comprehensive", "professional", "maritime"];
 const ASSIGNED = new Set(["scheduled", "dispatched", "acknowledged", "en_route", "on_scene"]);

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from sqlalchemy import select
 
+from dispatch.store.models import Event
 from tests.conftest import Api
 from tests.factories import incident_body
 from tests.web.conftest import wait_until
@@ -105,7 +107,7 @@ def test_ten_thousand_squads_keep_only_the_visible_rows_in_the_page(screens):
     screens.screenshot(page, "board-10000")
 
 
-def test_dispatching_the_maan_squad_uncovers_gouqi_raises_an_alert_and_it_is_acknowledged(screens, api):
+def test_dispatching_the_maan_squad_uncovers_gouqi_raises_an_alert_and_it_is_acknowledged(screens, api, web_store):
     shengshan = _squad_id(api, "cb-shengshan")
     coverage = api.get("/coverage")
     assert coverage.status_code == 200, "GET /api/v1/coverage is not there yet"
@@ -157,6 +159,14 @@ def test_dispatching_the_maan_squad_uncovers_gouqi_raises_an_alert_and_it_is_ack
     alert_id = int(alert.get_attribute("data-alert-id"))
     alert.locator("button.ack").click()
     page.wait_for_selector(f"#alerts li[data-alert-id='{alert_id}']", state="detached")
-    record = next(a for a in api.get("/alerts", status="all").json()["alerts"] if a["id"] == alert_id)
-    assert record["acknowledged_at"] and record["acknowledged_by"], record
+    answer = next(a for a in api.get("/alerts", status="all").json()["alerts"] if a["id"] == alert_id)
+    assert answer["acknowledged_at"] and answer["acknowledged_by"] == "test-dispatcher", answer
+    web_store.rollback()  # a fresh snapshot of the record
+    record = web_store.execute(
+        select(Event.action, Event.actor)
+        .where(Event.entity_type == "alert", Event.entity_id == alert_id)
+        .order_by(Event.id)
+    ).all()
+    assert [action for action, _ in record] == ["alert.raised", "alert.acknowledged"], record
+    assert record[-1].actor == "test-dispatcher"
     screens.screenshot(page, "acknowledged-zh")
