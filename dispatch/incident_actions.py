@@ -177,7 +177,7 @@ def attach_call(session: Session, incident_id: int, body: dict, *, actor: str) -
     incident = get_incident(session, incident_id, lock=True)
     require_action(incident, "attach_call")
     body = {**body, "matters": body.get("matters") or [m.code for m in incident.matters]}
-    if "location" not in body:
+    if body.get("location") is None:
         point = to_shape(incident.location)
         body["location"] = {"type": "Point", "coordinates": [point.x, point.y]}
     call = read_call(session, body)

@@ -50,6 +50,9 @@ _READ_INCIDENT = {
     "recommend": Link("incident_recommendations", "the squads to send", incident_id="$response.body#/id"),
     "dispatch": Link("dispatch_incident", incident_id="$response.body#/id"),
     "record": Link("incident_events", incident_id="$response.body#/id"),
+    "close": Link("close_incident", "close it with an outcome", incident_id="$response.body#/id"),
+    "cancel": Link("cancel_incident", incident_id="$response.body#/id"),
+    "call": Link("attach_incident_call", "a further call about it", incident_id="$response.body#/id"),
 }
 
 
@@ -195,7 +198,8 @@ def incident_recommendations(incident_id: int):
     errors=(404, 409),
     tags=["incidents"],
     links={201: {"task": Link("show_task", task_id="$response.body#/tasks/0/id"),
-                 "transition": Link("transition_task", task_id="$response.body#/tasks/0/id")}},
+                 "transition": Link("transition_task", task_id="$response.body#/tasks/0/id"),
+                 "reassign": Link("reassign_task", task_id="$response.body#/tasks/0/id")}},
 )  # fmt: skip
 def dispatch_incident(incident_id: int):
     """One task per squad; 409 if a squad is busy, incompetent or without a certified officer."""
