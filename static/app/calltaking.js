@@ -170,7 +170,13 @@ export function init(context) {
   });
 }
 
-async function loadMatters() {
+/** A matter's name in the page's language (GET /matters), or the name the incident carries. */
+export function matterName(matter) {
+  const known = call.matters.find((m) => m.code === matter.code);
+  return known ? nameOf(known) : matter.name || "";
+}
+
+export async function loadMatters() {
   if (call.matters.length) return;
   const { matters } = await api("GET", "/matters");
   call.matters = matters;
@@ -404,6 +410,7 @@ async function runPreview(explicit) {
     clearFieldErrors();
     renderPreview(answer);
     fileButton.disabled = false;
+    previewBox.scrollIntoView({ block: "nearest" }); // the duplicates in sight before filing
     return answer;
   } catch (error) {
     if (call.previewing !== request) return null;
@@ -431,7 +438,36 @@ function renderPreview(answer) {
   const zone = j.zone ? `${nameOf(j.zone)}${j.zone.hub ? ` (${t("planner.hub")} ${nameOf(j.zone.hub)})` : ""}` : "—";
   const due = answer.sla_deadline ? new Date(answer.sla_deadline).toLocaleTimeString(settings.lang === "en" ? "en-GB" : "zh-CN", { hour: "2-digit", minute: "2-digit" }) : "";
   const dupes = answer.possible_duplicates || [];
+  const dupeList = dupes.length
+    ? el(
+        "ul",
+        { class: "duplicates", id: "pv-duplicates" },
+        dupes.map((d) =>
+          el(
+            "li",
+            { dataset: { incidentId: d.id } },
+            el(
+              "span",
+              { class: "dupe-text" },
+              t("call.duplicate_item", {
+                id: d.id,
+                distance: Math.round(d.distance_m ?? 0),
+                status: t(`queue.status.${d.status}`),
+              }),
+              d.shared_matters?.length ? ` · ${t("call.shared")} ${d.shared_matters.join(", ")}` : ""
+            ),
+            " ",
+            el("button", { type: "button", class: "link", dataset: { show: d.id }, onclick: () => ctx.select(d.id, { keepCall: true }) }, t("call.show")),
+            " ",
+            el("button", { type: "button", class: "attach", dataset: { attach: d.id }, onclick: () => attach(d.id) }, t("call.attach", { id: d.id }))
+          )
+        )
+      )
+    : el("p", { class: "muted small", id: "pv-duplicates" }, t("call.no_duplicates"));
+  // The duplicates first: whether to file at all is the first decision.
   box.replaceChildren(
+    el("h3", {}, `${t("call.duplicates")} (${answer.possible_duplicates_total ?? dupes.length})`),
+    dupeList,
     el("h3", {}, t("call.preview_title")),
     el(
       "dl",
@@ -441,34 +477,7 @@ function renderPreview(answer) {
       line(t("detail.authority"), j.authority ? nameOf(j.authority) : "—", { id: "pv-authority" }),
       line(t("call.priority"), el("span", { class: `badge prio p${answer.priority}` }, t(`queue.priority.${answer.priority}`)), { id: "pv-priority" }),
       line(t("call.sla"), `${hm((answer.sla_minutes || 0) * 60)}${due ? ` (${t("call.due", { time: due })})` : ""}`, { id: "pv-sla" })
-    ),
-    el("h3", {}, `${t("call.duplicates")} (${answer.possible_duplicates_total ?? dupes.length})`),
-    dupes.length
-      ? el(
-          "ul",
-          { class: "duplicates", id: "pv-duplicates" },
-          dupes.map((d) =>
-            el(
-              "li",
-              { dataset: { incidentId: d.id } },
-              el(
-                "span",
-                { class: "dupe-text" },
-                t("call.duplicate_item", {
-                  id: d.id,
-                  distance: Math.round(d.distance_m ?? 0),
-                  status: t(`queue.status.${d.status}`),
-                }),
-                d.shared_matters?.length ? ` · ${t("call.shared")} ${d.shared_matters.join(", ")}` : ""
-              ),
-              " ",
-              el("button", { type: "button", class: "link", dataset: { show: d.id }, onclick: () => ctx.select(d.id, { keepCall: true }) }, t("call.show")),
-              " ",
-              el("button", { type: "button", class: "attach", dataset: { attach: d.id }, onclick: () => attach(d.id) }, t("call.attach", { id: d.id }))
-            )
-          )
-        )
-      : el("p", { class: "muted small", id: "pv-duplicates" }, t("call.no_duplicates"))
+    )
   );
 }
 

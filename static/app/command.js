@@ -107,6 +107,12 @@ const listNode = document.getElementById("incidents");
 const STATUS_ORDER = { open: 0, dispatched: 0, resolved: 1 }; // awaiting close: after those in hand
 
 /** A matter's name from GET /matters once loaded (the snapshot carries codes). */
+const regionNames = new Map(); // a township's Chinese name (the snapshot's) -> its feature's properties
+
+function regionLabel(name) {
+  return name ? nameOf(regionNames.get(name) || { name }) : "";
+}
+
 function matterNames(codes) {
   return (codes || []).map((m) => (typeof m === "string" ? m : m.code)).join(", ");
 }
@@ -143,7 +149,7 @@ function renderIncidentList() {
         el("span", { class: `status st-${incident.status}` }, t(`queue.status.${incident.status}`)),
         el("span", { class: "sla", dataset: { deadline: incident.sla_deadline, status: incident.status } }, ""),
         el("div", { class: "desc" }, `#${incident.id} ${incident.description || ""}`),
-        el("div", { class: "matters small muted" }, [incident.region, matterNames(incident.matters)].filter(Boolean).join(" · "))
+        el("div", { class: "matters small muted" }, [regionLabel(incident.region), matterNames(incident.matters)].filter(Boolean).join(" · "))
       )
     )
   );
@@ -366,7 +372,7 @@ const HELD = new Set(["scheduled", "dispatched", "acknowledged", "en_route", "on
 
 function message(text, kind = "ok") {
   detail.message.textContent = text || "";
-  detail.message.className = `message ${kind}`;
+  detail.message.className = text ? `message ${kind}` : "message";
 }
 
 function incidentActions(incident) {
@@ -400,7 +406,7 @@ function renderHead(incident) {
   const facts = [];
   if (incident.source) facts.push(`${t("call.source")}: ${t(`call.source.${incident.source}`)}`);
   if (incident.reported_at) facts.push(`${t("detail.reported")}: ${fmtTime(incident.reported_at)}`);
-  if (incident.matters?.length) facts.push(`${t("detail.matters")}: ${incident.matters.map((m) => `${m.code} ${m.name}`).join("、")}`);
+  if (incident.matters?.length) facts.push(`${t("detail.matters")}: ${incident.matters.map((m) => `${m.code} ${calltaking.matterName(m)}`).join(settings.lang === "en" ? "; " : "、")}`);
   if (incident.caller) facts.push(`${t("detail.caller")}: ${[incident.caller.name, incident.caller.phone].filter(Boolean).join(" ")}`);
   const outcome = [];
   if (incident.duplicate_of) outcome.push(el("span", { class: "fact-strong", id: "detail-duplicate-of" }, t("detail.duplicate_of", { id: incident.duplicate_of })));
@@ -971,6 +977,8 @@ async function start() {
   await Promise.all([
     regions.then((collection) => {
       calltaking.setRegions(collection);
+      for (const f of collection.features) regionNames.set(f.properties.name, f.properties);
+      scheduleList();
       return loadRegions(map, { collection });
     }),
     zones.then(loadZones),
@@ -979,6 +987,7 @@ async function start() {
   await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
   state.firstRenderMs = Math.round(performance.now());
   watchScheduledPlans().catch(console.error);
+  calltaking.loadMatters().catch(console.error); // the matters' names in the page's language
   document.getElementById("first-render").textContent = `${state.firstRenderMs} ms (${state.squads.size})`;
   document.body.dataset.ready = "1";
 }

@@ -248,7 +248,7 @@ def test_in_english_the_queue_reads_h_mm_and_the_detail_stays_in_view_with_a_lon
         "(() => { const q = document.querySelector('.queue-box'); return q.scrollHeight > q.clientHeight; })()"
     )
     hint = page.inner_text("#keys-hint")
-    assert "new call" in hint and "dispatch ticked" in hint
+    assert "N new call" in hint and "D dispatch" in hint
     etas = page.eval_on_selector_all("#recommendations .eta", "ns => ns.map(n => n.textContent)")
     assert etas and all(re.fullmatch(r"ETA (\d+ min|\d+:\d\d)", text) for text in etas), etas
     screens.screenshot(page, "en-queue")
