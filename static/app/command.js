@@ -392,7 +392,7 @@ function fmtTime(iso) {
 function renderHead(incident) {
   const slaNode = el("span", { class: "sla", dataset: { deadline: incident.sla_deadline, status: incident.status } });
   const inQueue = QUEUE.has(incident.status);
-  detail.head.replaceChildren(
+  const parts = [
     el("span", { class: `badge prio p${incident.priority}` }, t(`queue.priority.${incident.priority}`)),
     " ",
     el("strong", {}, `#${incident.id}`),
@@ -400,8 +400,9 @@ function renderHead(incident) {
     el("span", { class: `status st-${incident.status}`, id: "detail-status", dataset: { status: incident.status } }, t(`queue.status.${incident.status}`)),
     inQueue ? " " : null,
     inQueue ? slaNode : null,
-    el("span", { class: "detail-desc" }, incident.description || "")
-  );
+    el("span", { class: "detail-desc" }, incident.description || ""),
+  ];
+  detail.head.replaceChildren(...parts.filter((part) => part !== null)); // replaceChildren writes null as "null"
   detail.head.dataset.status = incident.status;
   const facts = [];
   if (incident.source) facts.push(`${t("call.source")}: ${t(`call.source.${incident.source}`)}`);
@@ -451,7 +452,9 @@ function renderTasks() {
         el("span", { class: `state ${task.state}` }, t(`task.state.${task.state}`)),
         task.superseded_by ? el("span", { class: "superseded small" }, ` ${t("detail.superseded", { id: task.superseded_by })}`) : null,
         // A superseded task's reason is the server's own sentence; "reassigned (task #n)" says it.
-        task.reason && !task.superseded_by ? el("div", { class: "reason" }, t("detail.reason", { reason: task.reason })) : null,
+        task.reason && !task.superseded_by
+          ? el("div", { class: "reason" }, t(["declined", "cancelled"].includes(task.state) ? "detail.reason" : "detail.task_note", { reason: task.reason }))
+          : null,
         (task.actions || []).length
           ? el(
               "span",
@@ -727,6 +730,11 @@ dialog.node.addEventListener("close", () => {
   dialog.opener?.focus?.();
 });
 document.getElementById("dialog-back").addEventListener("click", closeDialog);
+dialog.form.addEventListener("input", (event) => {
+  const name = event.target.name === "of_pick" ? "of" : event.target.name;
+  const note = name && dialog.fields.querySelector(`#dialog-err-${name}`);
+  if (note) note.textContent = ""; // the complaint goes once the field is touched
+});
 dialog.form.addEventListener("submit", async (event) => {
   event.preventDefault();
   if (!dialog.confirm) return;
@@ -873,7 +881,9 @@ detail.actions.addEventListener("click", (event) => {
 // -- keyboard: the queue by arrows, Enter opens, D dispatches, N takes a call, Escape closes ------
 
 function typing(target) {
-  return target instanceof HTMLElement && (target.isContentEditable || ["INPUT", "TEXTAREA", "SELECT"].includes(target.tagName));
+  if (!(target instanceof HTMLElement)) return false;
+  if (target.tagName === "INPUT") return !["checkbox", "radio", "button", "submit"].includes(target.type); // a ticked squad, then D
+  return target.isContentEditable || ["TEXTAREA", "SELECT"].includes(target.tagName);
 }
 
 function moveCursor(step) {

@@ -133,6 +133,7 @@ def test_a_dispatcher_runs_a_shift_from_the_call_to_the_close(screens, api, web_
 
     # 5. Dispatch the next one (Ctrl+Enter), then reassign its task to a third squad.
     s2_id = ticked[0]
+    page.locator(f"#recommendations li[data-squad-id='{s2_id}'] input").focus()
     page.keyboard.press("Control+Enter")
     page.wait_for_selector(f"#tasks li[data-squad-id='{s2_id}'][data-state='dispatched']")
     task2 = int(page.get_attribute(f"#tasks li[data-squad-id='{s2_id}'][data-state='dispatched']", "data-task-id"))
@@ -197,6 +198,7 @@ def test_a_dispatcher_runs_a_shift_from_the_call_to_the_close(screens, api, web_
     page.click("#dialog-confirm")
     _detail_status(page, "cancelled")
     assert page.inner_text("#detail-cancel-reason") == "撤销原因: 来电人撤回：摊主已自行离开"
+    assert "null" not in page.inner_text("#detail-head") and "已撤销" in page.inner_text("#detail-head")
     page.wait_for_selector(f"li.incident[data-incident-id='{first['id']}']", state="detached", timeout=10_000)
     screens.screenshot(page, "zh-cancelled")
 
