@@ -302,3 +302,35 @@ def test_a_stale_screen_gets_the_refusal_in_its_language_and_reloads(screens, ap
     _detail_status(page, "cancelled")
     assert page.is_visible("#incident-actions button[data-action='reopen']")
     assert page.is_hidden("#incident-actions button[data-action='close']")
+
+
+def test_axe_finds_no_wcag_violation_in_the_detail_the_call_form_and_a_dialog(screens, api):
+    from tests.web.test_command_a11y import AXE, RUN, TAGS, _report
+
+    incident = api.post("/incidents", incident_body(at=GOUQI, description="无障碍检查")).json()
+    context = screens.browser.new_context(viewport=LAPTOP, base_url=screens.base_url)
+    screens.contexts.append(context)
+    screens.sign_in(context, "dispatcher")
+    context.add_init_script(path=str(AXE))
+    page = screens.page("/command", context=context)
+    found = {}
+    for lang in ("zh", "en"):
+        if lang == "en":
+            page.goto("/command?lang=en")
+            page.wait_for_selector("body[data-ready='1']")
+        page.click(f"li.incident[data-incident-id='{incident['id']}']")
+        page.wait_for_selector("#recommendations li input")
+        found[f"{lang} detail"] = page.evaluate(RUN, TAGS)
+        page.click("#incident-actions button[data-action='cancel']")
+        page.wait_for_selector("#action-dialog[open]")
+        found[f"{lang} dialog"] = page.evaluate(RUN, TAGS)
+        page.keyboard.press("Escape")
+        page.wait_for_selector("#action-dialog:not([open])", state="attached")
+        page.keyboard.press("n")
+        _fill_call(page, source="hotline_12345", matter="CM-001", description="检查")
+        page.fill("input[name=lon]", "122.7702")
+        page.fill("input[name=lat]", "30.7201")
+        page.wait_for_selector("#pv-duplicates li")
+        found[f"{lang} call"] = page.evaluate(RUN, TAGS)
+        page.keyboard.press("Escape")
+    assert all(not v for v in found.values()), "\n".join(f"{k}:\n{_report(v)}" for k, v in found.items() if v)
