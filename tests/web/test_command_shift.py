@@ -258,6 +258,12 @@ def test_in_english_the_queue_reads_h_mm_and_the_detail_stays_in_view_with_a_lon
     # A call placed outside the county: the server's refusal in English, beside the place.
     page.keyboard.press("n")
     _fill_call(page, source="patrol", matter="CM-001", description="Found on patrol")
+    page.select_option("select[name=crs]", "bd09")
+    box = page.locator("#map").bounding_box()
+    page.mouse.click(box["x"] + box["width"] * 0.45, box["y"] + box["height"] * 0.55)  # a click places it
+    assert page.input_value("select[name=crs]") == "wgs84" and page.input_value("input[name=lon]") != ""
+    clicked = page.evaluate("window.callTaking.marker.getLatLng()")
+    assert abs(clicked["lng"] - float(page.input_value("input[name=lon]"))) < 1e-5
     page.select_option("select[name=crs]", "gcj02")
     page.fill("input[name=lon]", "121.0")
     page.fill("input[name=lat]", "31.0")
@@ -334,3 +340,45 @@ def test_axe_finds_no_wcag_violation_in_the_detail_the_call_form_and_a_dialog(sc
         found[f"{lang} call"] = page.evaluate(RUN, TAGS)
         page.keyboard.press("Escape")
     assert all(not v for v in found.values()), "\n".join(f"{k}:\n{_report(v)}" for k, v in found.items() if v)
+
+
+def test_mark_a_duplicate_undo_it_cancel_and_reopen_from_the_detail(screens, api):
+    original = api.post("/incidents", incident_body(at=GOUQI, description="原事件")).json()
+    repeat = api.post("/incidents", incident_body(at=GOUQI, description="重复来电")).json()
+    page = screens.page("/command", viewport=LAPTOP, sign_in="dispatcher")
+    page.click(f"li.incident[data-incident-id='{repeat['id']}']")
+    _detail_status(page, "open")
+    page.click("#incident-actions button[data-action='mark_duplicate']")
+    page.click("#dialog-confirm")
+    assert page.inner_text("#dialog-err-of") == "请选择或输入原事件编号"
+    page.fill("#action-dialog input[name=of]", str(original["id"]))
+    page.click("#dialog-confirm")
+    _detail_status(page, "duplicate")
+    assert page.inner_text("#detail-duplicate-of") == f"重复于事件 #{original['id']}"
+    page.wait_for_selector(f"li.incident[data-incident-id='{repeat['id']}']", state="detached")
+    assert page.is_visible("#incident-actions button[data-action='undo_duplicate']")
+
+    page.click("#incident-actions button[data-action='undo_duplicate']")
+    page.click("#dialog-confirm")  # the reason may stay empty
+    _detail_status(page, "open")
+    page.wait_for_selector(f"li.incident[data-incident-id='{repeat['id']}']")
+
+    page.click("#incident-actions button[data-action='cancel']")
+    page.fill("#action-dialog textarea[name=reason]", "误报")
+    page.click("#dialog-confirm")
+    _detail_status(page, "cancelled")
+    page.click("#incident-actions button[data-action='reopen']")
+    page.click("#dialog-confirm")
+    assert page.inner_text("#dialog-err-reason") == "请填写原因"
+    page.fill("#action-dialog textarea[name=reason]", "来电人再次来电，问题仍在")
+    page.click("#dialog-confirm")
+    _detail_status(page, "open")
+    assert page.inner_text("#detail-message") == "事件已重新打开"
+    actions = [e["action"] for e in _actions(api, repeat["id"]) if e["action"].startswith("incident.")]
+    mine = [a for a in actions if a not in ("incident.created", "incident.status")]
+    assert mine == [
+        "incident.marked_duplicate",
+        "incident.duplicate_undone",
+        "incident.cancelled",
+        "incident.reopened",
+    ], actions
