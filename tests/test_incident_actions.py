@@ -89,13 +89,13 @@ def test_close_with_an_outcome_after_the_work_is_done_and_reopen(client, session
 
 
 def test_an_open_incident_closes_without_a_dispatch_and_bad_outcomes_are_400(client):
-    incident = _file(client)
+    incident = _file(client, source="walk_in")  # a citizen at the counter
     bad = client.post(f"/api/v1/incidents/{incident['id']}/close", json={"outcome": "done"})
     assert bad.status_code == 400 and bad.get_json()["error"]["field"] == "outcome"
     missing = client.post(f"/api/v1/incidents/{incident['id']}/close", json={})
     assert missing.status_code == 400 and missing.get_json()["error"]["field"] == "outcome"
-    ok = client.post(f"/api/v1/incidents/{incident['id']}/close", json={"outcome": "no_violation"})
-    assert ok.status_code == 200 and ok.get_json()["status"] == "closed"
+    ok = client.post(f"/api/v1/incidents/{incident['id']}/close", json={"outcome": "no_violation", "note": ""})
+    assert ok.status_code == 200 and ok.get_json()["status"] == "closed" and ok.get_json()["outcome_note"] is None
     assert set(CLOSE_OUTCOMES) >= {"resolved_on_site", "referred", "no_violation", "duplicate"}
 
 

@@ -373,7 +373,7 @@ OFFICER_COUNTS_SQL = (
 
 # -- dispatch: incidents, tasks, joint inspections, the record ---------------------------------
 
-INCIDENT_SOURCES = ("hotline_12345", "police_110", "patrol", "grid", "complaint", "supervision")
+INCIDENT_SOURCES = ("hotline_12345", "police_110", "patrol", "grid", "complaint", "supervision", "walk_in")
 # The state names and the squad-holding rule come from dispatch.states (one home); the schema
 # checks them (CHECK constraints, the partial unique index of a squad's holding task).
 BLOCKING_SQL = " OR ".join(

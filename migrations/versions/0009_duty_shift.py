@@ -1,6 +1,7 @@
 """The command centre's duty shift (issue 27): incidents closed with an outcome, calls and
 callers, reassigned tasks, zone targets, live township coverage, alerts, scheduled runs
 
+- ``incident.source`` may be ``walk_in`` (a citizen at the counter);
 - ``incident.status`` may be ``closed`` (a dispatcher closed it with an ``outcome``);
   ``cancel_reason``, ``closed_at``, ``closed_by``, ``caller_name``, ``caller_phone``.
 - ``task.superseded_by_id``: the task that took a reassigned one's place.
@@ -22,6 +23,8 @@ down_revision = '0008'
 branch_labels = None
 depends_on = None
 
+_SOURCES_OLD = "source IN ('hotline_12345', 'police_110', 'patrol', 'grid', 'complaint', 'supervision')"
+_SOURCES_NEW = "source IN ('hotline_12345', 'police_110', 'patrol', 'grid', 'complaint', 'supervision', 'walk_in')"
 _OLD = "status IN ('open', 'dispatched', 'resolved', 'duplicate', 'cancelled')"
 _NEW = "status IN ('open', 'dispatched', 'resolved', 'closed', 'duplicate', 'cancelled')"
 
@@ -29,6 +32,8 @@ _NEW = "status IN ('open', 'dispatched', 'resolved', 'closed', 'duplicate', 'can
 def upgrade() -> None:
     op.drop_constraint('status_valid', 'incident', type_='check')
     op.create_check_constraint('status_valid', 'incident', _NEW)
+    op.drop_constraint('source_valid', 'incident', type_='check')
+    op.create_check_constraint('source_valid', 'incident', _SOURCES_NEW)
     for name, column in (
         ('caller_name', sa.String(length=100)),
         ('caller_phone', sa.String(length=40)),
@@ -111,3 +116,6 @@ def downgrade() -> None:
     op.execute("UPDATE incident SET status = 'resolved' WHERE status = 'closed'")
     op.drop_constraint('status_valid', 'incident', type_='check')
     op.create_check_constraint('status_valid', 'incident', _OLD)
+    op.execute("UPDATE incident SET source = 'complaint' WHERE source = 'walk_in'")
+    op.drop_constraint('source_valid', 'incident', type_='check')
+    op.create_check_constraint('source_valid', 'incident', _SOURCES_OLD)

@@ -6,7 +6,7 @@
 import { ApiError, api, el, nameOf, settings, t } from "./common.js";
 
 // The server's INCIDENT_SOURCES (dispatch/store/models.py), in the order a call-taker meets them.
-export const SOURCES = ["hotline_12345", "police_110", "patrol", "complaint", "grid", "supervision"];
+export const SOURCES = ["hotline_12345", "police_110", "walk_in", "patrol", "complaint", "grid", "supervision"];
 const PREVIEW_DELAY_MS = 350;
 
 /** "1:36" for 96 minutes (hours:minutes, never seconds, never a sign). */

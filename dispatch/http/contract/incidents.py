@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import Field
+from pydantic import Field, StringConstraints
 
 from dispatch.http.contract.common import (
     Answer,
@@ -292,7 +292,9 @@ class CancelBody(Body):
 
 class CloseBody(Body):
     outcome: Outcome = Field(description="how it ended")
-    note: Text(2000) | None = Field(None, description="what was done, found, decided")
+    note: Annotated[str, StringConstraints(max_length=2000)] | None = Field(
+        None, description="what was done, found, decided (empty: none)"
+    )
 
 
 class ReopenBody(Body):

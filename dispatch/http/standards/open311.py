@@ -69,6 +69,7 @@ SOURCE_NAMES = {
     "grid": "基层治理网格",
     "complaint": "投诉举报",
     "supervision": "监督检查",
+    "walk_in": "来访",
 }
 DEFAULT_SOURCE = "complaint"
 ACTOR_PREFIX = "open311:"  # the actor of a request filed here: open311:<client>; only these are read back
