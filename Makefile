@@ -27,6 +27,7 @@ fuzz: setup
 
 bench: setup
 	$(BIN)/python bench/recommend.py
+	$(BIN)/python bench/coverage.py
 	$(BIN)/python bench/realtime.py
 	$(BIN)/python bench/import_regions.py
 
