@@ -137,30 +137,49 @@ def _best(
     return best["squad"]["id"], int(best["eta_seconds"])
 
 
-def _stored(session: Session, root_id: int) -> dict[int, dict]:
-    rows = session.execute(
-        text("""SELECT region_id, zone_id, target_minutes, covered, best_squad_id, eta_seconds, rev
-                FROM township_coverage WHERE root_region_id = :root"""),
-        {"root": root_id},
-    ).mappings()
-    return {r["region_id"]: dict(r) for r in rows}
+_STORED = text("""SELECT region_id, zone_id, target_minutes, covered, best_squad_id, eta_seconds
+                   FROM township_coverage WHERE root_region_id = :root""")
+_ZONE, _TARGET, _COVERED, _BEST, _ETA = 1, 2, 3, 4, 5  # the columns of a _STORED row
 
 
-def _save(session: Session, reaches: list[Reach], now: dt.datetime, *, actor: str) -> list[int]:
-    """Write the reaches that changed (new rev), queue their updates and alerts; their region ids."""
+def _stored(session: Session, root_id: int) -> dict[int, tuple]:
+    """The county's stored coverage, township id -> row (plain tuples: a thousand rows a call)."""
+    return {row[0]: tuple(row) for row in session.execute(_STORED, {"root": root_id})}
+
+
+def _plan_zones(session: Session, root_id: int, now: dt.datetime, default_target: int) -> dict[int, tuple]:
+    """``_zones`` of the plan in force, remembered per plan (a published plan never changes)."""
+    plan = session.execute(
+        text("""SELECT p.id FROM coverage_plan p WHERE p.region_id = :root AND p.status = 'published'
+                AND p.effective_at <= :now ORDER BY p.effective_at DESC LIMIT 1"""),
+        {"root": root_id, "now": now},
+    ).scalar()
+    return refcache.cached(
+        session,
+        ("coverage-zones", root_id, plan, default_target),
+        lambda: _zones(session, root_id, now, default_target),
+    )
+
+
+def _save(
+    session: Session, reaches: list[Reach], now: dt.datetime, *, actor: str, stored: dict | None = None
+) -> list[int]:
+    """Write the reaches that changed (new rev), queue their updates and alerts; their region ids.
+    ``stored``: the county's rows as the caller read them under the lock."""
     if not reaches:
         return []
-    stored = _stored(session, reaches[0].township.root_id)
+    if stored is None:
+        stored = _stored(session, reaches[0].township.root_id)
     changed = []
     for reach in reaches:
         before = stored.get(reach.township.id)
-        same = before is not None and (
-            before["covered"],
-            before["best_squad_id"],
-            before["zone_id"],
-            before["target_minutes"],
-        ) == (reach.covered, reach.best_squad_id, reach.zone_id, reach.target_minutes)
-        if same and _minute(before["eta_seconds"]) == _minute(reach.eta_seconds):
+        same = before is not None and (before[_COVERED], before[_BEST], before[_ZONE], before[_TARGET]) == (
+            reach.covered,
+            reach.best_squad_id,
+            reach.zone_id,
+            reach.target_minutes,
+        )
+        if same and _minute(before[_ETA]) == _minute(reach.eta_seconds):
             continue
         rev = session.execute(
             text("""
@@ -184,7 +203,7 @@ def _save(session: Session, reaches: list[Reach], now: dt.datetime, *, actor: st
             },
         ).scalar_one()
         changed.append(reach.township.id)
-        was_covered = before["covered"] if before is not None else True
+        was_covered = before[_COVERED] if before is not None else True
         if was_covered != reach.covered:
             if reach.covered:
                 alerts.clear(session, alerts.uncovered_key(reach.township.id), actor=actor)
@@ -233,48 +252,74 @@ def update_for_squads(session: Session, squad_ids: list[int], config: dict, *, a
     """Coverage after these squads changed status (or moved): the region ids whose coverage changed.
 
     Townships whose best squad is one of them are ranked again; each of them that may go now
-    takes the townships it reaches first. Townships never computed are computed in full.
+    takes the townships it reaches first. Only those townships are rebuilt and written (the
+    work of one event is the few townships it touches, not the county's thousand); a county
+    never computed is computed in full.
     """
     now = clock.utc_now()
-    domain = config["COVERAGE_DOMAIN"]
-    squads = session.execute(_SQUAD, {"ids": list(squad_ids), "domains": [domain], "today": local_day(now)}).all()
+    squads = session.execute(
+        _SQUAD, {"ids": list(squad_ids), "domains": [config["COVERAGE_DOMAIN"]], "today": local_day(now)}
+    ).all()
     changed = []
     for root in sorted({s.root for s in squads}):
-        _lock(session, root)
-        stored = _stored(session, root)
-        towns = townships(session, root)
-        if len(stored) < len(towns):
-            changed += recompute(session, config, root_id=root, actor=actor)
-            continue
-        mine = [s for s in squads if s.root == root]
-        ids = {s.id for s in mine}
-        zones = _zones(session, root, now, int(config["COVERAGE_TARGET_MINUTES"]))
-        current: dict[int, Reach] = {}
-        for township in towns:
-            row = stored[township.id]
-            zone_id, target = zones.get(township.id, (None, int(config["COVERAGE_TARGET_MINUTES"])))
-            if row["best_squad_id"] in ids or row["zone_id"] != zone_id or row["target_minutes"] != target:
-                squad, eta = _best(session, township, zone_id, domain, now)  # ranked again
-            else:
-                squad, eta = row["best_squad_id"], row["eta_seconds"]
-            current[township.id] = Reach(township, zone_id, target, squad, eta)
-        network = network_for(session, root)
-        homes = _homes(session, {r.best_squad_id for r in current.values()} | ids)
-        for squad in mine:
-            if squad.status != "available" or not squad.competent or not squad.certified or squad.lon is None:
-                continue
-            for township_id, eta in etas_from(squad, towns, network, now).items():
-                reach = current[township_id]
-                # the recommendation's order: ETA by the minute, then the squad whose zone covers the place
-                mine_key = (_minute(eta), not _covers(homes, zones, squad.id, township_id), eta)
-                if reach.eta_seconds is None or mine_key < (
-                    _minute(reach.eta_seconds),
-                    not _covers(homes, zones, reach.best_squad_id, township_id),
-                    reach.eta_seconds,
-                ):
-                    reach.best_squad_id, reach.eta_seconds = squad.id, eta
-        changed += _save(session, list(current.values()), now, actor=actor)
+        changed += _update_county(session, root, [s for s in squads if s.root == root], config, now, actor)
     return changed
+
+
+def _update_county(session: Session, root: int, mine: list, config: dict, now: dt.datetime, actor: str) -> list[int]:
+    """``update_for_squads`` within one county, under its lock."""
+    domain = config["COVERAGE_DOMAIN"]
+    default = int(config["COVERAGE_TARGET_MINUTES"])
+    _lock(session, root)
+    stored = _stored(session, root)
+    towns = townships(session, root)
+    if len(stored) < len(towns):
+        return recompute(session, config, root_id=root, actor=actor)
+    ids = {s.id for s in mine}
+    zones = _plan_zones(session, root, now, default)
+    places = {t.id: t for t in towns}
+    touched: dict[int, Reach] = {}
+
+    def now_of(township_id: int) -> Reach:
+        """The township's reach as this event has made it so far."""
+        if township_id in touched:
+            return touched[township_id]
+        row = stored[township_id]
+        zone_id, target = zones.get(township_id, (None, default))
+        return Reach(places[township_id], zone_id, target, row[_BEST], row[_ETA])
+
+    for township in towns:
+        row = stored[township.id]
+        zone_id, target = zones.get(township.id, (None, default))
+        if row[_BEST] in ids or (row[_ZONE], row[_TARGET]) != (zone_id, target):
+            squad, eta = _best(session, township, zone_id, domain, now)  # ranked again
+            touched[township.id] = Reach(township, zone_id, target, squad, eta)
+    going = [s for s in mine if s.status == "available" and s.competent and s.certified and s.lon is not None]
+    if going:
+        network = network_for(session, root)
+        offers = [(tid, squad.id, eta) for squad in going for tid, eta in etas_from(squad, towns, network, now).items()]
+        # the tie-break on the minute needs both squads' zones: read only for offers that can win
+        contested = {
+            sid
+            for tid, squad_id, eta in offers
+            if (reach := now_of(tid)).eta_seconds is None or _minute(eta) <= _minute(reach.eta_seconds)
+            for sid in (squad_id, reach.best_squad_id)
+        }
+        homes = _homes(session, contested) if contested else {}
+        for tid, squad_id, eta in offers:
+            reach = now_of(tid)
+            if reach.eta_seconds is not None and _minute(eta) > _minute(reach.eta_seconds):
+                continue
+            # the recommendation's order: ETA by the minute, then the squad whose zone covers the place
+            offer = (_minute(eta), not _covers(homes, zones, squad_id, tid), eta)
+            if reach.eta_seconds is None or offer < (
+                _minute(reach.eta_seconds),
+                not _covers(homes, zones, reach.best_squad_id, tid),
+                reach.eta_seconds,
+            ):
+                reach.best_squad_id, reach.eta_seconds = squad_id, eta
+                touched[tid] = reach
+    return _save(session, list(touched.values()), now, actor=actor, stored=stored)
 
 
 def _homes(session: Session, squad_ids: set) -> dict[int, tuple[str, int]]:

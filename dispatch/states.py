@@ -48,7 +48,7 @@ INCIDENT_ACTIONS = (
 _ACTIONS_BY_STATUS: dict[str, tuple[str, ...]] = {
     "open": ("dispatch", "joint", "cancel", "close", "mark_duplicate", "attach_call"),
     "dispatched": ("dispatch", "joint", "cancel", "mark_duplicate", "attach_call"),
-    "resolved": ("dispatch", "close", "reopen", "attach_call"),
+    "resolved": ("close", "reopen", "attach_call"),  # more to do: reopen it, then send squads
     "closed": ("reopen",),
     "cancelled": ("reopen",),
     "duplicate": ("undo_duplicate",),
@@ -87,9 +87,9 @@ DUPLICATE_REASON = "duplicate of incident {original}"
 
 
 def incident_actions(status: str) -> tuple[str, ...]:
-    """What may be done to an incident in ``status``: squads are added while it is open,
-    dispatched or resolved (the field found more to do); it is closed only once no task is
-    assigned (``dispatched`` means one is: cancel or finish them first)."""
+    """What may be done to an incident in ``status``: squads are added while it is open or
+    dispatched (a resolved one is reopened first); it is closed only once no task is assigned
+    (``dispatched`` means one is: cancel or finish them first)."""
     return _ACTIONS_BY_STATUS.get(status, ())
 
 
