@@ -243,7 +243,8 @@ def position_shape(squad_id: int, lon: float, lat: float, time: dt.datetime, spe
 
 def snapshot_squad(row) -> dict:
     """A squad in the command centre's snapshot: its status with ``rev``, its position with
-    ``position_rev`` (the fix time in ms, as live position updates carry)."""
+    ``position_rev`` (the fix time in ms, as live position updates carry); its station township
+    and zone by code (ten thousand squads share a few names)."""
     at = row.last_position_at
     return {
         "id": row.id,
@@ -256,8 +257,8 @@ def snapshot_squad(row) -> dict:
         "status_since": iso(row.status_since),
         "location": point(row.lon, row.lat) if row.lon is not None else None,
         "last_position_at": iso(at),
-        "station_region": {"code": row.region_code, "name": row.region_name, "name_en": row.region_name_en},
-        "zone": {"code": row.zone_code, "name": row.zone_name, "name_en": row.zone_name_en} if row.zone_code else None,
+        "station_region": row.region_code,  # the snapshot's ``regions`` and ``zones`` name them once
+        "zone": row.zone_code,
         "officers_on_duty": row.on_duty,
         "certified_on_duty": row.officer_counts[1],
         "task_id": row.task_id,

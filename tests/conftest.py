@@ -302,10 +302,11 @@ def start_server(database_url, tmp_path):
             "DATABASE_URL": database_url,
             "DISPATCH_DATA_DIR": str(tmp_path),
             "INTAKE_RATE_PER_MINUTE": "100000",  # tests post many incidents with one token
-            # The periodic alert check and escalation would add alerts to the records a test
-            # compares; tests/test_scheduler.py and the alert tests turn them on.
+            # The periodic jobs would add alerts to the records and coverage updates to the frames a
+            # test compares; tests/test_scheduler.py turns them on (the coverage feed stays on).
             "SCHEDULE_ALERTS_S": "0",
             "SCHEDULE_ESCALATION_S": "0",
+            "SCHEDULE_COVERAGE_S": "0",
             **{k: str(v) for k, v in env.items()},
         }
         server = LiveServer(settings, tmp_path, production=production)

@@ -254,7 +254,7 @@ def _written(session, incident_id: int, squad_ids: list[int], updates: list[dict
 
     def plain(value):
         if isinstance(value, dict):
-            own = ("id", "incident_id", "code", "name", "created_at", "sla_deadline")  # this dispatch's own
+            own = ("id", "incident_id", "code", "name", "created_at", "sla_deadline", "status_since")  # its own
             return {k: type(v).__name__ if k in own else plain(v) for k, v in value.items()}
         return [plain(v) for v in value] if isinstance(value, list) else value
 

@@ -287,6 +287,11 @@ async function watchScheduledPlans() {
 
 async function loadSnapshot(prefetched) {
   const snapshot = prefetched || (await api("GET", "/command/snapshot"));
+  for (const s of snapshot.squads) {
+    // the squads' township and zone come by code, named once in the snapshot (one shared object each)
+    s.station_region = snapshot.regions?.[s.station_region] ?? null;
+    s.zone = snapshot.zones?.[s.zone] ?? null;
+  }
   const seenSquads = new Set();
   for (const s of snapshot.squads) {
     seenSquads.add(s.id);
@@ -973,7 +978,8 @@ legend.addTo(map);
 // -- start: layers, subscribe, snapshot; measure the first render ---------------------------------
 
 async function start() {
-  for (const panel of PANELS) panel.init?.({ map, state, select });
+  const regions = api("GET", "/regions"); // once for the page: the map, the place names, the call form
+  for (const panel of PANELS) panel.init?.({ map, state, select, regions });
   calltaking.init({ map, select, message });
   // The three loads run in parallel; the snapshot only once subscribed (so no update falls in between).
   const subscribed = new Promise((resolve) => {
@@ -981,7 +987,6 @@ async function start() {
     socket.once("connect", resolve);
     setTimeout(resolve, 3000); // no websocket (a proxy?): start anyway, the banner tells
   });
-  const regions = api("GET", "/regions");
   const zones = api("GET", "/zones");
   const snapshot = subscribed.then(() => api("GET", "/command/snapshot"));
   await Promise.all([

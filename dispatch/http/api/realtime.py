@@ -14,6 +14,7 @@ from dispatch.http.auth import current_principal
 from dispatch.http.contract import operation
 from dispatch.http.contract.common import GeoOnly
 from dispatch.http.contract.realtime import PositionBatch, PositionCounts, Snapshot
+from dispatch.http.responses import json_response
 from dispatch.positions import ingest, parse_batch
 from dispatch.shapes import snapshot_incident, snapshot_squad
 from dispatch.states import ASSIGNED, QUEUE_STATUSES, sql_list
@@ -127,9 +128,19 @@ def command_snapshot():
         .mappings()
         .all()
     )
-    return jsonify(
+    stations = {
+        s.region_code: {"code": s.region_code, "name": s.region_name, "name_en": s.region_name_en} for s in squads
+    }
+    zones = {
+        s.zone_code: {"code": s.zone_code, "name": s.zone_name, "name_en": s.zone_name_en}
+        for s in squads
+        if s.zone_code
+    }
+    return json_response(
         {
             "as_of": as_of,
+            "regions": stations,
+            "zones": zones,
             "squads": [snapshot_squad(s) for s in squads],
             "incidents": [snapshot_incident(i) for i in incidents],
             "tasks": [dict(t) for t in tasks],

@@ -76,8 +76,8 @@ class SnapshotSquad(Answer):
     status_since: AnswerTime | None = Field(description="when its status last changed (on the record)")
     location: PointOut | None
     last_position_at: AnswerTime | None
-    station_region: SnapshotPlace
-    zone: SnapshotPlace | None = Field(description="the 1+X zone of its station township, in the plan in force")
+    station_region: str = Field(description="its station township's code (named in the snapshot's ``regions``)")
+    zone: str | None = Field(description="the code of its station's 1+X zone in the plan in force (``zones``)")
     officers_on_duty: int
     certified_on_duty: int
     task_id: int | None = Field(description="the task it holds now")
@@ -112,6 +112,8 @@ class Snapshot(Answer):
     """Everything a command-centre screen shows; apply only live updates newer than each ``rev``."""
 
     as_of: int = Field(description="the id of the latest event")
+    regions: dict[str, SnapshotPlace] = Field(description="the squads' station townships, by code")
+    zones: dict[str, SnapshotPlace] = Field(description="the squads' zones, by code")
     squads: list[SnapshotSquad]
     incidents: list[SnapshotIncident]
     tasks: list[SnapshotTask]
