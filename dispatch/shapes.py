@@ -241,31 +241,21 @@ def position_shape(squad_id: int, lon: float, lat: float, time: dt.datetime, spe
     }
 
 
-def snapshot_squad(row) -> dict:
-    """A squad in the command centre's snapshot: its status with ``rev``, its position with
-    ``position_rev`` (the fix time in ms, as live position updates carry); its station township
-    and zone by code (ten thousand squads share a few names)."""
-    at = row.last_position_at
-    return {
-        "id": row.id,
-        "code": row.code,
-        "name": row.name_zh,
-        "name_en": row.name_en,
-        "force": row.force,
-        "domains": list(row.domains),
-        "status": row.status,
-        "status_since": iso(row.status_since),
-        "location": point(row.lon, row.lat) if row.lon is not None else None,
-        "last_position_at": iso(at),
-        "station_region": row.region_code,  # the snapshot's ``regions`` and ``zones`` name them once
-        "zone": row.zone_code,
-        "officers_on_duty": row.on_duty,
-        "certified_on_duty": row.officer_counts[1],
-        "task_id": row.task_id,
-        "incident_id": row.incident_id,
-        "rev": row.rev,
-        "position_rev": int(at.timestamp() * 1000) if at else 0,
-    }
+# A squad in the command centre's snapshot, built by PostgreSQL as JSON (10,000 squads: 60 ms
+# there against 300 ms of Python dicts): its status with ``rev`` and ``status_since``, its position
+# with ``position_rev`` (the fix time in ms, as live position updates carry), its station township
+# and zone by code (the snapshot's ``regions`` and ``zones`` name them once), officers on duty and
+# certified, the task it holds. Over a row of the snapshot's squad query (dispatch.http.api.realtime).
+SNAPSHOT_SQUAD_JSON_SQL = """json_build_object(
+    'id', id, 'code', code, 'name', name_zh, 'name_en', name_en, 'force', force, 'domains', domains,
+    'status', status, 'status_since', status_since,
+    'location', CASE WHEN lon IS NULL THEN NULL
+                     ELSE json_build_object('type', 'Point', 'coordinates', json_build_array(lon, lat)) END,
+    'last_position_at', last_position_at, 'station_region', region_code, 'zone', zone_code,
+    'officers_on_duty', on_duty, 'certified_on_duty', officer_counts[2], 'task_id', task_id,
+    'incident_id', incident_id, 'rev', rev,
+    'position_rev', CASE WHEN last_position_at IS NULL THEN 0
+                         ELSE floor(extract(epoch FROM last_position_at) * 1000)::bigint END)"""
 
 
 def snapshot_incident(row) -> dict:

@@ -558,6 +558,8 @@ class Event(Base):
     """
 
     __tablename__ = "event"
+    # An entity's latest event (its ``rev``: the command centre's snapshot, a squad's status since).
+    __table_args__ = (Index("ix_event_entity", "entity_type", "entity_id", "id"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
     occurred_at: Mapped[dt.datetime] = mapped_column(

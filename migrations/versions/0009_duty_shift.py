@@ -9,6 +9,8 @@ callers, reassigned tasks, zone targets, live township coverage, alerts, schedul
 - ``township_coverage``: whether each township is covered now (dispatch.coverage).
 - ``alert``: raised once per key while its condition holds, cleared, acknowledged.
 - ``scheduled_run``: the server's periodic jobs, run by one process at a time.
+- ``ix_event_entity``: an entity's latest event (the snapshot's revs, a squad's status since),
+  an index lookup per squad instead of a scan of the record.
 
 Revision ID: 0009
 Revises: 0008
@@ -90,6 +92,7 @@ def upgrade() -> None:
     op.create_index(op.f('ix_alert_incident_id'), 'alert', ['incident_id'], unique=False)
     op.create_index('uq_alert_active_key', 'alert', ['key'], unique=True, postgresql_where=sa.text('cleared_at IS NULL'))
     op.create_index('ix_alert_open', 'alert', ['raised_at'], unique=False, postgresql_where=sa.text('acknowledged_at IS NULL'))
+    op.create_index('ix_event_entity', 'event', ['entity_type', 'entity_id', 'id'], unique=False)
     op.create_table('scheduled_run',
     sa.Column('job', sa.String(length=40), nullable=False),
     sa.Column('last_run_at', sa.DateTime(timezone=True), nullable=False),
@@ -102,6 +105,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table('scheduled_run')
+    op.drop_index('ix_event_entity', table_name='event')
     op.drop_index('ix_alert_open', table_name='alert', postgresql_where=sa.text('acknowledged_at IS NULL'))
     op.drop_index('uq_alert_active_key', table_name='alert', postgresql_where=sa.text('cleared_at IS NULL'))
     op.drop_index(op.f('ix_alert_incident_id'), table_name='alert')

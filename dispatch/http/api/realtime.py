@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import orjson
 from flask import current_app, jsonify, request
 from sqlalchemy import text
 
@@ -16,7 +17,7 @@ from dispatch.http.contract.common import GeoOnly
 from dispatch.http.contract.realtime import PositionBatch, PositionCounts, Snapshot
 from dispatch.http.responses import json_response
 from dispatch.positions import ingest, parse_batch
-from dispatch.shapes import snapshot_incident, snapshot_squad
+from dispatch.shapes import SNAPSHOT_SQUAD_JSON_SQL, snapshot_incident
 from dispatch.states import ASSIGNED, QUEUE_STATUSES, sql_list
 from dispatch.store.db import db
 from dispatch.store.models import INCIDENT_MATTERS_ORDER_SQL, OFFICER_COUNTS_SQL
@@ -77,27 +78,37 @@ def command_snapshot():
             SELECT DISTINCT ON (zm.region_id) zm.region_id, z.code, z.name_zh, z.name_en
             FROM zone_member zm JOIN zone z ON z.id = zm.zone_id JOIN coverage_plan p ON p.id = zm.plan_id
             WHERE p.status = 'published' AND p.effective_at <= now()
-            ORDER BY zm.region_id, p.effective_at DESC)
-        SELECT s.id, s.code, s.name_zh, s.name_en, s.force, s.domains, s.status,
-               ST_X(s.last_position::geometry) AS lon, ST_Y(s.last_position::geometry) AS lat,
-               s.last_position_at, r.code AS region_code, r.name_zh AS region_name, r.name_en AS region_name_en,
-               pz.code AS zone_code, pz.name_zh AS zone_name, pz.name_en AS zone_name_en,
-               {OFFICER_COUNTS_SQL} AS officer_counts,
-               (SELECT count(*) FROM officer o WHERE o.squad_id = s.id AND o.on_duty) AS on_duty,
-               t.id AS task_id, t.incident_id,
-               rev.id AS rev, rev.occurred_at AS status_since
-        FROM squad s JOIN region r ON r.id = s.station_region_id
-        LEFT JOIN plan_zone pz ON pz.region_id = s.station_region_id
-        LEFT JOIN LATERAL (SELECT t.id, t.incident_id FROM task t
-                           WHERE t.squad_id = s.id AND t.state IN {sql_list(ASSIGNED)}
-                           ORDER BY t.id DESC LIMIT 1) t ON true
-        LEFT JOIN LATERAL (SELECT e.id, e.occurred_at FROM event e WHERE e.entity_type = 'squad' AND e.entity_id = s.id
-                           ORDER BY e.id DESC LIMIT 1) rev ON true
-        WHERE CAST(:regions AS integer[]) IS NULL OR s.station_region_id = ANY(:regions)
-        ORDER BY s.id
+            ORDER BY zm.region_id, p.effective_at DESC
+        ), shown AS (
+            SELECT s.id, s.code, s.name_zh, s.name_en, s.force, s.domains, s.status,
+                   ST_X(s.last_position::geometry) AS lon, ST_Y(s.last_position::geometry) AS lat,
+                   s.last_position_at, r.code AS region_code, r.name_zh AS region_name, r.name_en AS region_name_en,
+                   pz.code AS zone_code, pz.name_zh AS zone_name, pz.name_en AS zone_name_en,
+                   {OFFICER_COUNTS_SQL} AS officer_counts,
+                   (SELECT count(*) FROM officer o WHERE o.squad_id = s.id AND o.on_duty) AS on_duty,
+                   t.id AS task_id, t.incident_id,
+                   rev.id AS rev, rev.occurred_at AS status_since
+            FROM squad s JOIN region r ON r.id = s.station_region_id
+            LEFT JOIN plan_zone pz ON pz.region_id = s.station_region_id
+            LEFT JOIN LATERAL (SELECT t.id, t.incident_id FROM task t
+                               WHERE t.squad_id = s.id AND t.state IN {sql_list(ASSIGNED)}
+                               ORDER BY t.id DESC LIMIT 1) t ON true
+            LEFT JOIN LATERAL (SELECT e.id, e.occurred_at FROM event e
+                               WHERE e.entity_type = 'squad' AND e.entity_id = s.id
+                               ORDER BY e.id DESC LIMIT 1) rev ON true
+            WHERE CAST(:regions AS integer[]) IS NULL OR s.station_region_id = ANY(:regions)
+        )
+        SELECT coalesce((SELECT json_agg({SNAPSHOT_SQUAD_JSON_SQL} ORDER BY id) FROM shown), '[]')::text,
+               coalesce((SELECT json_object_agg(region_code, json_build_object(
+                            'code', region_code, 'name', region_name, 'name_en', region_name_en))
+                         FROM (SELECT DISTINCT region_code, region_name, region_name_en FROM shown) d), '{{}}')::text,
+               coalesce((SELECT json_object_agg(zone_code, json_build_object(
+                            'code', zone_code, 'name', zone_name, 'name_en', zone_name_en))
+                         FROM (SELECT DISTINCT zone_code, zone_name, zone_name_en FROM shown
+                               WHERE zone_code IS NOT NULL) d), '{{}}')::text
     """),
         {"regions": regions, "today": local_day()},
-    ).all()
+    ).one()
     incidents = session.execute(
         text(f"""
         SELECT i.id, i.status, i.priority, i.sla_deadline, i.description, r.name_zh AS region,
@@ -128,20 +139,13 @@ def command_snapshot():
         .mappings()
         .all()
     )
-    stations = {
-        s.region_code: {"code": s.region_code, "name": s.region_name, "name_en": s.region_name_en} for s in squads
-    }
-    zones = {
-        s.zone_code: {"code": s.zone_code, "name": s.zone_name, "name_en": s.zone_name_en}
-        for s in squads
-        if s.zone_code
-    }
+    squads_json, stations_json, zones_json = squads  # JSON built by PostgreSQL, passed through
     return json_response(
         {
             "as_of": as_of,
-            "regions": stations,
-            "zones": zones,
-            "squads": [snapshot_squad(s) for s in squads],
+            "regions": orjson.Fragment(stations_json),
+            "zones": orjson.Fragment(zones_json),
+            "squads": orjson.Fragment(squads_json),
             "incidents": [snapshot_incident(i) for i in incidents],
             "tasks": [dict(t) for t in tasks],
         }
