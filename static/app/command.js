@@ -981,14 +981,12 @@ async function start() {
   const regions = api("GET", "/regions"); // once for the page: the map, the place names, the call form
   for (const panel of PANELS) panel.init?.({ map, state, select, regions });
   calltaking.init({ map, select, message });
-  // The three loads run in parallel; the snapshot only once subscribed (so no update falls in between).
-  const subscribed = new Promise((resolve) => {
-    if (socket.connected) resolve();
-    socket.once("connect", resolve);
-    setTimeout(resolve, 3000); // no websocket (a proxy?): start anyway, the banner tells
-  });
+  // The loads run in parallel, the snapshot at once. Updates committed between its read and the
+  // subscription would fall in between: when it was asked before the socket was up, it is read
+  // again once the socket is (catchUp: the revs keep what is newer), after the first render.
+  const subscribedFirst = socket.connected;
   const zones = api("GET", "/zones");
-  const snapshot = subscribed.then(() => api("GET", "/command/snapshot"));
+  const snapshot = api("GET", "/command/snapshot");
   await Promise.all([
     regions.then((collection) => {
       calltaking.setRegions(collection);
@@ -1001,6 +999,11 @@ async function start() {
   ]);
   await new Promise((resolve) => requestAnimationFrame(() => requestAnimationFrame(resolve)));
   state.firstRenderMs = Math.round(performance.now());
+  if (!subscribedFirst) {
+    const again = () => catchUp().catch(console.error);
+    if (socket.connected) again();
+    else socket.once("connect", again);
+  }
   watchScheduledPlans().catch(console.error);
   calltaking.loadMatters().catch(console.error); // the matters' names in the page's language
   document.getElementById("first-render").textContent = `${state.firstRenderMs} ms (${state.squads.size})`;

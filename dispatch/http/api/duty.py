@@ -11,6 +11,7 @@ from dispatch.http.api.params import actor, scope_regions
 from dispatch.http.contract import operation
 from dispatch.http.contract.common import GeoOnly, Plain
 from dispatch.http.contract.duty import Alert, AlertList, AlertQuery, Coverage
+from dispatch.http.responses import json_response
 from dispatch.store.db import db
 
 
@@ -21,7 +22,7 @@ def coverage_now():
 
     Kept live (``coverage`` updates on /command within a second or two of a dispatch, a squad's
     status change or a plan published); recomputed in full periodically as squads move."""
-    return jsonify(coverage(db.session, current_app.config, regions=scope_regions()))
+    return json_response(coverage(db.session, current_app.config, regions=scope_regions()))
 
 
 @bp.get("/alerts")

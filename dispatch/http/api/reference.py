@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import orjson
 from flask import jsonify, request
 from sqlalchemy import func, select
 from sqlalchemy.orm import selectinload
@@ -23,6 +24,7 @@ from dispatch.http.contract.reference import (
     ZoneQuery,
     Zones,
 )
+from dispatch.http.responses import json_response
 from dispatch.jurisdiction import effective_plan, jurisdiction_at
 from dispatch.shapes import matter_json, region_ref, squad_json, zone_json
 from dispatch.store.db import db
@@ -50,11 +52,11 @@ def regions():
     rows = session.execute(
         select(Region, _geojson(Region.boundary)).options(selectinload(Region.parent)).order_by(Region.code)
     ).all()
-    return jsonify(
+    return json_response(  # the geometries as PostGIS wrote them (orjson.Fragment: not parsed again)
         feature_collection(
             [
                 feature(
-                    json.loads(geom) if geom else None,
+                    orjson.Fragment(geom) if geom else None,
                     {
                         **region_ref(r),
                         "level": r.level,
@@ -93,11 +95,11 @@ def zones():
         )
         .order_by(Zone.plan_id, Zone.code)
     ).all()
-    return jsonify(
+    return json_response(
         feature_collection(
             [
                 feature(
-                    json.loads(geom) if geom else None,
+                    orjson.Fragment(geom) if geom else None,
                     {
                         **zone_json(z),
                         "plan": {
