@@ -1,12 +1,11 @@
 // Alerts: the open list, a badge, a sound for critical ones, acknowledge (GET /api/v1/alerts, `alert` updates).
 // command.js calls init({map, state, select}), snapshot(snapshot), update(update).
-import { api, el, nameOf, settings, t } from "./common.js";
+import { RevFeed, api, el, nameOf, settings, t } from "./common.js";
 
 const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 };
 
 const alerts = {
   open: new Map(), // id -> Alert (neither acknowledged nor cleared)
-  revs: new Map(), // id -> rev of the last update applied
   loaded: false,
   beeps: 0, // critical alerts announced by sound (or that would have been, had audio been allowed)
   played: 0, // beeps the browser actually played
@@ -16,7 +15,6 @@ const alerts = {
 let ctx = null;
 let nodes = null;
 let loading = null;
-let pendingUpdates = null;
 let audio = null; // an AudioContext, created on the first click or key (browsers need a gesture)
 
 // -- sound -----------------------------------------------------------------------------------------
@@ -207,7 +205,7 @@ async function acknowledge(id, button) {
 /** GET /alerts; updates arriving meanwhile are applied after it (they are newer). */
 async function load() {
   if (loading) return loading;
-  pendingUpdates = [];
+  feed.hold();
   const first = !alerts.loaded;
   loading = api("GET", "/alerts")
     .then((answer) => {
@@ -216,13 +214,11 @@ async function load() {
       // on a reload, critical alerts raised while the connection was down are new to this screen
       for (const alert of answer.alerts) upsert(alert, { announce: !first && !before.has(alert.id) });
       alerts.loaded = true;
-      const later = pendingUpdates;
-      pendingUpdates = null;
-      for (const u of later) applyUpdate(u);
+      feed.release();
       render();
     })
     .catch((error) => {
-      pendingUpdates = null;
+      feed.discard();
       console.warn("alerts", error.message);
       if (nodes && !alerts.loaded) nodes.empty.textContent = t("alert.unavailable");
     })
@@ -232,16 +228,13 @@ async function load() {
   return loading;
 }
 
-function applyUpdate(u) {
-  if (pendingUpdates) {
-    pendingUpdates.push(u);
-    return;
-  }
-  const last = alerts.revs.get(u.id);
-  if (last !== undefined && u.rev !== undefined && u.rev <= last) return;
-  if (u.rev !== undefined) alerts.revs.set(u.id, u.rev);
+const feed = new RevFeed((u) => {
   if (u.data) upsert(u.data, { announce: true });
   scheduleRender();
+});
+
+function applyUpdate(u) {
+  feed.push(u);
 }
 
 // -- the panel's interface ---------------------------------------------------------------------------

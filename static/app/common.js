@@ -125,3 +125,38 @@ export function countdown(deadline, now = Date.now()) {
   const text = (left < 0 ? "-" : "") + (h ? `${h}:${pad(m)}:${pad(s)}` : `${pad(m)}:${pad(s)}`);
   return { text, overdue: left < 0, urgent: left >= 0 && left < 15 * 60 };
 }
+
+/** Live updates of one kind, applied in rev order: held while the list they update is (re)loaded
+ * and applied after it (they are newer); an update no newer than the last applied for its id is dropped. */
+export class RevFeed {
+  constructor(apply) {
+    this.apply = apply;
+    this.revs = new Map(); // id -> rev of the last update applied
+    this.held = null;
+  }
+
+  hold() {
+    this.held = [];
+  }
+
+  release() {
+    const held = this.held || [];
+    this.held = null;
+    for (const update of held) this.push(update);
+  }
+
+  discard() {
+    this.held = null;
+  }
+
+  push(update) {
+    if (this.held) {
+      this.held.push(update);
+      return;
+    }
+    const last = this.revs.get(update.id);
+    if (last !== undefined && update.rev !== undefined && update.rev <= last) return;
+    if (update.rev !== undefined) this.revs.set(update.id, update.rev);
+    this.apply(update);
+  }
+}

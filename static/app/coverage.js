@@ -3,7 +3,7 @@
 //
 // Also the map's place names: a permanent label per township at its reference point (the polygon's
 // bounds centre until the coverage answer gives the reference point).
-import { api, el, nameOf, settings, t } from "./common.js";
+import { RevFeed, api, el, nameOf, settings, t } from "./common.js";
 
 const SVG = "http://www.w3.org/2000/svg";
 const MAX_LISTED = 6; // townships named in the box on the map (the rest counted)
@@ -13,7 +13,6 @@ const UNCOVERED_STYLE = { color: "#1d2733", weight: 3, dashArray: "6 4", fillCol
 
 const coverage = {
   townships: new Map(), // region code -> township item of GET /coverage
-  revs: new Map(), // region id -> rev of the last update applied
   uncovered: 0,
   computedAt: null,
   loaded: false,
@@ -28,7 +27,6 @@ let polygons = new Map(); // region code -> GeoJSON feature
 const labels = new Map(); // region code -> marker
 let box = null; // the compact list on the map
 let loading = null; // the GET in flight
-let pendingUpdates = null; // updates that arrived while it was in flight
 
 function hmm(seconds) {
   const total = Math.max(0, Math.round(seconds / 60));
@@ -222,23 +220,24 @@ const collator = new Intl.Collator(document.documentElement.lang || undefined);
 /** GET /coverage; updates arriving meanwhile are applied after it (they are newer). */
 async function load() {
   if (loading) return loading;
-  pendingUpdates = [];
+  feed.hold();
   coverage.fetches += 1;
   loading = api("GET", "/coverage")
     .then((answer) => {
       coverage.townships.clear();
-      for (const item of answer.townships) applyItem(item);
+      for (const item of answer.townships) {
+        applyItem(item);
+        if (item.rev !== undefined) feed.revs.set(item.id, item.rev); // an older update arriving late is dropped
+      }
       coverage.computedAt = answer.computed_at;
       coverage.plan = answer.plan;
       coverage.loaded = true;
       coverage.failed = false;
-      const later = pendingUpdates;
-      pendingUpdates = null;
-      for (const u of later) applyUpdate(u);
+      feed.release();
       redraw();
     })
     .catch((error) => {
-      pendingUpdates = null;
+      feed.discard();
       coverage.failed = true;
       console.warn("coverage", error.message);
       redraw();
@@ -249,16 +248,13 @@ async function load() {
   return loading;
 }
 
-function applyUpdate(u) {
-  if (pendingUpdates) {
-    pendingUpdates.push(u);
-    return;
-  }
-  const last = coverage.revs.get(u.id);
-  if (last !== undefined && u.rev !== undefined && u.rev <= last) return;
-  if (u.rev !== undefined) coverage.revs.set(u.id, u.rev);
+const feed = new RevFeed((u) => {
   if (u.data?.region) applyItem(u.data);
   scheduleRedraw();
+});
+
+function applyUpdate(u) {
+  feed.push(u);
 }
 
 let redrawPending = false;
