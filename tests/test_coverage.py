@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from sqlalchemy import select
 
 from dispatch import coverage
 from dispatch.store.models import Event, Squad, TownshipCoverage
+from tests.conftest import Api
 from tests.factories import incident_body
 from tests.realtime_clients import CommandScreen
 
@@ -108,9 +110,12 @@ def test_an_update_after_one_squad_agrees_with_a_full_recomputation(app, session
         assert abs(eta - full[region][2]) <= 60, region
 
 
-def test_a_dispatch_reaches_the_command_centre_as_a_coverage_change_within_two_seconds(api, live_server, store):
+@pytest.mark.parametrize("production", [False, True], ids=["threads", "gevent"])
+def test_a_dispatch_reaches_the_command_centre_as_a_coverage_change_within_two_seconds(start_server, store, production):
+    server = start_server(production=production)
+    api = Api(server.url)
     api.get("/coverage")  # computed before the event
-    screen = CommandScreen(live_server.url)
+    screen = CommandScreen(server.url)
     try:
         hub = _squad(store, "cb-shengshan")
         incident = api.post("/incidents", incident_body(at=SHENGSHAN)).json()
@@ -127,6 +132,7 @@ def test_a_dispatch_reaches_the_command_centre_as_a_coverage_change_within_two_s
         screen.wait_until(lambda: any(u["data"]["kind"] == "township_uncovered" for u in screen.updates("alert")))
     finally:
         screen.close()
+        api.close()
 
 
 def test_a_zone_target_from_the_plan_decides_and_a_published_plan_recomputes(client, app, session):
