@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 import enum
+import uuid
 
 from geoalchemy2 import Geography, Geometry
 from sqlalchemy import (
@@ -30,7 +31,7 @@ from sqlalchemy import (
     func,
     text,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, JSONB
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, UUID
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from dispatch.states import BLOCKING_STATES, INCIDENT_STATUSES, OPEN_STATUSES, TASK_KINDS, TASK_STATES, sql_list
@@ -562,8 +563,13 @@ class Event(Base):
     __table_args__ = (Index("ix_event_entity", "entity_type", "entity_id", "id"),)
 
     id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    # When it happened: in the field for a tablet's action (its device time, judged), else the
+    # server's time of writing. ``recorded_at``: when the server wrote it (NULL before 0010).
     occurred_at: Mapped[dt.datetime] = mapped_column(
         DateTime(timezone=True), server_default=text("clock_timestamp()"), nullable=False
+    )
+    recorded_at: Mapped[dt.datetime | None] = mapped_column(
+        DateTime(timezone=True), server_default=text("clock_timestamp()")
     )
     # Who acted: the signed-in account, the API token or the tablet (issue 25: never a header).
     actor: Mapped[str] = mapped_column(String(100))
@@ -656,6 +662,20 @@ class ScheduledRun(Base):
     host: Mapped[str] = mapped_column(String(120))
     runs: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
     last_error: Mapped[str | None] = mapped_column(Text)
+
+
+class TaskAction(Base):
+    """A tablet's action on a task by its client ``action_id``, with the first answer it got: a
+    retry (the answer was lost on the way) gets the same answer, never a refusal of itself."""
+
+    __tablename__ = "task_action"
+
+    action_id: Mapped[uuid.UUID] = mapped_column(UUID(as_uuid=True), primary_key=True)
+    task_id: Mapped[int] = mapped_column(ForeignKey("task.id"))
+    actor: Mapped[str] = mapped_column(String(100))
+    status: Mapped[int] = mapped_column(Integer)
+    answer: Mapped[dict] = mapped_column(JSONB)
+    recorded_at: Mapped[dt.datetime] = _timestamp()
 
 
 # -- real time: tablet tokens, the per-squad outbox, position fixes -------------------------------
