@@ -46,6 +46,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "read_incident": frozenset({"dispatcher", "supervisor", "squad", "admin"}),
     "act_on_task": frozenset({"dispatcher", "squad", "admin"}),
     "report_position": frozenset({"squad"}),
+    "own_tasks": frozenset({"squad"}),  # a tablet reads its own squad's work
     "read_plans": frozenset({"planner", "dispatcher", "supervisor", "admin"}),
     "edit_plans": frozenset({"planner", "admin"}),
     "read_oversight": frozenset({"supervisor", "dispatcher", "admin"}),

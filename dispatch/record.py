@@ -32,8 +32,10 @@ def record(
     squad_id: int | None = None,
     location: Point | None = None,
     data: dict[str, Any] | None = None,
+    occurred_at: dt.datetime | None = None,
 ) -> Event:
-    """Append one event to the record (flushed with the caller's transaction)."""
+    """Append one event to the record (flushed with the caller's transaction). ``occurred_at``:
+    when it happened in the field, if not now (the server stamps ``recorded_at`` itself)."""
     row = Event(
         actor=str(actor),
         on_behalf_of=getattr(actor, "on_behalf_of", None),  # a dispatch.scope.Actor says for whom
@@ -46,6 +48,8 @@ def record(
         location=from_shape(location, srid=4326) if location is not None else None,
         data=data or {},
     )
+    if occurred_at is not None:
+        row.occurred_at = occurred_at
     session.add(row)
     session.flush()  # the id orders the record and versions live updates
     return row
@@ -60,6 +64,8 @@ def event_json(row: Event) -> dict:
     return {
         "id": row.id,
         "occurred_at": row.occurred_at.isoformat() if isinstance(row.occurred_at, dt.datetime) else None,
+        # when the server wrote it (None for events written before the field time was kept: the same)
+        "recorded_at": row.recorded_at.isoformat() if isinstance(row.recorded_at, dt.datetime) else None,
         "actor": row.actor,
         "on_behalf_of": row.on_behalf_of,
         "action": row.action,

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import uuid
 from dataclasses import dataclass
 
 import psycopg
@@ -45,6 +46,7 @@ from dispatch.store.models import (
     Region,
     Squad,
     Task,
+    TaskAction,
 )
 from gis import clock
 from gis.clock import local_day
@@ -459,8 +461,17 @@ def transition(
     reason: str | None = None,
     note: str | None = None,
     location: Point | None = None,
+    occurred_at: dt.datetime | None = None,
+    sent_at: dt.datetime | None = None,
+    max_ahead: dt.timedelta = dt.timedelta(minutes=5),
 ) -> Task:
-    """Move a task to state ``to``; 409 naming the allowed states when it may not."""
+    """Move a task to state ``to``; 409 naming the allowed states when it may not.
+
+    ``occurred_at``: when the squad did it (a tablet's tap, perhaps offline long before it synced):
+    the task's time of that state and the record's ``occurred_at`` are that time; 400 naming the
+    field when it lies before the task existed or more than ``max_ahead`` ahead of the server.
+    ``sent_at``: the device's clock when it sent the request: a clock off by more than
+    CLOCK_TOLERANCE is corrected by that offset, and the record says so (``clock_offset_s``)."""
     if to not in TRANSITIONS:
         raise ApiError(f"unknown state {to!r}; states are {', '.join(TRANSITIONS)}", field="to")
     snapshot = get_task(session, task_id)
@@ -482,6 +493,8 @@ def transition(
         raise ApiError("a reason is required to decline", field="reason", status=422, code="reason_required")
     if to == "cancelled" and not reason:
         reason = "cancelled by the dispatcher"
+    now = dt.datetime.now(dt.UTC)
+    at, offset = _field_time(occurred_at, sent_at, task, now, max_ahead)  # judged before anything changes
     previous = task.state
     task.state = to
     if blocks_squad(task):
@@ -496,12 +509,11 @@ def transition(
             raise Conflict(
                 f"squad {squad.id} is busy with task {others}", code="squad_busy", details={"task_id": others}
             )
-    now = dt.datetime.now(dt.UTC)
     task.updated_at = now
     if to in TIMESTAMP_OF:
-        setattr(task, TIMESTAMP_OF[to], now)
+        setattr(task, TIMESTAMP_OF[to], at)
     if to in TERMINAL:
-        task.closed_at = now
+        task.closed_at = at
     if reason:
         task.reason = reason
     event = record(
@@ -514,20 +526,54 @@ def transition(
         joint_inspection_id=task.joint_inspection_id,
         squad_id=squad.id,
         location=location,
-        data={"from": previous, "to": to, "reason": reason, "note": note},
+        data={"from": previous, "to": to, "reason": reason, "note": note}
+        | ({"clock_offset_s": round(offset.total_seconds(), 1)} if offset else {}),
+        occurred_at=at if occurred_at is not None else None,
     )
     announce_task(session, task, to, event.id)
-    if location is not None:
+    if location is not None and (squad.last_position_at is None or at >= squad.last_position_at):
         squad.last_position = from_shape(location, srid=4326)
-        squad.last_position_at = now
+        squad.last_position_at = at
     _follow_squad(session, squad, actor=actor, incident_id=task.incident_id)
     if incident is not None:
-        if to == "on_scene" and incident.on_scene_at is None:
-            incident.on_scene_at = now
-        follow_incident(session, incident, actor=actor)
+        if to == "on_scene" and (incident.on_scene_at is None or at < incident.on_scene_at):
+            incident.on_scene_at = at
+        follow_incident(session, incident, actor=actor, at=at)
     if joint is not None:
         _follow_joint(session, joint, actor=actor)
     return task
+
+
+CLOCK_TOLERANCE = dt.timedelta(seconds=2)  # a device clock this close to the server's is believed
+
+
+def _field_time(
+    occurred_at: dt.datetime | None,
+    sent_at: dt.datetime | None,
+    task: Task,
+    now: dt.datetime,
+    max_ahead: dt.timedelta,
+) -> tuple[dt.datetime, dt.timedelta | None]:
+    """When a squad's action happened, by its device, and the device clock's correction (None:
+    none). Judged against the task and the server: 400 naming ``occurred_at`` when impossible."""
+    if occurred_at is None:
+        return now, None
+    offset = None
+    if sent_at is not None and abs(now - sent_at) > CLOCK_TOLERANCE:
+        offset = now - sent_at  # the device's clock is off: its times are moved by as much
+        occurred_at = occurred_at + offset
+    if occurred_at > now + max_ahead:
+        raise ApiError(
+            f"lies {(occurred_at - now).total_seconds():.0f} s ahead of the server's clock (the tablet's clock is wrong)",
+            field="occurred_at",
+            code="time_in_future",
+        )
+    occurred_at = min(occurred_at, now)  # ahead within the tolerance: a clock a little fast; it happened by now
+    if task.created_at is not None and occurred_at < task.created_at - CLOCK_TOLERANCE:
+        raise ApiError(
+            f"lies before the task existed ({task.created_at.isoformat()})", field="occurred_at", code="before_task"
+        )
+    return max(occurred_at, task.created_at) if task.created_at is not None else occurred_at, offset
 
 
 def cancel_for_incident(session: Session, incident: Incident, *, actor: str, reason: str) -> None:
@@ -581,8 +627,9 @@ def _follow_squad(session: Session, squad: Squad, *, actor: str, incident_id: in
         publish_after_commit(session, "squad", {"id": squad.id, "status": new, "status_since": since}, rev=event.id)
 
 
-def follow_incident(session: Session, incident: Incident, *, actor: str) -> None:
-    """The incident's status follows its tasks (``states.incident_status_after``)."""
+def follow_incident(session: Session, incident: Incident, *, actor: str, at: dt.datetime | None = None) -> None:
+    """The incident's status follows its tasks (``states.incident_status_after``); ``at``: when the
+    task's move happened (in the field), the time of a resolution it brings."""
     if incident.status in states.SET_BY_HAND:
         return  # nothing to read: its tasks no longer decide
     session.flush()
@@ -593,7 +640,7 @@ def follow_incident(session: Session, incident: Incident, *, actor: str) -> None
         if new == "dispatched" and incident.dispatched_at is None:
             incident.dispatched_at = dt.datetime.now(dt.UTC)
         if new == "resolved":
-            incident.resolved_at = dt.datetime.now(dt.UTC)
+            incident.resolved_at = at or dt.datetime.now(dt.UTC)
         event = record(
             session,
             actor=actor,
@@ -735,3 +782,27 @@ def _root_of(session: Session, region_id: int | None) -> int | None:
     if region_id is None:
         return None
     return session.scalar(text(_ROOT_OF.format(region=":region")), {"region": region_id})
+
+
+def act_once(session: Session, action_id: str | None, task_id: int, actor: str, act) -> tuple[dict, bool]:
+    """Run ``act()`` (returning the answer's body) once per tablet ``action_id``: a retry whose
+    answer was lost gets the first answer (and ``True``: a repeat). Concurrent copies of one action
+    queue on an advisory lock of its id. Refusals are not kept: retried, they are judged again."""
+    if action_id is None:
+        return act(), False
+    key = uuid.UUID(action_id)
+    session.execute(text("SELECT pg_advisory_xact_lock(hashtextextended(:id, 0))"), {"id": str(key)})
+    done = session.get(TaskAction, key)
+    if done is not None:
+        if done.task_id != task_id:
+            raise ApiError(
+                f"action {action_id} was an action on task {done.task_id}: a new action needs a new id",
+                field="action_id",
+                status=422,
+                code="action_id_reused",
+            )
+        return done.answer, True
+    answer = act()
+    session.add(TaskAction(action_id=key, task_id=task_id, actor=str(actor), status=200, answer=answer))
+    session.flush()
+    return answer, False

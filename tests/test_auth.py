@@ -55,6 +55,7 @@ REQUESTS = {
     "read_task": ("GET", "/api/v1/tasks/424242", None),
     "act_on_task": ("POST", "/api/v1/tasks/424242/transition", {"to": "acknowledged"}),
     "report_position": ("POST", "/api/v1/squads/1/positions", {"fixes": []}),
+    "own_tasks": ("GET", "/api/v1/tablet/tasks", None),
     "read_plans": ("GET", "/api/v1/plans", None),
     "edit_plans": ("POST", "/api/v1/plans/424242/validate", {}),
     "read_oversight": ("GET", "/api/v1/certificates", None),

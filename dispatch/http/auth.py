@@ -86,6 +86,7 @@ ENDPOINT_ACTIONS: dict[str, str] = {
     "api.show_task": "read_task",
     "api.transition_task": "act_on_task",
     "api.post_positions": "report_position",
+    "api.tablet_tasks": "own_tasks",
     "api.plans_index": "read_plans",
     "api.show_plan": "read_plans",
     "api.compare_plan": "read_plans",
@@ -157,6 +158,7 @@ ENDPOINT_SCOPES: dict[str, str] = {
     "api.show_task": "task",
     "api.transition_task": "task",
     "api.post_positions": "anywhere",  # a tablet reports its own squad's positions only
+    "api.tablet_tasks": "anywhere",  # the token's own squad's tasks only
     "api.plans_index": "listed",
     "api.show_plan": "plan",
     "api.compare_plan": "plan",

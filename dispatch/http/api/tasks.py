@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from flask import jsonify, request
+import datetime as dt
+
+from flask import current_app, jsonify, request
 
 from dispatch.http.api.blueprint import bp
 from dispatch.http.api.params import actor
@@ -11,7 +13,7 @@ from dispatch.http.contract.common import GeoOnly
 from dispatch.http.contract.incidents import ReassignBody, Reassigned, Task, TransitionBody
 from dispatch.shapes import task_json
 from dispatch.store.db import db
-from dispatch.tasks import get_task, reassign, transition
+from dispatch.tasks import act_once, get_task, reassign, transition
 from gis.geojson import parse_point
 
 
@@ -24,20 +26,30 @@ def show_task(task_id: int):
 @bp.post("/tasks/<int:task_id>/transition")
 @operation(query=GeoOnly, body=TransitionBody, answers={200: Task}, errors=(404, 409, 422), tags=["tasks"])
 def transition_task(task_id: int):
-    """``{"to": STATE, "reason"?, "note"?, "location"?}``; 409 names the allowed states."""
+    """``{"to": STATE, "reason"?, "note"?, "location"?, "action_id"?, "occurred_at"?, "sent_at"?}``;
+    409 names the allowed states. A repeated ``action_id`` answers the first answer again."""
     body = request.context.json
     session = db.session
-    task = transition(
-        session,
-        task_id,
-        body.to,
-        actor=actor(),
-        reason=body.reason,
-        note=body.note,
-        location=parse_point(body.location.model_dump()) if body.location else None,
-    )
+
+    def act() -> dict:
+        return task_json(
+            transition(
+                session,
+                task_id,
+                body.to,
+                actor=actor(),
+                reason=body.reason,
+                note=body.note,
+                location=parse_point(body.location.model_dump()) if body.location else None,
+                occurred_at=body.occurred_at,
+                sent_at=body.sent_at,
+                max_ahead=dt.timedelta(seconds=current_app.config["FIX_MAX_AHEAD_S"]),
+            )
+        )
+
+    answer, _ = act_once(session, body.action_id, task_id, actor(), act)
     session.commit()
-    return jsonify(task_json(task))
+    return jsonify(answer)
 
 
 @bp.post("/tasks/<int:task_id>/reassign")

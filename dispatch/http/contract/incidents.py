@@ -197,7 +197,8 @@ class Event(Answer):
     """One entry of the full-process record (hash-chained; ``flask audit verify``)."""
 
     id: int
-    occurred_at: AnswerTime
+    occurred_at: AnswerTime = Field(description="when it happened (in the field, for a tablet's action)")
+    recorded_at: AnswerTime | None = Field(None, description="when the server wrote it")
     actor: str
     on_behalf_of: str | None
     action: str
@@ -280,6 +281,19 @@ class DuplicateBody(Body):
 
 
 class TransitionBody(Body):
+    action_id: (
+        Annotated[
+            str,
+            StringConstraints(pattern=r"^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$"),
+        ]
+        | None
+    ) = Field(None, description="the tablet's own id of this action (a UUID): a retry gets the first answer")
+    occurred_at: Time | None = Field(
+        None, description="when it was done in the field (default: now); not before the task, not ahead of the server"
+    )
+    sent_at: Time | None = Field(
+        None, description="the device's clock when it sent this: a clock found off is corrected, and the record says so"
+    )
     to: TaskState
     reason: Text(2000) | None = Field(None, description="why (required to decline or cancel)")
     note: Text(2000) | None = None

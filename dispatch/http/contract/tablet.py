@@ -1,0 +1,49 @@
+"""A squad's tablet: its own work, restored on any device."""
+
+from __future__ import annotations
+
+from pydantic import Field
+
+from dispatch.http.contract.common import Answer, AnswerTime, PointOut
+from dispatch.http.contract.incidents import Task
+
+
+class TabletSquad(Answer):
+    id: int
+    code: str
+    name: str
+    name_en: str | None
+
+
+class TabletMatter(Answer):
+    code: str
+    name: str
+    name_en: str | None
+
+
+class TabletRegion(Answer):
+    code: str
+    name: str
+    name_en: str | None
+
+
+class TabletIncident(Answer):
+    id: int
+    priority: int = Field(ge=1, le=3)
+    status: str
+    description: str
+    address: str | None
+    location: PointOut
+    matters: list[TabletMatter]
+    sla_deadline: AnswerTime
+    region: TabletRegion | None
+    caller: dict | None = Field(description="who called, to call back: {name, phone}")
+
+
+class TabletTask(Task):
+    incident: TabletIncident | None = Field(description="what the task is about (none for a joint inspection's)")
+
+
+class TabletTasks(Answer):
+    squad: TabletSquad
+    tasks: list[TabletTask] = Field(description="open tasks, then those closed in the last 24 hours; newest first")
