@@ -322,6 +322,7 @@ def walk_the_day(rec: Recorder, app) -> None:
         headers=tablet,
     )
     call("GET /api/v1/command/snapshot")
+    call("GET /api/v1/tablet/tasks", headers=tablet)  # its work, as a second device restores it
 
     # Inspect once: the market and health departments both mean to inspect one guesthouse.
     guesthouse = {
