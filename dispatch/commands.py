@@ -137,6 +137,7 @@ def serve_command(host: str | None, port: int | None, seed: bool, demo: bool) ->
 
 
 DEMO_TABLET_LABEL = "demo tablet"
+DEMO_SQUAD = "cb-shengshan"  # the squad whose tablet token the demo prints: a person plays it
 
 
 def _print_demo_access(app: Flask) -> None:
@@ -149,7 +150,7 @@ def _print_demo_access(app: Flask) -> None:
     with app.app_context():
         session = db.session
         accounts = ensure_demo_accounts(session)
-        squad = session.scalar(select(Squad).where(Squad.code == "cb-shengshan"))
+        squad = session.scalar(select(Squad).where(Squad.code == DEMO_SQUAD))
         token = None
         if squad is not None:
             revoke_labelled(session, squad.id, DEMO_TABLET_LABEL)
@@ -643,9 +644,9 @@ def seed_oversight(name: str) -> None:
 def start_in_background(app: Flask) -> Simulation:
     """Run the demo inside the server process (``DEMO_SIMULATION=1``), as a Socket.IO background task."""
     rate = float(os.environ.get("DEMO_INCIDENTS_PER_HOUR") or 60)
-    simulation = Simulation(app, incidents_per_hour=rate)
+    simulation = Simulation(app, incidents_per_hour=rate, people=(DEMO_SQUAD,))
     live_server.start_background_task(simulation.run, None, live_server.sleep)
-    click.echo("demo simulation running: squads on patrol, 12345 calls arriving")
+    click.echo(f"demo simulation running: squads on patrol, 12345 calls arriving ({DEMO_SQUAD} is left to its tablet)")
     return simulation
 
 

@@ -105,8 +105,19 @@ def _step(lon: float, lat: float, heading: float, metres: float) -> tuple[float,
 class Simulation:
     """The demo's state; ``tick()`` advances it by one step (``run()`` loops)."""
 
-    def __init__(self, app, *, tick_s: float = 3.0, incidents_per_hour: float = 60.0, seed: int | None = None):
+    def __init__(
+        self,
+        app,
+        *,
+        tick_s: float = 3.0,
+        incidents_per_hour: float = 60.0,
+        seed: int | None = None,
+        people: tuple[str, ...] = (),
+    ):
+        """``people``: codes of squads a person plays on a tablet (the demo's printed one): the
+        simulation neither moves them nor works their tasks, so it never races the person."""
         self.app = app
+        self.people = tuple(people)
         self.tick_s = tick_s
         self.incidents_per_hour = incidents_per_hour
         self.random = random.Random(seed)
@@ -128,8 +139,9 @@ class Simulation:
             SELECT id, force, status,
                    ST_X(coalesce(last_position, station)::geometry) AS lon, ST_Y(coalesce(last_position, station)::geometry) AS lat,
                    ST_X(station::geometry) AS slon, ST_Y(station::geometry) AS slat
-            FROM squad ORDER BY id
-        """)
+            FROM squad WHERE code <> ALL(CAST(:people AS text[])) ORDER BY id
+        """),
+            {"people": list(self.people)},
         ).all()
         for r in rows:
             self.walkers[r.id] = Walker(r.id, r.force, r.lon, r.lat, (r.slon, r.slat), self._island_at(r.slon, r.slat))

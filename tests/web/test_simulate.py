@@ -79,3 +79,15 @@ def test_make_run_with_the_flag_shows_a_living_map_within_a_minute(start_server)
     else:
         raise AssertionError(f"no call or no movement within 30 s:\n{server.log()}")
     assert "demo simulation running" in server.log()
+
+
+def test_the_demo_leaves_the_printed_squad_to_the_person_on_its_tablet(app):
+    from dispatch.commands import DEMO_SQUAD
+    from dispatch.store.models import Squad
+
+    simulation = Simulation(app, tick_s=3, seed=3, incidents_per_hour=0.001, people=(DEMO_SQUAD,))
+    simulation.next_call = float("inf")
+    simulation.tick()
+    with app.app_context():
+        demo = db.session.scalar(select(Squad.id).where(Squad.code == DEMO_SQUAD))
+    assert simulation.walkers and demo not in simulation.walkers  # neither moved nor its tasks worked
