@@ -806,3 +806,23 @@ def act_once(session: Session, action_id: str | None, task_id: int, actor: str, 
     session.add(TaskAction(action_id=key, task_id=task_id, actor=str(actor), status=200, answer=answer))
     session.flush()
     return answer, False
+
+
+def keep_refused_note(
+    session: Session, task_id: int, note: str, *, to: str, actor: str, occurred_at: dt.datetime | None
+) -> None:
+    """A squad's step was refused (the task moved on meanwhile) but its note is kept on the record,
+    for the dispatcher: ``task.note`` with the step it came with."""
+    task = get_task(session, task_id)
+    record(
+        session,
+        actor=actor,
+        action="task.note",
+        entity_type="task",
+        entity_id=task.id,
+        incident_id=task.incident_id,
+        joint_inspection_id=task.joint_inspection_id,
+        squad_id=task.squad_id,
+        data={"note": note, "with_refused_step": to, "state": task.state},
+        occurred_at=occurred_at if occurred_at is not None and occurred_at <= dt.datetime.now(dt.UTC) else None,
+    )

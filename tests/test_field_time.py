@@ -106,3 +106,13 @@ def test_a_tablet_restores_its_own_work_on_any_device(client, anonymous, session
     assert (
         anonymous.get("/api/v1/tablet/tasks", headers={"Authorization": f"Bearer {theirs}"}).get_json()["tasks"] == []
     )
+
+
+def test_a_step_refused_because_the_dispatcher_cancelled_keeps_its_note(client, anonymous, session):
+    incident, _, task, tablet = _task(client, session)
+    client.post(f"/api/v1/tasks/{task['id']}/transition", json={"to": "cancelled", "reason": "改派"})
+    body = {"to": "acknowledged", "action_id": str(uuid.uuid4()), "note": "已到码头，等渡船"}
+    refused = anonymous.post(f"/api/v1/tasks/{task['id']}/transition", json=body, headers=tablet)
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "illegal_transition"
+    notes = session.scalars(select(Event).where(Event.incident_id == incident["id"], Event.action == "task.note"))
+    assert [(e.data["note"], e.data["state"]) for e in notes] == [("已到码头，等渡船", "cancelled")]

@@ -6,6 +6,7 @@ import datetime as dt
 
 from flask import current_app, jsonify, request
 
+from dispatch.errors import Conflict
 from dispatch.http.api.blueprint import bp
 from dispatch.http.api.params import actor
 from dispatch.http.contract import operation
@@ -13,7 +14,7 @@ from dispatch.http.contract.common import GeoOnly
 from dispatch.http.contract.incidents import ReassignBody, Reassigned, Task, TransitionBody
 from dispatch.shapes import task_json
 from dispatch.store.db import db
-from dispatch.tasks import act_once, get_task, reassign, transition
+from dispatch.tasks import act_once, get_task, keep_refused_note, reassign, transition
 from gis.geojson import parse_point
 
 
@@ -47,7 +48,14 @@ def transition_task(task_id: int):
             )
         )
 
-    answer, _ = act_once(session, body.action_id, task_id, actor(), act)
+    try:
+        answer, _ = act_once(session, body.action_id, task_id, actor(), act)
+    except Conflict:
+        session.rollback()
+        if body.note:  # refused (the dispatcher cancelled meanwhile): what the squad wrote still reaches the record
+            keep_refused_note(session, task_id, body.note, to=body.to, actor=actor(), occurred_at=body.occurred_at)
+            session.commit()
+        raise
     session.commit()
     return jsonify(answer)
 
