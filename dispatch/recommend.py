@@ -593,3 +593,48 @@ def _left_out(
                 }
             )
     return out
+
+
+_SQUAD_PLACE = text("""
+    SELECT s.id, s.force, s.island_id, ST_X(coalesce(s.last_position, s.station)::geometry) AS lon,
+           ST_Y(coalesce(s.last_position, s.station)::geometry) AS lat, s.station_region_id
+    FROM squad s WHERE s.id = :id
+""")
+
+
+def route_of_squad(db, squad_id: int, lon: float, lat: float, *, now: dt.datetime | None = None) -> dict | None:
+    """The route one squad takes to (lon, lat) now, by the recommendation's travel model: its legs
+    (road, pier, ferry with its departure, road; or a boat) and ETA. None when it cannot get there."""
+    now = now or clock.utc_now()
+    squad = db.execute(_SQUAD_PLACE, {"id": squad_id}).one_or_none()
+    if squad is None:
+        raise NotFound(f"no squad {squad_id}", field="squad_id")
+    network = network_for(db, region_chain(db, squad.station_region_id)[-1])
+    profile, ferries = network.profile, network.ferries
+    island = db.execute(_ISLAND, {"point": f"SRID=4326;POINT({lon} {lat})"}).scalar()
+    origin_metres = great_circle_m(squad.lon, squad.lat, lon, lat)
+    candidates = []
+    if squad.force == "maritime":
+        candidates.append(Candidate(squad.id, "boat", None, origin_metres, origin_metres, squad.lon, squad.lat))
+    elif squad.island_id is not None and squad.island_id == island:
+        candidates.append(Candidate(squad.id, "land", None, origin_metres, origin_metres, squad.lon, squad.lat))
+    elif squad.island_id is not None and island is not None and ferries is not None:
+        for port in ferries.ports_by_island.get(squad.island_id, []):
+            to_pier = great_circle_m(squad.lon, squad.lat, port.lon, port.lat)
+            candidates.append(Candidate(squad.id, "ferry", port.id, to_pier, origin_metres, squad.lon, squad.lat))
+    landing = {}
+    if island is not None and ferries is not None:
+        landing = {p.id: great_circle_m(p.lon, p.lat, lon, lat) for p in ferries.ports_by_island.get(island, [])}
+    memo: dict = {}
+    routes = [r for c in candidates if (r := _route(c, (lon, lat), profile, ferries, landing, now, memo)) is not None]
+    if not routes:
+        return None
+    best = min(routes, key=lambda r: r.eta_seconds)
+    return {
+        "squad_id": squad.id,
+        "computed_at": now.isoformat(),
+        "eta_seconds": round(best.eta_seconds),
+        "distance_m": round(best.distance_m),
+        "mode": best.mode,
+        "legs": best.legs,
+    }

@@ -238,6 +238,7 @@ def walk_the_day(rec: Recorder, app) -> None:
     call("POST /api/v1/tasks/{task_id}/transition", path=task_id, body={"to": "acknowledged"})
     call("POST /api/v1/tasks/{task_id}/transition", path=task_id, body={"to": "en_route"})
     call("GET /api/v1/tasks/{task_id}", path=task_id)
+    call("GET /api/v1/tasks/{task_id}/route", path=task_id)  # the way the tablet draws
     call("POST /api/v1/tasks/{task_id}/transition", path=task_id, body={"to": "on_scene"})
     call("POST /api/v1/tasks/{task_id}/transition", path=task_id, body={"to": "completed"})
     call("GET /api/v1/incidents/{incident_id}/events", path=incident_id)

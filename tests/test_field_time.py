@@ -68,7 +68,10 @@ def test_impossible_field_times_are_refused_naming_the_field(client, session):
         refused = client.post(
             f"/api/v1/tasks/{task['id']}/transition", json={"to": "acknowledged", "occurred_at": when.isoformat()}
         )
-        assert refused.status_code == 400 and refused.get_json()["error"]["field"] == "occurred_at", (when, refused.get_json())
+        assert refused.status_code == 400 and refused.get_json()["error"]["field"] == "occurred_at", (
+            when,
+            refused.get_json(),
+        )
     assert session.get(Task, task["id"], populate_existing=True).state == "dispatched"
 
 
@@ -116,3 +119,24 @@ def test_a_step_refused_because_the_dispatcher_cancelled_keeps_its_note(client, 
     assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "illegal_transition"
     notes = session.scalars(select(Event).where(Event.incident_id == incident["id"], Event.action == "task.note"))
     assert [(e.data["note"], e.data["state"]) for e in notes] == [("已到码头，等渡船", "cancelled")]
+
+
+def test_the_task_card_gets_its_route_with_the_ferry_leg(client, anonymous, session):
+    caiyuan = session.scalar(select(Squad).where(Squad.code == "cb-caiyuan"))
+    incident = client.post("/api/v1/incidents", json=incident_body(at=GOUQI)).get_json()
+    task = client.post(f"/api/v1/incidents/{incident['id']}/dispatch", json={"squad_ids": [caiyuan.id]}).get_json()
+    token = issue_token(session, caiyuan.id)[1]
+    session.commit()
+    answer = anonymous.get(
+        f"/api/v1/tasks/{task['tasks'][0]['id']}/route", headers={"Authorization": f"Bearer {token}"}
+    ).get_json()
+    route = answer["route"]
+    assert route["mode"] == "ferry" and [leg["mode"] for leg in route["legs"]][0] == "land"
+    assert any(leg["mode"] == "ferry" and leg.get("depart_at") for leg in route["legs"])
+    assert route["eta_seconds"] > 30 * 60  # across the water from Caiyuan, not a straight line
+    other = issue_token(session, session.scalar(select(Squad.id).where(Squad.code == "cb-wulong")))[1]
+    session.commit()
+    mine_only = anonymous.get(
+        f"/api/v1/tasks/{task['tasks'][0]['id']}/route", headers={"Authorization": f"Bearer {other}"}
+    )
+    assert mine_only.status_code == 403

@@ -85,6 +85,7 @@ ENDPOINT_ACTIONS: dict[str, str] = {
     "api.new_joint_inspection": "dispatch",
     "api.show_task": "read_task",
     "api.transition_task": "act_on_task",
+    "api.task_route": "read_task",
     "api.post_positions": "report_position",
     "api.tablet_tasks": "own_tasks",
     "api.plans_index": "read_plans",
@@ -157,6 +158,7 @@ ENDPOINT_SCOPES: dict[str, str] = {
     "api.new_joint_inspection": "domain",
     "api.show_task": "task",
     "api.transition_task": "task",
+    "api.task_route": "task",
     "api.post_positions": "anywhere",  # a tablet reports its own squad's positions only
     "api.tablet_tasks": "anywhere",  # the token's own squad's tasks only
     "api.plans_index": "listed",
@@ -181,7 +183,7 @@ BLUEPRINT_SCOPES: dict[str, str] = {
     "oversight.api.": "domain",  # every act checks its organisation on the Actor (dispatch.scope)
 }
 # Endpoints where a squad may act only on its own task.
-OWN_TASK_ENDPOINTS = {"api.show_task", "api.transition_task"}
+OWN_TASK_ENDPOINTS = {"api.show_task", "api.transition_task", "api.task_route"}
 
 
 def action_for(endpoint: str | None, method: str) -> str | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 
 from flask import current_app, jsonify, request
+from geoalchemy2.shape import to_shape
 
 from dispatch.errors import Conflict
 from dispatch.http.api.blueprint import bp
@@ -12,6 +13,8 @@ from dispatch.http.api.params import actor
 from dispatch.http.contract import operation
 from dispatch.http.contract.common import GeoOnly
 from dispatch.http.contract.incidents import ReassignBody, Reassigned, Task, TransitionBody
+from dispatch.http.contract.tablet import TaskRoute
+from dispatch.recommend import route_of_squad
 from dispatch.shapes import task_json
 from dispatch.store.db import db
 from dispatch.tasks import act_once, get_task, keep_refused_note, reassign, transition
@@ -22,6 +25,19 @@ from gis.geojson import parse_point
 @operation(answers={200: Task}, errors=(404,), tags=["tasks"])
 def show_task(task_id: int):
     return jsonify(task_json(get_task(db.session, task_id)))
+
+
+@bp.get("/tasks/<int:task_id>/route")
+@operation(query=GeoOnly, answers={200: TaskRoute}, errors=(404,), tags=["tasks"])
+def task_route(task_id: int):
+    """The way the task's squad gets to its incident now, by the recommendation's travel model:
+    road, pier, the next ferry with its departure, road (or a boat). What the tablet draws."""
+    task = get_task(db.session, task_id)
+    route = None
+    if task.incident is not None:
+        place = to_shape(task.incident.location)
+        route = route_of_squad(db.session, task.squad_id, place.x, place.y)
+    return jsonify({"task_id": task.id, "route": route})
 
 
 @bp.post("/tasks/<int:task_id>/transition")

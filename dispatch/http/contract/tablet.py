@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pydantic import Field
 
 from dispatch.http.contract.common import Answer, AnswerTime, PointOut
@@ -47,3 +49,17 @@ class TabletTask(Task):
 class TabletTasks(Answer):
     squad: TabletSquad
     tasks: list[TabletTask] = Field(description="open tasks, then those closed in the last 24 hours; newest first")
+
+
+class RouteFound(Answer):
+    squad_id: int
+    computed_at: AnswerTime
+    eta_seconds: int
+    distance_m: int
+    mode: str = Field(description="land, ferry or boat")
+    legs: list[dict[str, Any]] = Field(description="road, pier, ferry (with its departure), road; or a boat")
+
+
+class TaskRoute(Answer):
+    task_id: int
+    route: RouteFound | None = Field(description="none when the squad cannot get there now (no ferry, at sea)")
