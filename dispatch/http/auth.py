@@ -87,6 +87,11 @@ ENDPOINT_ACTIONS: dict[str, str] = {
     "api.transition_task": "act_on_task",
     "api.task_route": "read_task",
     "api.post_positions": "report_position",
+    "api.add_task_evidence": "act_on_task",
+    "api.create_evidence_upload": "act_on_task",
+    "api.patch_evidence_upload": "act_on_task",
+    "api.show_evidence_upload": "act_on_task",
+    "api.get_evidence": "read_task",
     "api.tablet_tasks": "own_tasks",
     "api.plans_index": "read_plans",
     "api.show_plan": "read_plans",
@@ -160,6 +165,11 @@ ENDPOINT_SCOPES: dict[str, str] = {
     "api.transition_task": "task",
     "api.task_route": "task",
     "api.post_positions": "anywhere",  # a tablet reports its own squad's positions only
+    "api.add_task_evidence": "task",  # and a squad's own task only (the view)
+    "api.create_evidence_upload": "task",
+    "api.patch_evidence_upload": "task",
+    "api.show_evidence_upload": "task",
+    "api.get_evidence": "domain",  # the view finds a task, case or incident of it in the scope (or the squad's own)
     "api.tablet_tasks": "anywhere",  # the token's own squad's tasks only
     "api.plans_index": "listed",
     "api.show_plan": "plan",
