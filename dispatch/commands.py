@@ -25,6 +25,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
+from dispatch import evidence
 from dispatch.accounts import (
     PasswordRejected,
     add_account,
@@ -515,17 +516,30 @@ audit_cli = AppGroup("audit", help="The tamper-evident record.")
 
 @audit_cli.command("verify")
 @click.option("--show", "show", type=int, default=10, show_default=True, help="List the last N events verified.")
-def audit_verify(show: int) -> None:
+@click.option("--evidence", "with_evidence", is_flag=True, help="Also hash every evidence file again.")
+def audit_verify(show: int, with_evidence: bool) -> None:
     """Check every event's hash and link; exit 0 with the count, or 1 naming the first bad event.
 
     The events listed name who acted (the account, token or tablet) and, for an integration
-    acting for a person, on whose behalf: both are part of each event's hash."""
+    acting for a person, on whose behalf: both are part of each event's hash. With --evidence,
+    every file of the evidence store is hashed again: 1 naming the first whose content no longer
+    matches the SHA-256 it was recorded under (or that is missing)."""
     verdict = verify_chain(db.session)
     if verdict.ok:
         click.echo(f"verified {verdict.verified} events: the record is intact")
         for event in last_events(db.session, show):
             behalf = f" on behalf of {event.on_behalf_of}" if event.on_behalf_of else ""
             click.echo(f"  #{event.id} {event.occurred_at:%Y-%m-%d %H:%M:%S} {event.action}: {event.actor}{behalf}")
+        if with_evidence:
+            files = evidence.verify_files(db.session, evidence.store_for(current_app.config))
+            if not files.ok:
+                click.echo(
+                    f"evidence file {files.first_bad} fails verification: {files.problem} "
+                    f"({files.verified} files before it verified)",
+                    err=True,
+                )
+                sys.exit(1)
+            click.echo(f"verified {files.verified} evidence files: each matches its SHA-256")
         return
     click.echo(
         f"event {verdict.first_bad_event} fails verification: {verdict.problem} "

@@ -67,5 +67,18 @@ def from_environment() -> dict:
         "SCHEDULE_ALERTS_S": _float("SCHEDULE_ALERTS_S", 10.0),
         "SCHEDULE_COVERAGE_S": _float("SCHEDULE_COVERAGE_S", 60.0),
         "SCHEDULE_ESCALATION_S": _float("SCHEDULE_ESCALATION_S", 300.0),
+        # Evidence (dispatch.evidence): at most this many bytes per piece; stored in DATA_DIR/evidence,
+        # or in the S3-compatible bucket EVIDENCE_S3_BUCKET (EVIDENCE_S3_ENDPOINT: not AWS; credentials
+        # from the usual AWS_* variables; keys under EVIDENCE_S3_PREFIX).
+        "EVIDENCE_MAX_BYTES": int(os.environ.get("EVIDENCE_MAX_BYTES", str(50 * 1024 * 1024))),
+        "EVIDENCE_S3_BUCKET": os.environ.get("EVIDENCE_S3_BUCKET") or None,
+        "EVIDENCE_S3_ENDPOINT": os.environ.get("EVIDENCE_S3_ENDPOINT") or None,
+        "EVIDENCE_S3_PREFIX": os.environ.get("EVIDENCE_S3_PREFIX", ""),
+        # Open311 media_url: fetched into the evidence store only from these hosts (comma-separated;
+        # none by default: kept as a link on the incident's record), within OPEN311_MEDIA_TIMEOUT_S.
+        "OPEN311_MEDIA_HOSTS": [
+            h.strip().lower() for h in os.environ.get("OPEN311_MEDIA_HOSTS", "").split(",") if h.strip()
+        ],
+        "OPEN311_MEDIA_TIMEOUT_S": _float("OPEN311_MEDIA_TIMEOUT_S", 5.0),
         "REFERENCE_DATA_DIR": Path(os.environ.get("REFERENCE_DATA_DIR", PROJECT_ROOT / "gis" / "data")),
     }

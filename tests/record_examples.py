@@ -25,6 +25,8 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
+import io
 import json
 import os
 import sys
@@ -120,6 +122,19 @@ class Recorder:
             self.examples[key] = example
         return answer
 
+    def send(self, key: str, *, path: dict[str, Any], status: int, headers: dict[str, str], **request) -> Any:
+        """A request whose body is not JSON (multipart, a chunk of bytes): its answer is kept, not its body."""
+        method, template = key.split(" ", 1)
+        response = self.client.open(template.format(**path), method=method, headers=headers, **request)
+        self.steps += 1
+        answer = response.get_json(silent=True) if response.is_json else None
+        if response.status_code != status:
+            raise StepFailed(f"step {self.steps}: {method} {template.format(**path)} answered "
+                             f"{response.status_code} (expected {status}):\n{answer}")  # fmt: skip
+        if key not in self.examples and answer is not None:
+            self.examples[key] = {"status": response.status_code, "answer": answer, "path": dict(path)}
+        return answer
+
 
 # -- trimming ------------------------------------------------------------------------------------
 
@@ -193,6 +208,41 @@ def ahead(**delta) -> str:
     return (dt.datetime.now(CST) + dt.timedelta(**delta)).replace(microsecond=0).isoformat()
 
 
+def _evidence_from_the_scene(rec: Recorder, task_id: dict[str, int], squad: dict[str, str]) -> None:
+    """On scene: a photo of the stall in one piece, then a short video in two chunks (resumable)."""
+    photo = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + bytes(range(256)) * 16 + b"\xff\xd9"
+    rec.send("POST /api/v1/tasks/{task_id}/evidence", path=task_id, status=201, headers=squad,
+             content_type="multipart/form-data",
+             data={"file": (io.BytesIO(photo), "IMG_20261123_0917.jpg", "image/jpeg"), "occurred_at": ago(minutes=1),
+                   "action_id": "0b6c1d3e-5f7a-4b8c-9d0e-1f2a3b4c5d6e"})  # fmt: skip
+    video = b"\x00\x00\x00\x18ftypmp42" + bytes(range(256)) * 64
+    upload = rec.call(
+        "POST /api/v1/tasks/{task_id}/evidence/uploads",
+        path=task_id,
+        body={
+            "size": len(video),
+            "sha256": hashlib.sha256(video).hexdigest(),
+            "media_type": "video/mp4",
+            "occurred_at": ago(seconds=50),
+            "file_name": "VID_20261123_0918.mp4",
+            "action_id": "7e1f0a2b-3c4d-4e5f-8a9b-0c1d2e3f4a5b",
+        },  # fmt: skip
+        headers=squad,
+        status=201,
+    )
+    where = {**task_id, "upload_id": upload["id"]}
+    half = len(video) // 2
+    rec.send("PATCH /api/v1/tasks/{task_id}/evidence/uploads/{upload_id}", path=where, status=200,
+             headers={**squad, "Upload-Offset": "0"}, data=video[:half],
+             content_type="application/offset+octet-stream")  # fmt: skip
+    rec.call("GET /api/v1/tasks/{task_id}/evidence/uploads/{upload_id}", path=where, headers=squad)
+    done = rec.send("PATCH /api/v1/tasks/{task_id}/evidence/uploads/{upload_id}", path=where, status=201,
+                    headers={**squad, "Upload-Offset": str(half)}, data=video[half:],
+                    content_type="application/offset+octet-stream")  # fmt: skip
+    rec.call("GET /api/v1/evidence/{sha256}", path={"sha256": done["evidence"]["sha256"]},
+             headers={**squad, "Accept": "application/json"})  # fmt: skip
+
+
 def walk_the_day(rec: Recorder, app) -> None:
     call = rec.call
     with app.app_context():
@@ -240,6 +290,8 @@ def walk_the_day(rec: Recorder, app) -> None:
     call("GET /api/v1/tasks/{task_id}", path=task_id)
     call("GET /api/v1/tasks/{task_id}/route", path=task_id)  # the way the tablet draws
     call("POST /api/v1/tasks/{task_id}/transition", path=task_id, body={"to": "on_scene"})
+    _evidence_from_the_scene(rec, task_id, tablet if dispatched["tasks"][0]["squad"]["id"] == squads["cb-caiyuan"]
+                             else DISPATCHER)  # fmt: skip
     call("POST /api/v1/tasks/{task_id}/transition", path=task_id, body={"to": "completed"})
     call("GET /api/v1/incidents/{incident_id}/events", path=incident_id)
 

@@ -849,3 +849,42 @@ class LoginThrottle(Base):
     last_failure_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     blocked_until: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     locked: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+
+
+# -- evidence from the scene (dispatch.evidence) ---------------------------------------------------
+
+EVIDENCE_STATES = ("uploading", "stored", "failed")
+
+
+class Evidence(Base):
+    """A photo, video or document from the scene, stored content-addressed (its SHA-256 names
+    the file in the evidence store) and attached to a task, a case or an incident. A chunked
+    upload is a row in state ``uploading`` with the bytes ``received`` so far."""
+
+    __tablename__ = "evidence"
+    __table_args__ = (
+        _in_check("state", EVIDENCE_STATES),
+        CheckConstraint("sha256 ~ '^[0-9a-f]{64}$'", name="evidence_sha256_hex"),
+        CheckConstraint("size > 0 AND received >= 0 AND received <= size", name="evidence_sizes"),
+        CheckConstraint("state <> 'stored' OR received = size", name="evidence_stored_whole"),
+        Index("ix_evidence_sha256", "sha256"),
+    )
+
+    id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    media_type: Mapped[str] = mapped_column(String(100))
+    file_name: Mapped[str | None] = mapped_column(String(200))
+    task_id: Mapped[int | None] = mapped_column(ForeignKey("task.id"), index=True)
+    case_id: Mapped[int | None] = mapped_column(ForeignKey("enforcement_case.id"), index=True)
+    incident_id: Mapped[int | None] = mapped_column(ForeignKey("incident.id"), index=True)
+    occurred_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))  # the device's time
+    recorded_at: Mapped[dt.datetime] = _timestamp()  # the server's
+    uploaded_by: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(16), default="stored", server_default="stored")
+    received: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+    upload_id: Mapped[str | None] = mapped_column(String(36), unique=True)
+    action_id: Mapped[str | None] = mapped_column(String(64), unique=True)
+    source_url: Mapped[str | None] = mapped_column(Text)  # fetched from (Open311 media_url)
+
+    task: Mapped[Task | None] = relationship()

@@ -47,6 +47,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 from werkzeug.exceptions import HTTPException
 
+from dispatch import evidence
 from dispatch.errors import MAX_ID, ApiError
 from dispatch.http import crs_params
 from dispatch.http.auth import _within_rate
@@ -451,8 +452,19 @@ def create_request(fmt: str):
     }
     if address:
         body["address"] = address
+    media_url = _form_text("media_url", 2000)
+    if media_url is not None:
+        try:
+            evidence.check_media_url(media_url)
+        except ValueError as exc:
+            raise Open311Error(400, str(exc)) from None
     session = db.session
     result = intake(session, body, actor=f"{ACTOR_PREFIX}{client}", config=current_app.config)
+    if media_url is not None and result.created:
+        # kept on the incident's record as a link; fetched into the evidence store only from
+        # the hosts of OPEN311_MEDIA_HOSTS (none by default), within a size limit and a timeout
+        evidence.attach_media_url(session, evidence.store_for(current_app.config), incident=result.incident,
+                                  url=media_url, actor=f"{ACTOR_PREFIX}{client}", config=current_app.config)  # fmt: skip
     session.commit()
     notice = f"agency responsible: {result.incident.authority.name_zh}" if result.incident.authority else None
     if result.possible_duplicates:
