@@ -8,6 +8,7 @@ import hashlib
 import http.server
 import io
 import os
+import tarfile
 import threading
 import uuid
 from pathlib import Path
@@ -302,3 +303,19 @@ def test_head_of_a_file_answers_its_headers_and_leaves_nothing_open(client, scen
     head.close()
     item = client.get(f"/api/v1/evidence/{stored['sha256']}", headers={"Accept": "application/json"}).get_json()
     assert item["sha256"] == stored["sha256"] and item["task_id"] == scene["task"] and item["uploaded_by"] == "api"
+
+
+def test_the_backup_takes_the_stored_files_and_no_partial_upload(app, client, runner, scene, tmp_path):
+    stored = _piece(client, scene["task"]).get_json()
+    partial = client.post(f"/api/v1/tasks/{scene['task']}/evidence/uploads",
+                          json={"size": 100, "sha256": "0" * 64, "media_type": "image/png"}).get_json()  # fmt: skip
+    url = f"/api/v1/tasks/{scene['task']}/evidence/uploads/{partial['id']}"
+    client.patch(url, data=b"x" * 40, headers={"Upload-Offset": "0"}, content_type="application/offset+octet-stream")
+    target = tmp_path / "backup.tar"
+    result = runner.invoke(args=["backup", str(target)])
+    assert result.exit_code == 0, result.output
+    with tarfile.open(target) as tar:
+        names = [n for n in tar.getnames() if n.startswith("evidence/")]
+        sha = stored["sha256"]
+        assert names == [f"evidence/{sha[:2]}/{sha[2:4]}/{sha}"]
+        assert tar.extractfile(names[0]).read() == PNG
