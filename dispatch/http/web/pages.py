@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
@@ -67,3 +68,50 @@ def tablet():
 def planner():
     """The coverage-zone planner: draft, edit, validate, compare, publish."""
     return _page("web/planner.html", "planner")
+
+
+# The tablet's service worker and manifest: served from the site's root so the worker's scope can
+# cover /tablet (a worker under /static/ could only control /static/...).
+
+
+@bp.get("/tablet-sw.js")
+def tablet_sw():
+    """The tablet's service worker: the shell offline (static/app/tablet-sw.js), never cached itself."""
+    response = current_app.send_static_file("app/tablet-sw.js")
+    response.mimetype = "text/javascript"
+    response.headers["Service-Worker-Allowed"] = "/tablet"
+    response.headers["Cache-Control"] = "no-cache"
+    return response
+
+
+@bp.get("/tablet.webmanifest")
+def tablet_manifest():
+    """The tablet's web app manifest: installable, opens on /tablet, in the page's language."""
+    lang = current_language()
+    catalogue = strings(lang)
+    manifest = {
+        "name": catalogue["tablet.app_name"],
+        "short_name": catalogue["tablet.app_short"],
+        "lang": "zh-CN" if lang == "zh" else "en",
+        "start_url": "/tablet",
+        "scope": "/tablet",
+        "display": "standalone",
+        "orientation": "portrait",
+        "background_color": "#ffffff",
+        "theme_color": "#12324f",
+        "icons": [
+            {
+                "src": url_for("static", filename=f"app/icons/tablet-{size}.png"),
+                "sizes": f"{size}x{size}",
+                "type": "image/png",
+                "purpose": "any",
+            }
+            for size in (192, 512)
+        ]
+        + [{"src": url_for("static", filename="app/icons/tablet.svg"), "sizes": "any", "type": "image/svg+xml"}],
+    }
+    response = current_app.response_class(
+        json.dumps(manifest, ensure_ascii=False), mimetype="application/manifest+json"
+    )
+    response.headers["Cache-Control"] = "no-cache"
+    return response
