@@ -103,6 +103,8 @@ ENDPOINT_ACTIONS: dict[str, str] = {
     "web.index": "signed_in",
     "web.command": "read_operations",
     "web.tablet": "public",  # an empty shell: the tablet signs in with its token, every call is checked
+    "web.tablet_sw": "public",  # the tablet's service worker (its shell offline)
+    "web.tablet_manifest": "public",
     "web.planner": "read_plans",
     "web.plan_map": "read_plans",
     "web.heat_map": "read_operations",
@@ -181,6 +183,8 @@ ENDPOINT_SCOPES: dict[str, str] = {
     "web.index": "anywhere",
     "web.command": "anywhere",
     "web.tablet": "anywhere",
+    "web.tablet_sw": "anywhere",
+    "web.tablet_manifest": "anywhere",
     "web.planner": "anywhere",
     "web.plan_map": "anywhere",
     "web.heat_map": "listed",
