@@ -1,6 +1,11 @@
-// A squad's tablet: token sign-in, the current task, lifecycle buttons, and an offline queue.
+// A squad's tablet: token sign-in, its open tasks, lifecycle buttons, and an offline queue.
+//
 // Every action and position fix goes into a queue kept in localStorage and is sent in order;
 // when the network is away the queue waits, and the screen shows how much is waiting.
+// Field time: an action carries the moment it was tapped (occurred_at, ISO with offset) and a
+// client action_id (a UUID): a retry sends the same id, and the server answers its first answer.
+// Offline start: /tablet-sw.js keeps the shell; the answers the tablet reads with its token
+// (its tasks, regions, zones, matters) are kept in the "dispatch-tablet-data" cache (200s only).
 import { ApiError, api, banner, el, nameOf, settings, t, useToken } from "./common.js";
 
 const KEY = "dispatch.tablet.";
@@ -12,13 +17,20 @@ const store = {
   set(name, value) {
     localStorage.setItem(KEY + name, JSON.stringify(value));
   },
-  clear() {
-    for (const name of Object.keys(localStorage)) if (name.startsWith(KEY)) localStorage.removeItem(name);
+  remove(name) {
+    localStorage.removeItem(KEY + name);
+  },
+  clear(keep = []) {
+    for (const name of Object.keys(localStorage)) {
+      if (name.startsWith(KEY) && !keep.includes(name.slice(KEY.length))) localStorage.removeItem(name);
+    }
   },
 };
 
 const params = new URLSearchParams(location.search);
 const FIX_INTERVAL_MS = Number(params.get("interval") || 5000);
+const REFERENCE_EVERY_MS = 15 * 60 * 1000; // regions, zones, matters: at sign-in, then after a sync at most this often
+const DATA_CACHE = "dispatch-tablet-data";
 const TERMINAL = new Set(["completed", "declined", "cancelled"]);
 const NEXT = {
   scheduled: ["acknowledged", "en_route", "declined"],
@@ -28,10 +40,68 @@ const NEXT = {
   on_scene: ["completed"],
 };
 
-const tablet = { token: null, squad: null, socket: null, flushing: false, position: null, errors: [] };
+const tablet = { token: null, squad: null, socket: null, flushing: false, position: null, errors: [], tasks: [], routes: new Map() };
 window.squadTablet = tablet; // for the browser tests (tablet.addFix: a fix as the GPS would give it)
 
 const $ = (id) => document.getElementById(id);
+
+// -- field time -----------------------------------------------------------------------------------
+
+/** ``date`` as RFC 3339 with the device's offset: 2026-12-07T11:19:53.120+08:00. */
+export function fieldTime(date = new Date()) {
+  const pad = (n, w = 2) => String(Math.trunc(Math.abs(n))).padStart(w, "0");
+  const offset = -date.getTimezoneOffset();
+  const sign = offset >= 0 ? "+" : "-";
+  return (
+    `${date.getFullYear()}-${pad(date.getMonth() + 1)}-${pad(date.getDate())}` +
+    `T${pad(date.getHours())}:${pad(date.getMinutes())}:${pad(date.getSeconds())}.${pad(date.getMilliseconds(), 3)}` +
+    `${sign}${pad(offset / 60)}:${pad(offset % 60)}`
+  );
+}
+
+function newActionId() {
+  if (crypto.randomUUID) return crypto.randomUUID();
+  const b = crypto.getRandomValues(new Uint8Array(16));
+  b[6] = (b[6] & 0x0f) | 0x40;
+  b[8] = (b[8] & 0x3f) | 0x80;
+  const h = [...b].map((x) => x.toString(16).padStart(2, "0")).join("");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
+}
+
+const clock = (iso) =>
+  new Date(iso).toLocaleTimeString(settings.lang === "en" ? "en-GB" : "zh-CN", { hour: "2-digit", minute: "2-digit", second: "2-digit" });
+
+// -- answers kept for an offline start ------------------------------------------------------------
+
+/** GET ``path`` with the token; a 200 is kept for offline, a network failure answers the kept copy.
+ * A 401 (or any refusal) is thrown, never kept. */
+let keptFresh = false; // whether the last kept() answer came from the server
+
+const KEPT = /^\/(regions|zones|matters|tablet\/tasks|tasks\/\d+\/route)$/; // nothing else is ever kept
+
+async function kept(path) {
+  if (!KEPT.test(path)) throw new Error(`not kept: ${path}`);
+  const url = `/api/v1${path}`;
+  try {
+    const data = await api("GET", path);
+    keptFresh = true;
+    if (window.caches) {
+      const cache = await caches.open(DATA_CACHE);
+      await cache.put(url, new Response(JSON.stringify(data), { headers: { "Content-Type": "application/json" } }));
+    }
+    return data;
+  } catch (error) {
+    if (error instanceof ApiError || !window.caches) throw error;
+    const copy = await (await caches.open(DATA_CACHE)).match(url);
+    if (!copy) throw error;
+    keptFresh = false;
+    return copy.json();
+  }
+}
+
+async function forgetKept() {
+  if (window.caches) await caches.delete(DATA_CACHE);
+}
 
 // -- the queue ------------------------------------------------------------------------------------
 
@@ -46,7 +116,7 @@ function saveQueue(items) {
 
 function enqueue(item) {
   const items = queue();
-  items.push({ ...item, queued_at: new Date().toISOString(), key: `${Date.now()}-${Math.random().toString(36).slice(2, 8)}` });
+  items.push(item);
   saveQueue(items);
   flush();
 }
@@ -57,7 +127,9 @@ function renderQueue() {
   $("pending").dataset.count = String(items.length);
   $("queue").replaceChildren(
     ...items.slice(0, 20).map((item) =>
-      el("li", {}, item.kind === "transition" ? `${item.task_id} → ${t(`task.state.${item.to}`)}` : `${t("tablet.gps")} ${item.fix.time}`)
+      item.kind === "transition"
+        ? el("li", { dataset: { actionId: item.action_id } }, `${clock(item.occurred_at)} #${item.task_id} → ${t(`task.state.${item.to}`)}`, item.note ? ` · ${item.note}` : "")
+        : el("li", {}, `${clock(item.fix.time)} ${t("tablet.gps")}`)
     )
   );
 }
@@ -68,10 +140,87 @@ function online(isOnline) {
   net.className = `net ${isOnline ? "on" : "off"}`;
 }
 
-/** Send what waits, oldest first; stop at the first network failure and try again later. */
+// -- refusals: shown in the user's language, the note kept ----------------------------------------
+
+function refusals() {
+  return store.get("refused", []);
+}
+
+function renderRefused() {
+  const items = refusals();
+  $("refused-box").hidden = items.length === 0;
+  $("refused").replaceChildren(
+    ...items.map((item, index) =>
+      el(
+        "li",
+        { class: "refused-item", dataset: { actionId: item.action_id, taskId: item.task_id } },
+        el("p", { class: "refused-why" }, item.text),
+        item.note ? el("p", { class: "refused-note" }, `${t("tablet.note_kept")}: `, el("q", {}, item.note)) : null,
+        el("div", { class: "refused-actions" },
+          item.note ? el("button", { type: "button", class: "copy-note", onclick: () => reuseNote(item) }, t("tablet.note_reuse")) : null,
+          el("button", { type: "button", class: "dismiss", onclick: () => dismissRefused(index) }, t("tablet.dismiss"))
+        )
+      )
+    )
+  );
+}
+
+function reuseNote(item) {
+  $("note").value = [$("note").value.trim(), item.note].filter(Boolean).join("\n");
+  $("note").focus();
+}
+
+function dismissRefused(index) {
+  const items = refusals();
+  items.splice(index, 1);
+  store.set("refused", items);
+  renderRefused();
+}
+
+/** Why the server refused ``item`` for good, in the page's language. */
+async function refusalText(item, error) {
+  const step = t(`task.state.${item.to}`);
+  const code = error.body?.error?.code;
+  const field = error.body?.error?.field;
+  if (error.status === 409) {
+    let state = null;
+    try {
+      state = (await api("GET", `/tasks/${item.task_id}`)).state;
+    } catch {
+      /* the state comes with the next sync */
+    }
+    if (state === "cancelled") return t("tablet.refused_cancelled", { step, id: item.task_id });
+    if (state) return t("tablet.refused_state", { step, id: item.task_id, state: t(`task.state.${state}`) });
+    return t("tablet.refused_conflict", { step, id: item.task_id });
+  }
+  if (error.status === 403) return t("tablet.refused_forbidden", { step, id: item.task_id });
+  if (error.status === 404) return t("tablet.refused_gone", { step, id: item.task_id });
+  if (field === "occurred_at") return t("tablet.refused_time", { step, id: item.task_id, time: clock(item.occurred_at) });
+  return t("tablet.refused_other", { step, id: item.task_id, code: code || error.status });
+}
+
+async function refuse(item, error) {
+  tablet.errors.push({ item, error: error.body });
+  const text = await refusalText(item, error);
+  const items = refusals();
+  items.unshift({ action_id: item.action_id, task_id: item.task_id, to: item.to, note: item.note || null, text, at: fieldTime() });
+  store.set("refused", items.slice(0, 20));
+  renderRefused();
+  message(text, "error");
+}
+
+// -- sending --------------------------------------------------------------------------------------
+
+const isRefusal = (error) =>
+  error instanceof ApiError && error.status >= 400 && error.status < 500 && error.status !== 408 && error.status !== 429;
+
+/** Send what waits, oldest first; stop at the first network failure and try again later (the same
+ * action_id: the server answers a repeat with its first answer). */
 async function flush() {
-  if (tablet.flushing || !tablet.squad) return;
+  if (tablet.flushing || !tablet.squad || !tablet.token) return;
   tablet.flushing = true;
+  let sent = 0;
+  let refused = 0;
   try {
     for (;;) {
       const items = queue();
@@ -80,169 +229,380 @@ async function flush() {
       let taken = 1;
       try {
         if (head.kind === "transition") {
-          const body = { to: head.to };
+          // sent_at: the device's clock now, so the server can judge it (a retry keeps action_id and occurred_at)
+          const body = { to: head.to, action_id: head.action_id, occurred_at: head.occurred_at, sent_at: fieldTime() };
           if (head.reason) body.reason = head.reason;
           if (head.note) body.note = head.note;
           if (head.location) body.location = head.location;
           const task = await api("POST", `/tasks/${head.task_id}/transition`, body);
-          if (queue().filter((i) => i.kind === "transition").length <= 1) showTask(task);
+          mergeTask(task);
         } else {
           const fixes = [];
           while (fixes.length < items.length && items[fixes.length].kind === "fix" && fixes.length < 500) {
             fixes.push(items[fixes.length].fix);
           }
           taken = fixes.length;
-          await api("POST", `/squads/${tablet.squad.id}/positions`, { fixes }, { token: tablet.token });
+          await api("POST", `/squads/${tablet.squad.id}/positions`, { fixes });
         }
+        sent += taken;
       } catch (error) {
-        if (error instanceof ApiError && error.status >= 400 && error.status < 500 && error.status !== 408 && error.status !== 429) {
-          // The server refused it for good (an illegal transition, say): drop it and say so.
-          message(`${t("tablet.refused")}: ${error.message}`, "error");
-          tablet.errors.push({ item: head, error: error.body });
-          if (error.status === 401) return signOut(t("tablet.bad_token"));
+        if (error instanceof ApiError && error.status === 401) {
+          authFailed(error);
+          return;
+        }
+        if (isRefusal(error)) {
+          // The server refused it for good (the dispatcher cancelled meanwhile, say): say so, keep the note.
+          refused += 1;
+          if (head.kind === "transition") await refuse(head, error);
+          else tablet.errors.push({ item: head, error: error.body });
         } else {
           online(false);
           break; // network or server away: keep the queue, retry later
         }
       }
       online(true);
-      const rest = queue();
       // Items are only ever appended while we send: drop exactly what was sent.
-      saveQueue(rest.slice(taken));
+      saveQueue(queue().slice(taken));
     }
   } finally {
     tablet.flushing = false;
   }
+  if (sent) sync();
+  else if (refused) render();
 }
 
 setInterval(flush, 3000);
 window.addEventListener("online", () => {
   online(true);
   flush();
+  sync();
 });
 window.addEventListener("offline", () => online(false));
 
-// -- the current task -----------------------------------------------------------------------------
+// -- tasks: the server's, with the steps still queued applied on top ------------------------------
 
-function message(text, kind = "ok") {
-  $("tablet-message").textContent = text || "";
-  $("tablet-message").className = `message ${kind}`;
+function effective(task) {
+  let state = task.state;
+  for (const item of queue()) if (item.kind === "transition" && item.task_id === task.id) state = item.to;
+  return { ...task, state };
 }
 
-let taskMap = null;
-let taskLayer = null;
-
-async function drawTaskMap(task) {
-  if (!task.incident_id) return;
-  let incident = store.get(`incident.${task.incident_id}`);
-  if (!incident) {
-    try {
-      incident = await api("GET", `/incidents/${task.incident_id}`);
-      store.set(`incident.${task.incident_id}`, {
-        id: incident.id,
-        description: incident.description,
-        address: incident.address,
-        location: incident.location,
-        priority: incident.priority,
-      });
-    } catch {
-      return; // offline: the map comes with the network
-    }
-  }
-  $("task-desc").textContent = [incident.address, incident.description].filter(Boolean).join(" · ");
-  if (!taskMap) {
-    taskMap = L.map("task-map", { attributionControl: false });
-    $("task-map").classList.add("sea");
-    if (settings.tile_url) L.tileLayer(settings.tile_url, { maxZoom: 18 }).addTo(taskMap);
-    taskLayer = L.layerGroup().addTo(taskMap);
-    taskMap.createPane("land").style.zIndex = 350; // under the markers, whenever it arrives
-    try {
-      const regions = await api("GET", "/regions");
-      L.geoJSON(
-        regions.features.filter((f) => f.geometry && f.properties.level !== "county"),
-        { pane: "land", style: { color: "#5a6b5a", weight: 1, fillColor: "#f3efe0", fillOpacity: 1 }, interactive: false }
-      ).addTo(taskMap);
-    } catch {
-      /* offline: markers only */
-    }
-  }
-  taskLayer.clearLayers();
-  const [lon, lat] = incident.location.coordinates;
-  const target = L.circleMarker([lat, lon], { radius: 10, color: "#d7191c", fillOpacity: 0.9 }).addTo(taskLayer);
-  const points = [target.getLatLng()];
-  if (tablet.position) {
-    const here = L.latLng(tablet.position[1], tablet.position[0]);
-    L.circleMarker(here, { radius: 7, color: "#0b5cad", fillOpacity: 0.9 }).addTo(taskLayer);
-    L.polyline([here, target.getLatLng()], { color: "#0b5cad", dashArray: "6 6" }).addTo(taskLayer);
-    points.push(here);
-  }
-  taskMap.fitBounds(L.latLngBounds(points).pad(0.5), { maxZoom: 15 });
+function openTasks() {
+  return tablet.tasks.map(effective).filter((task) => !TERMINAL.has(task.state));
 }
 
-function showTask(task, { fromServer = false } = {}) {
-  if (!task || TERMINAL.has(task.state)) {
-    store.set("task", null);
+const touched = new Map(); // task id -> when an answer or a message last updated it (performance.now())
+
+/** A task as the server answered it (a transition, a socket message): merged into the list. */
+function mergeTask(task) {
+  touched.set(task.id, performance.now());
+  const index = tablet.tasks.findIndex((x) => x.id === task.id);
+  if (index >= 0) tablet.tasks[index] = { ...tablet.tasks[index], ...task, incident: task.incident || tablet.tasks[index].incident };
+  else tablet.tasks.unshift(task);
+  store.set("tasks", tablet.tasks);
+}
+
+/** The list a sync read (asked at ``asked``): a task updated since by an answer or a message keeps that. */
+function setTasks(tasks, asked = 0) {
+  const newer = tablet.tasks.filter((x) => (touched.get(x.id) ?? -1) > asked);
+  for (const task of newer) {
+    const index = tasks.findIndex((x) => x.id === task.id);
+    if (index >= 0) tasks[index] = { ...tasks[index], ...task, incident: tasks[index].incident || task.incident };
+    else tasks.unshift(task);
+  }
+  tablet.tasks = tasks;
+  store.set("tasks", tasks);
+}
+
+function currentTask() {
+  const open = openTasks();
+  const chosen = store.get("current_id");
+  return open.find((task) => task.id === chosen) || open[0] || null;
+}
+
+function render() {
+  const task = currentTask();
+  showTask(task);
+  const others = openTasks().filter((x) => x.id !== task?.id);
+  $("others-box").hidden = others.length === 0;
+  $("others").replaceChildren(
+    ...others.map((x) =>
+      el(
+        "li",
+        { dataset: { taskId: x.id } },
+        el(
+          "button",
+          { type: "button", class: "other-task", onclick: () => choose(x.id) },
+          `${priorityText(x.incident)} #${x.incident_id ?? x.joint_inspection_id} · ${t(`task.state.${x.state}`)}`,
+          x.incident?.address ? ` · ${x.incident.address}` : ""
+        )
+      )
+    )
+  );
+  const synced = store.get("synced_at");
+  $("synced").textContent = synced ? t("tablet.synced", { time: clock(synced) }) : "";
+}
+
+function choose(taskId) {
+  store.set("current_id", taskId);
+  render();
+  if (!tablet.routes.has(taskId)) loadRoute(currentTask());
+  window.scrollTo({ top: 0 });
+}
+
+const priorityText = (incident) => (incident?.priority ? `P${incident.priority}` : "");
+
+function deadlineText(deadline) {
+  if (!deadline) return { text: "—", overdue: false };
+  const left = Math.round((new Date(deadline).getTime() - Date.now()) / 60000);
+  const abs = Math.abs(left);
+  const hm = `${Math.floor(abs / 60)}:${String(abs % 60).padStart(2, "0")}`;
+  return left < 0 ? { text: t("tablet.overdue", { hm }), overdue: true } : { text: t("tablet.left", { hm }), overdue: false };
+}
+
+function matterName(matter) {
+  const known = tablet.matters?.get(matter.code);
+  if (settings.lang === "en" && known?.name_en) return known.name_en;
+  return matter.name || known?.name || known?.name_zh || matter.code;
+}
+
+function showTask(task) {
+  if (!task) {
     $("task").hidden = true;
     $("no-task").hidden = false;
     return;
   }
-  const current = store.get("task");
-  const waiting = queue().some((i) => i.kind === "transition" && i.task_id === task.id);
-  if (fromServer && waiting && current?.id === task.id) return; // our own queued steps are newer
-  store.set("task", task);
   $("no-task").hidden = true;
   $("task").hidden = false;
   $("task").dataset.taskId = task.id;
   $("task").dataset.state = task.state;
+  const incident = task.incident || store.get(`incident.${task.incident_id}`) || {};
+  $("task-priority").textContent = priorityText(incident);
+  $("task-priority").className = `prio p${incident.priority || 0}`;
+  $("task-priority").hidden = !incident.priority;
   $("task-head").textContent = `#${task.incident_id ?? task.joint_inspection_id} · ${t(`task.kind.${task.kind}`)}`;
+  $("task-matters").textContent = (incident.matters || []).map(matterName).join("、") || "—";
+  const deadline = deadlineText(incident.sla_deadline);
+  $("task-deadline").textContent = deadline.text;
+  $("task-deadline").className = deadline.overdue ? "overdue" : "";
+  $("task-address").textContent = [incident.address, incident.region ? nameOf(incident.region) : null].filter(Boolean).join(" · ") || "—";
+  $("task-desc").textContent = incident.description || "";
   $("task-state").textContent = t(`task.state.${task.state}`);
   const allowed = new Set(NEXT[task.state] || []);
   for (const button of document.querySelectorAll(".lifecycle button")) {
     button.disabled = !allowed.has(button.dataset.to);
   }
-  drawTaskMap(task);
+  drawTaskMap(task, incident);
+}
+
+setInterval(() => {
+  const task = currentTask();
+  if (!task) return;
+  const deadline = deadlineText((task.incident || store.get(`incident.${task.incident_id}`) || {}).sla_deadline);
+  $("task-deadline").textContent = deadline.text;
+  $("task-deadline").className = deadline.overdue ? "overdue" : "";
+}, 30_000);
+
+let taskMap = null;
+let taskLayer = null;
+let landDrawn = false;
+let lastDrawn = null;
+
+async function drawLand() {
+  if (landDrawn || !taskMap) return;
+  landDrawn = true;
+  try {
+    const regions = await kept("/regions");
+    L.geoJSON(
+      regions.features.filter((f) => f.geometry && f.properties.level !== "county"),
+      { pane: "land", style: { color: "#5a6b5a", weight: 1, fillColor: "#f3efe0", fillOpacity: 1 }, interactive: false }
+    ).addTo(taskMap);
+  } catch (error) {
+    landDrawn = false; // offline and never kept: with the network
+    if (error instanceof ApiError && error.status === 401) authFailed(error);
+  }
+}
+
+async function drawTaskMap(task, incident) {
+  if (!task.incident_id) return;
+  if (!incident.location) {
+    try {
+      const full = await api("GET", `/incidents/${task.incident_id}`);
+      incident = { id: full.id, description: full.description, address: full.address, location: full.location, priority: full.priority };
+      store.set(`incident.${task.incident_id}`, incident);
+      if (currentTask()?.id === task.id) {
+        $("task-address").textContent = incident.address || "—";
+        $("task-desc").textContent = incident.description || "";
+      }
+    } catch {
+      return; // offline: the map comes with the network
+    }
+  }
+  if (!taskMap) {
+    taskMap = L.map("task-map", { attributionControl: false, keyboard: false });
+    $("task-map").classList.add("sea");
+    if (settings.tile_url) L.tileLayer(settings.tile_url, { maxZoom: 18 }).addTo(taskMap);
+    taskMap.createPane("land").style.zIndex = 350; // under the markers, whenever it arrives
+    taskLayer = L.layerGroup().addTo(taskMap);
+  }
+  drawLand();
+  const route = tablet.routes.get(task.id);
+  renderRoute(route);
+  const drawn = `${task.id}:${tablet.position}:${route?.computed_at}`;
+  if (drawn === lastDrawn) return;
+  lastDrawn = drawn;
+  taskLayer.clearLayers();
+  const [lon, lat] = incident.location.coordinates;
+  const target = L.circleMarker([lat, lon], { radius: 10, color: "#d7191c", fillOpacity: 0.9 }).addTo(taskLayer);
+  const points = [target.getLatLng()];
+  for (const leg of route?.legs || []) {
+    // The legs as the server's travel model has them: road, pier, ferry, road (or a boat); never a line across the water.
+    const line = [leg.from.coordinates, leg.to.coordinates].map(([x, y]) => L.latLng(y, x));
+    L.polyline(line, { ...(LEG_STYLE[leg.mode] || { color: "#333" }), className: `leg leg-${leg.mode}`, interactive: false }).addTo(taskLayer);
+    points.push(...line);
+  }
+  if (tablet.position) {
+    const here = L.latLng(tablet.position[1], tablet.position[0]);
+    L.circleMarker(here, { radius: 7, color: "#0b5cad", fillOpacity: 0.9 }).addTo(taskLayer);
+    points.push(here);
+  }
+  taskMap.invalidateSize();
+  taskMap.fitBounds(L.latLngBounds(points).pad(0.3), { maxZoom: 15, animate: false });
+}
+
+const LEG_STYLE = {
+  land: { color: "#0b5cad", weight: 4 },
+  ferry: { color: "#006d77", weight: 4, dashArray: "8 8" },
+  boat: { color: "#008b8b", weight: 3, dashArray: "2 6" },
+};
+
+const hhmm = (iso) => new Date(iso).toLocaleTimeString(settings.lang === "en" ? "en-GB" : "zh-CN", { hour: "2-digit", minute: "2-digit" });
+
+/** The route's legs in words on the card: "road to 沈家湾码头 · ferry 10:30 沈家湾 → 泗礁 · road". */
+function renderRoute(route) {
+  const box = $("task-route");
+  if (route === undefined) {
+    box.textContent = "—";
+    return;
+  }
+  if (route === null) {
+    box.textContent = t("tablet.route_none");
+    return;
+  }
+  const legs = route.legs.map((leg, index) => {
+    const last = index === route.legs.length - 1; // the last leg ends at the scene, whatever its name
+    const to = last ? null : leg.to?.name;
+    if (leg.mode === "ferry") return t("tablet.leg_ferry", { depart: hhmm(leg.depart_at), from: leg.from?.name || "", to: to || "" });
+    return t(`tablet.leg_${leg.mode === "boat" ? "boat" : "land"}`, { to: to || t("tablet.leg_scene") });
+  });
+  box.replaceChildren(
+    el("span", { class: "eta" }, t("tablet.route_eta", { min: Math.max(1, Math.round(route.eta_seconds / 60)) })),
+    el("ol", { class: "legs" }, ...legs.map((text, i) => el("li", { class: `leg-${route.legs[i].mode}` }, text)))
+  );
+}
+
+/** The current task's route, read again at each sync (kept for an offline start with the task). */
+async function loadRoute(task) {
+  if (!task?.incident_id || TERMINAL.has(task.state)) return;
+  try {
+    const answer = await kept(`/tasks/${task.id}/route`);
+    tablet.routes.set(task.id, answer.route);
+  } catch (error) {
+    if (error instanceof ApiError && error.status === 401) return authFailed(error);
+    return; // offline and never read: the card says "—"
+  }
+  if (currentTask()?.id === task.id) render();
 }
 
 function act(to) {
-  const task = store.get("task");
+  const task = currentTask();
   if (!task) return;
   const reason = $("reason").value.trim();
   if (to === "declined" && !reason) return message(t("tablet.reason_required"), "error");
   const note = $("note").value.trim();
-  const item = { kind: "transition", task_id: task.id, to };
+  const item = { kind: "transition", task_id: task.id, to, action_id: newActionId(), occurred_at: fieldTime() };
   if (to === "declined") item.reason = reason;
   if (note) item.note = note;
   if (tablet.position) item.location = { type: "Point", coordinates: tablet.position };
   $("note").value = "";
   $("reason").value = "";
   message("");
-  // Show the step at once; the queue carries it to the server.
-  showTask({ ...task, state: to });
-  enqueue(item);
+  store.set("current_id", task.id);
+  enqueue(item); // the queue carries it to the server; the screen shows the step at once
+  render();
 }
 
 for (const button of document.querySelectorAll(".lifecycle button")) {
   button.addEventListener("click", () => act(button.dataset.to));
 }
 
+// -- syncing: the squad's tasks (and now and then the reference layers) ---------------------------
+
+let syncing = null;
+
+/** Read the squad's tasks (kept for an offline start); the reference layers at sign-in and after a
+ * sync when they are older than REFERENCE_EVERY_MS. */
+let syncAgain = false;
+
+function sync({ reference = false } = {}) {
+  if (!tablet.token) return Promise.resolve();
+  if (syncing) {
+    syncAgain = true; // asked after the one in flight began: read once more when it ends
+    return syncing;
+  }
+  syncing = (async () => {
+    try {
+      const asked = performance.now();
+      const answer = await kept("/tablet/tasks");
+      if (answer.squad && (!tablet.squad || tablet.squad.id === answer.squad.id)) signedInAs({ ...tablet.squad, ...answer.squad });
+      const fresh = keptFresh;
+      setTasks(answer.tasks || [], asked);
+      if (fresh) store.set("synced_at", fieldTime());
+      loadRoute(currentTask());
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 401) return authFailed(error);
+    }
+    if (reference || Date.now() - store.get("reference_at", 0) > REFERENCE_EVERY_MS) {
+      try {
+        await Promise.all([kept("/regions"), kept("/zones"), loadMatters()]);
+        store.set("reference_at", Date.now());
+      } catch (error) {
+        if (error instanceof ApiError && error.status === 401) return authFailed(error);
+      }
+      drawLand();
+    }
+    render();
+  })().finally(() => {
+    syncing = null;
+    if (syncAgain && tablet.token) {
+      syncAgain = false;
+      sync();
+    }
+  });
+  return syncing;
+}
+
+async function loadMatters() {
+  const answer = await kept("/matters");
+  const list = Array.isArray(answer) ? answer : answer.matters || answer.features?.map((f) => f.properties) || [];
+  tablet.matters = new Map(list.map((m) => [m.code, m]));
+}
+
 // -- messages from the server: deduplicated by seq, acknowledged once stored ----------------------
 
-function onTask(message) {
+function onTask(msg) {
   const last = store.get("last_seq", 0);
-  if (message.seq > last) {
-    const current = store.get("task");
-    const task = message.task;
-    if (TERMINAL.has(task.state)) {
-      if (current?.id === task.id) {
-        showTask(null);
-        if (task.state === "cancelled") banner(t("tablet.cancelled"), "warn");
-      }
-    } else {
-      showTask(task, { fromServer: true });
-    }
-    store.set("last_seq", message.seq);
+  if (msg.seq > last) {
+    const task = msg.task;
+    const known = tablet.tasks.some((x) => x.id === task.id);
+    const wasCurrent = currentTask()?.id === task.id;
+    mergeTask(task);
+    if (task.state === "cancelled" && wasCurrent) banner(t("tablet.cancelled"), "warn");
+    store.set("last_seq", msg.seq);
+    if (!known) sync(); // a new task: its incident (priority, matters, deadline) comes with the list
+    render();
   }
-  tablet.socket.emit("ack", { seq: message.seq });
+  tablet.socket.emit("ack", { seq: msg.seq });
 }
 
 // -- positions: the browser's geolocation or a simulated track ------------------------------------
@@ -268,12 +628,12 @@ function addFix(lon, lat, accuracy = 10, speed = null) {
 /** Demo mode: head for the task's place at ~30 km/h, or patrol around the station. */
 function simulatedStep() {
   if (!tablet.position) return;
-  const task = store.get("task");
-  const incident = task && store.get(`incident.${task.incident_id}`);
+  const task = currentTask();
+  const incident = task && (task.incident || store.get(`incident.${task.incident_id}`));
   const [lon, lat] = tablet.position;
   const step = (8.3 * FIX_INTERVAL_MS) / 1000; // metres
   let heading;
-  if (incident && ["en_route", "acknowledged"].includes(task.state)) {
+  if (incident?.location && ["en_route", "acknowledged"].includes(task.state)) {
     const [tl, ta] = incident.location.coordinates;
     heading = Math.atan2(ta - lat, (tl - lon) * Math.cos((lat * Math.PI) / 180));
   } else {
@@ -314,27 +674,62 @@ $("position-source").addEventListener("change", (e) => positionSource(e.target.v
 
 // -- sign in / out --------------------------------------------------------------------------------
 
-function signOut(reason) {
+function message(text, kind = "ok") {
+  $("tablet-message").textContent = text || "";
+  $("tablet-message").className = `message ${kind}`;
+}
+
+/** Back to the sign-in screen with ``reason``. A token refused by the server keeps the queue and the
+ * refusals: the same squad signing in again sends them (another squad's sign-in drops them). */
+function signOut(reason, { keepWork = false } = {}) {
   tablet.socket?.disconnect();
   tablet.socket = null;
   tablet.squad = null;
-  store.clear();
+  tablet.token = null;
+  tablet.tasks = [];
+  useToken(null);
+  store.clear(keepWork ? ["queue", "refused", "squad"] : []);
+  forgetKept();
+  positionSource("off");
+  store.remove("positions");
   $("signed-in").hidden = true;
   $("signin").hidden = false;
   $("signin-error").textContent = reason || "";
-  positionSource("off");
-  store.clear();
+  $("net").textContent = "";
+  renderQueue();
+  document.body.dataset.ready = "1";
+}
+
+/** A 401 from the API (or the socket's refusal): the sign-in screen, saying why. */
+function authFailed(error) {
+  const code = error?.body?.error?.code || error?.code;
+  const text = code === "token_revoked" || /revoked/i.test(error?.message || "") ? t("tablet.token_revoked") : t("tablet.bad_token");
+  signOut(text, { keepWork: true });
+}
+
+function signedInAs(squad) {
+  tablet.squad = squad;
+  store.set("squad", squad);
+  if (!tablet.position && squad.position) tablet.position = squad.position;
+  $("signin").hidden = true;
+  $("signed-in").hidden = false;
+  $("squad-name").textContent = nameOf(squad);
+  $("squad-name").dataset.squadId = squad.id;
 }
 
 async function squadInfo(squadId) {
   const cached = store.get("squad");
-  if (cached?.id === squadId) return cached;
-  const squads = await api("GET", "/squads");
-  const feature = squads.features.find((f) => f.properties.id === squadId);
-  const squad = { ...feature.properties, position: feature.geometry.coordinates };
-  store.set("squad", squad);
-  return squad;
+  if (cached?.id === squadId && cached.position) return cached;
+  try {
+    const squads = await api("GET", "/squads");
+    const feature = squads.features.find((f) => f.properties.id === squadId);
+    return { ...cached, ...feature.properties, position: feature.geometry.coordinates };
+  } catch {
+    return cached?.id === squadId ? cached : { id: squadId, code: String(squadId) };
+  }
 }
+
+let lastProbe = 0;
 
 function connect(token) {
   tablet.token = token;
@@ -346,30 +741,65 @@ function connect(token) {
     reconnectionDelayMax: 5000,
   });
   tablet.socket = socket;
+  let refusals = 0;
+  /** The server turned the socket away (or closed it): ask the API whether the token still holds.
+   * A 401 is the sign-in screen, saying why; anything else, try the socket again shortly. */
+  const refused = (text) => {
+    online(false);
+    refusals += 1;
+    const again = () =>
+      setTimeout(() => {
+        if (tablet.socket === socket && !socket.connected) socket.connect();
+      }, 1500);
+    api("GET", "/tablet/tasks").then(
+      () => {
+        // The socket reads the token from the database, the API may remember it a few seconds longer.
+        if (/unauthori[sz]ed|revoked|token/i.test(text) && refusals >= 3) authFailed({ message: text });
+        else again();
+      },
+      (error) => {
+        if (error instanceof ApiError && error.status === 401) authFailed(error);
+        else again();
+      }
+    );
+  };
   socket.on("connect_error", (error) => {
-    if (String(error.message).includes("unauthorized")) signOut(t("tablet.bad_token"));
-    else online(false);
-  });
-  socket.on("disconnect", () => online(false));
-  socket.on("welcome", async ({ squad_id: squadId }) => {
-    online(true);
-    try {
-      tablet.squad = await squadInfo(squadId);
-    } catch (error) {
-      message(error.message, "error");
+    if (socket.active) {
+      // A network failure: Socket.IO tries again by itself. Now and then ask the API about the token.
+      online(false);
+      if (navigator.onLine && Date.now() - lastProbe > 10_000) {
+        lastProbe = Date.now();
+        sync();
+      }
       return;
     }
+    refused(String(error.message));
+  });
+  socket.on("connect", () => {
+    refusals = 0;
+  });
+  socket.on("disconnect", (reason) => {
+    online(false);
+    if (reason === "io server disconnect") refused(reason); // a revoked token's socket is closed by the server
+  });
+  socket.on("welcome", async ({ squad_id: squadId }) => {
+    online(true);
+    const previous = store.get("squad");
+    if (previous && previous.id !== squadId) {
+      // Another squad's tablet before: its queue and refusals are not ours to send.
+      store.clear(["token"]);
+      renderQueue();
+      renderRefused();
+    }
+    const squad = await squadInfo(squadId);
+    if (tablet.socket !== socket) return; // signed out meanwhile
     store.set("token", token);
-    if (!tablet.position) tablet.position = tablet.squad.position;
-    $("signin").hidden = true;
-    $("signed-in").hidden = false;
-    $("squad-name").textContent = nameOf(tablet.squad);
-    $("squad-name").dataset.squadId = squadId;
+    signedInAs(squad);
     if (!tablet.started) {
       tablet.started = true;
       positionSource(params.get("positions") || store.get("positions") || "gps");
     }
-    showTask(store.get("task"));
+    await sync({ reference: true });
     document.body.dataset.ready = "1";
     flush();
   });
@@ -379,26 +809,44 @@ function connect(token) {
 $("signin").addEventListener("submit", (event) => {
   event.preventDefault();
   const token = $("token").value.trim();
-  if (token) {
-    store.clear();
-    connect(token);
-  }
+  if (!token) return;
+  $("signin-error").textContent = "";
+  tablet.socket?.disconnect();
+  store.remove("last_seq");
+  store.remove("tasks");
+  store.remove("current_id");
+  tablet.tasks = [];
+  connect(token);
 });
 $("signout").addEventListener("click", () => signOut());
 
+// -- the service worker: the shell for an offline start -------------------------------------------
+
+tablet.worker = navigator.serviceWorker
+  ? navigator.serviceWorker.register("/tablet-sw.js", { scope: "/tablet" }).then(() => navigator.serviceWorker.ready).catch(() => null)
+  : Promise.resolve(null);
+
+// -- start ----------------------------------------------------------------------------------------
+
 renderQueue();
+renderRefused();
 const saved = store.get("token");
 if (saved) {
-  // Signed in before: work offline from what is stored until the server answers.
+  // Signed in before: work offline from what is kept until the server answers.
   const squad = store.get("squad");
+  tablet.tasks = store.get("tasks", []);
+  tablet.token = saved;
+  useToken(saved); // before anything asks the API
   if (squad) {
-    tablet.squad = squad;
-    tablet.position = squad.position;
-    $("signed-in").hidden = false;
-    $("squad-name").textContent = nameOf(squad);
-    showTask(store.get("task"));
+    signedInAs(squad);
+    render();
   }
   connect(saved);
+  if (!navigator.onLine) document.body.dataset.ready = "1";
+  // Offline: the kept answers (tasks, matters) as the last sync left them.
+  sync().then(() => {
+    if (!navigator.onLine) document.body.dataset.ready = "1";
+  });
 } else {
   $("signin").hidden = false;
 }

@@ -1,0 +1,284 @@
+"""The squad tablet at sea (issue 28), in Chromium at 800x1280 against a real server: an offline start
+from the service worker and the kept answers, field time on the record, a lost answer retried, a
+refusal in the user's language with its note kept, a revoked token, and axe-core on the signed-in screen."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import time
+from pathlib import Path
+
+import pytest
+
+from dispatch.tablets import revoke
+from tests.conftest import Api
+from tests.factories import incident_body
+from tests.web.conftest import TABLET_VIEWPORT, wait_until
+
+pytestmark = pytest.mark.live
+AXE = Path(__file__).parent / "vendor" / "axe.min.js"
+TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
+RUN = """(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}, resultTypes: ['violations']})
+  .then((result) => result.violations.map((v) => ({id: v.id, impact: v.impact, help: v.help,
+    nodes: v.nodes.map((n) => ({target: n.target.join(' '), html: n.html.slice(0, 160), why: n.failureSummary}))})))"""
+# Islands of Shengsi: one incident each, so every test has its own squad.
+PLACES = [(122.77, 30.72), (122.516, 30.723), (122.452, 30.725), (122.45, 30.73), (122.82, 30.71), (122.455, 30.728)]
+_used: set[int] = set()
+
+
+@pytest.fixture
+def api(web_server):
+    client = Api(web_server.url)
+    yield client
+    client.close()
+
+
+def _task_for_a_squad(api, web_store, place, description):
+    """An incident at ``place`` dispatched to the best squad no other test of this module took;
+    that squad's id, a new tablet token for it, the incident and the task."""
+    from dispatch.tablets import issue_token
+
+    answer = api.post("/incidents", incident_body(at=place, description=description))
+    assert answer.status_code == 201, answer.text
+    incident = answer.json()
+    ranked = api.get(f"/incidents/{incident['id']}/recommendations", limit=20).json()["recommendations"]
+    squad_id = next(r["squad"]["id"] for r in ranked if r["squad"]["id"] not in _used)
+    _used.add(squad_id)
+    answer = api.post(f"/incidents/{incident['id']}/dispatch", {"squad_ids": [squad_id]})
+    assert answer.status_code == 201, answer.text
+    _, token = issue_token(web_store, squad_id, label="tablet offline test")
+    web_store.commit()
+    return squad_id, token, incident, answer.json()["tasks"][0]
+
+
+def _sign_in(screens, token: str, lang: str = "zh", context=None, path_extra: str = ""):
+    if context is None:
+        context = screens.browser.new_context(viewport=TABLET_VIEWPORT, base_url=screens.base_url)
+        screens.contexts.append(context)
+    page = screens.page(f"/tablet?positions=off&lang={lang}{path_extra}", context=context, wait_ready=False)
+    page.fill("#token", token)
+    page.click("#signin button[type=submit]")
+    page.wait_for_selector("body[data-ready='1']")
+    page.wait_for_selector("#signed-in:not([hidden])")
+    return page
+
+
+def _offline_ready(page) -> None:
+    """The service worker active (the shell cached) and the squad's tasks kept."""
+    assert page.evaluate("window.squadTablet.worker.then((r) => !!(r && r.active))")
+    deadline = time.monotonic() + 10
+    while not page.evaluate(
+        "caches.open('dispatch-tablet-data').then((c) => c.match('/api/v1/tablet/tasks')).then((r) => !!r)"
+    ):
+        assert time.monotonic() < deadline, "the squad's tasks were never kept"
+        time.sleep(0.1)
+
+
+def _state(api, task_id: int) -> dict:
+    return api.get(f"/tasks/{task_id}").json()
+
+
+def _wait(predicate, timeout: float = 15, what: str = "condition"):
+    deadline = time.monotonic() + timeout
+    while not (value := predicate()):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting for {what}")
+        time.sleep(0.1)
+    return value
+
+
+def test_the_shell_and_manifest_are_served_for_an_installable_tablet(screens):
+    import requests
+
+    sw = requests.get(f"{screens.base_url}/tablet-sw.js", timeout=10)
+    assert sw.status_code == 200 and sw.headers["Content-Type"].startswith("text/javascript")
+    assert sw.headers["Service-Worker-Allowed"] == "/tablet" and "no-cache" in sw.headers["Cache-Control"]
+    manifest = requests.get(f"{screens.base_url}/tablet.webmanifest?lang=en", timeout=10)
+    assert manifest.headers["Content-Type"].startswith("application/manifest+json")
+    body = manifest.json()
+    assert body["start_url"] == "/tablet" and body["display"] == "standalone"
+    assert {"192x192", "512x512"} <= {icon["sizes"] for icon in body["icons"]}
+    for icon in body["icons"]:
+        assert requests.get(f"{screens.base_url}{icon['src']}", timeout=10).status_code == 200
+    page = requests.get(f"{screens.base_url}/tablet", timeout=10)
+    assert 'rel="manifest"' in page.text and "default-src 'self'" in page.headers["Content-Security-Policy"]
+
+
+def test_a_reload_offline_shows_the_last_tasks_and_the_queue(screens, api, web_store):
+    _, token, incident, task = _task_for_a_squad(api, web_store, PLACES[0], "枸杞乡码头堆放杂物（离线重载）")
+    tablet = _sign_in(screens, token)
+    tablet.wait_for_selector(f"#task[data-task-id='{task['id']}'][data-state='dispatched']")
+    assert tablet.inner_text("#task-priority") == f"P{incident['priority']}"
+    assert tablet.inner_text("#task-matters") not in ("", "—")
+    assert "剩余" in tablet.inner_text("#task-deadline") or "超时" in tablet.inner_text("#task-deadline")
+    tablet.click(".lifecycle button[data-to='acknowledged']")
+    _wait(lambda: _state(api, task["id"])["state"] == "acknowledged", what="the acknowledgement")
+    tablet.wait_for_selector("#pending[data-count='0']")
+    _offline_ready(tablet)
+
+    tablet.context.set_offline(True)
+    tablet.fill("#note", "船未到，先电话联系")
+    tablet.click(".lifecycle button[data-to='en_route']")
+    tablet.wait_for_selector("#pending[data-count='1']")
+    tablet.reload()  # no network: the service worker answers the shell, the kept answers the tasks
+    tablet.wait_for_selector("#signed-in:not([hidden])")
+    tablet.wait_for_selector(f"#task[data-task-id='{task['id']}'][data-state='en_route']")
+    tablet.wait_for_selector("#net.off")
+    assert tablet.evaluate("!!navigator.serviceWorker.controller"), "the page came from the service worker"
+    assert tablet.get_attribute("#pending", "data-count") == "1"
+    assert "船未到" in tablet.inner_text("#queue")
+    assert tablet.inner_text("#task-priority") == f"P{incident['priority']}"
+    assert "码头堆放杂物" in tablet.inner_text("#task-desc")
+    wait_until(tablet, "document.querySelectorAll('#task-map path.leaflet-interactive, #task-map path').length > 1")
+    screens.screenshot(tablet, "offline-zh")
+
+    tablet.context.set_offline(False)
+    tablet.wait_for_selector("#pending[data-count='0']", timeout=15_000)
+    assert _state(api, task["id"])["state"] == "en_route"
+    tablet.wait_for_selector("#net.on")
+
+
+def test_steps_tapped_offline_are_recorded_at_their_tap_time(screens, api, web_store):
+    _, token, incident, task = _task_for_a_squad(api, web_store, PLACES[1], "五龙乡占道（现场时间）")
+    tablet = _sign_in(screens, token)
+    tablet.wait_for_selector(f"#task[data-task-id='{task['id']}']")
+    tablet.click(".lifecycle button[data-to='acknowledged']")
+    _wait(lambda: _state(api, task["id"])["state"] == "acknowledged", what="the acknowledgement")
+
+    tablet.context.set_offline(True)
+    tablet.wait_for_selector("#net.off")
+    tapped = dt.datetime.now(dt.UTC)
+    tablet.click(".lifecycle button[data-to='en_route']")
+    tablet.wait_for_selector("#pending[data-count='1']")
+    queued = tablet.evaluate("JSON.parse(localStorage.getItem('dispatch.tablet.queue'))[0]")
+    assert queued["occurred_at"][-6] in "+-", "ISO with the device's offset"
+    assert len(queued["action_id"]) == 36
+    time.sleep(3.5)
+    tablet.context.set_offline(False)
+    synced = dt.datetime.now(dt.UTC)
+    tablet.wait_for_selector("#pending[data-count='0']", timeout=15_000)
+
+    server = _state(api, task["id"])
+    en_route_at = dt.datetime.fromisoformat(server["en_route_at"])
+    assert abs((en_route_at - tapped).total_seconds()) < 1.0, (en_route_at, tapped)
+    assert (synced - en_route_at).total_seconds() > 3.0, "the tap time, not the sync time"
+    events = api.get(f"/incidents/{incident['id']}/events").json()["events"]
+    step = next(e for e in events if e["entity"]["type"] == "task" and e["data"].get("to") == "en_route")
+    occurred = dt.datetime.fromisoformat(step["occurred_at"])
+    recorded = dt.datetime.fromisoformat(step["recorded_at"])
+    assert abs((occurred - tapped).total_seconds()) < 1.0
+    assert (recorded - occurred).total_seconds() > 3.0, "the record keeps both: the field's and the server's"
+
+
+def test_a_lost_answer_retried_is_a_success_not_a_refusal(screens, api, web_store):
+    _, token, incident, task = _task_for_a_squad(api, web_store, PLACES[2], "菜园镇渔船（答复丢失）")
+    tablet = _sign_in(screens, token)
+    tablet.wait_for_selector(f"#task[data-task-id='{task['id']}']")
+    bodies: list[dict] = []
+
+    def lose_the_answer(route):
+        bodies.append(json.loads(route.request.post_data))
+        if len(bodies) == 1:
+            route.fetch()  # the server stores the step...
+            route.abort("connectionreset")  # ...and its answer is lost on the way back
+        else:
+            route.continue_()
+
+    tablet.route("**/api/v1/tasks/*/transition", lose_the_answer)
+    tablet.fill("#note", "已联系船主")
+    tablet.click(".lifecycle button[data-to='acknowledged']")
+    tablet.wait_for_selector("#pending[data-count='0']", timeout=15_000)
+    assert len(bodies) == 2, bodies
+    assert bodies[0]["action_id"] == bodies[1]["action_id"] and bodies[0]["occurred_at"] == bodies[1]["occurred_at"]
+    assert tablet.evaluate("window.squadTablet.errors") == []
+    assert tablet.is_hidden("#refused-box")
+    assert _state(api, task["id"])["state"] == "acknowledged"
+    events = api.get(f"/incidents/{incident['id']}/events").json()["events"]
+    acks = [e for e in events if e["entity"]["type"] == "task" and e["data"].get("to") == "acknowledged"]
+    assert len(acks) == 1, "stored once"
+    tablet.wait_for_selector("#task[data-state='acknowledged']")
+
+
+def test_a_step_the_dispatcher_overtook_is_refused_in_the_users_language_with_its_note(screens, api, web_store):
+    _, token, incident, task = _task_for_a_squad(api, web_store, PLACES[3], "菜园镇违章搭建（调度取消）")
+    tablet = _sign_in(screens, token, lang="en")
+    tablet.wait_for_selector(f"#task[data-task-id='{task['id']}']")
+    tablet.context.set_offline(True)
+    tablet.fill("#note", "owner not at home, photos IMG-7")
+    tablet.click(".lifecycle button[data-to='acknowledged']")
+    tablet.wait_for_selector("#pending[data-count='1']")
+    cancelled = api.post(f"/tasks/{task['id']}/transition", {"to": "cancelled", "reason": "另派中队"})
+    assert cancelled.status_code == 200, cancelled.text
+    tablet.context.set_offline(False)
+    tablet.wait_for_selector("#refused-box:not([hidden])", timeout=15_000)
+    text = tablet.inner_text("#refused")
+    assert f"Task #{task['id']} was cancelled by the dispatcher" in text, text
+    assert "owner not at home, photos IMG-7" in text, "the note is kept in view"
+    assert tablet.get_attribute("#pending", "data-count") == "0"
+    tablet.wait_for_selector("#no-task:not([hidden])")
+    screens.screenshot(tablet, "refused-en")
+    tablet.click("#refused .copy-note")
+    assert tablet.input_value("#note") == "owner not at home, photos IMG-7"
+
+
+def test_a_wrong_or_revoked_token_shows_the_sign_in_screen(screens, api, web_store):
+    context = screens.browser.new_context(viewport=TABLET_VIEWPORT, base_url=screens.base_url)
+    screens.contexts.append(context)
+    page = screens.page("/tablet?positions=off", context=context, wait_ready=False)
+    page.fill("#token", "sqt_not-a-token")
+    page.click("#signin button[type=submit]")
+    page.wait_for_selector("#signin-error:text('令牌无效或已过期')", timeout=10_000)
+    assert page.is_visible("#signin") and page.is_hidden("#signed-in")
+
+    _, token, _, task = _task_for_a_squad(api, web_store, PLACES[4], "嵊山镇（令牌吊销）")
+    page.fill("#token", token)
+    page.click("#signin button[type=submit]")
+    page.wait_for_selector(f"#task[data-task-id='{task['id']}']")
+    from sqlalchemy import select
+
+    from dispatch.store.models import TabletToken
+
+    for row in web_store.scalars(select(TabletToken).where(TabletToken.label == "tablet offline test")):
+        revoke(web_store, row.id)
+    web_store.commit()
+    # Signed in: the server closes the revoked token's socket, the tablet asks the API and signs out.
+    page.wait_for_selector("#signin:not([hidden]) #signin-error:not(:empty)", timeout=15_000)
+    message = page.inner_text("#signin-error")
+    assert "吊销" in message or "令牌无效" in message, message
+    assert page.is_hidden("#signed-in")
+    # A cold start with the revoked token still kept: the socket is refused, the same screen.
+    page.evaluate(f"localStorage.setItem('dispatch.tablet.token', JSON.stringify({json.dumps(token)}))")
+    page.reload()
+    page.wait_for_selector("#signin:not([hidden]) #signin-error:not(:empty)", timeout=15_000)
+    assert page.is_hidden("#signed-in")
+    screens.screenshot(page, "revoked-zh")
+
+
+def test_axe_finds_no_wcag_violation_on_the_signed_in_tablet_with_a_task(screens, api, web_store):
+    assert AXE.exists(), "tests/web/vendor/axe.min.js is missing: make vendor"
+    _, token, _, task = _task_for_a_squad(api, web_store, PLACES[5], "花鸟乡渔家乐安全检查（无障碍）")
+    context = screens.browser.new_context(viewport=TABLET_VIEWPORT, base_url=screens.base_url)
+    screens.contexts.append(context)
+    context.add_init_script(path=str(AXE))
+    page = _sign_in(screens, token, context=context)
+    found = {}
+    for lang in ("zh", "en"):
+        if lang == "en":
+            page.goto("/tablet?positions=off&lang=en")
+            page.wait_for_selector("body[data-ready='1']")
+        page.wait_for_selector(f"#task[data-task-id='{task['id']}']")
+        page.wait_for_selector("#task-matters:not(:empty)")
+        page.fill("#note", "现场已处置" if lang == "zh" else "done on site")
+        page.wait_for_selector("#task-route ol.legs li, #task-route:text-matches('.{3,}')")
+        page.evaluate("document.querySelector('main.tablet').scrollTop = 0")
+        page.wait_for_timeout(300)
+        assert page.evaluate("typeof window.axe") == "object", "axe was not loaded"
+        screens.screenshot(page, f"signed-in-{lang}")
+        found[lang] = page.evaluate(RUN, TAGS)
+    report = "\n".join(
+        f"[{lang}] {v['id']}: {v['help']} " + "; ".join(n["target"] for n in v["nodes"])
+        for lang, vs in found.items()
+        for v in vs
+    )
+    assert found == {"zh": [], "en": []}, report
