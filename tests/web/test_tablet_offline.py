@@ -23,30 +23,42 @@ RUN = """(tags) => axe.run(document, {runOnly: {type: 'tag', values: tags}, resu
   .then((result) => result.violations.map((v) => ({id: v.id, impact: v.impact, help: v.help,
     nodes: v.nodes.map((n) => ({target: n.target.join(' '), html: n.html.slice(0, 160), why: n.failureSummary}))})))"""
 # Islands of Shengsi: one incident each, so every test has its own squad.
-PLACES = [(122.77, 30.72), (122.516, 30.723), (122.452, 30.725), (122.45, 30.73), (122.82, 30.71), (122.455, 30.728)]
-_used: set[int] = set()
+PLACES = [
+    (122.77, 30.72),
+    (122.516, 30.723),
+    (122.452, 30.725),
+    (122.45, 30.73),
+    (122.82, 30.71),
+    (122.455, 30.728),
+    (122.772, 30.716),
+]
+_opened: list[int] = []  # tasks to cancel after each test: their squads are free for the next
 
 
 @pytest.fixture
 def api(web_server):
     client = Api(web_server.url)
     yield client
+    while _opened:  # the squads go back to available (recommendations leave busy squads out)
+        task_id = _opened.pop()
+        if client.get(f"/tasks/{task_id}").json()["state"] not in ("completed", "declined", "cancelled"):
+            client.post(f"/tasks/{task_id}/transition", {"to": "cancelled", "reason": "测试结束"})
     client.close()
 
 
 def _task_for_a_squad(api, web_store, place, description):
-    """An incident at ``place`` dispatched to the best squad no other test of this module took;
-    that squad's id, a new tablet token for it, the incident and the task."""
+    """An incident at ``place`` dispatched to the best squad; that squad's id, a new tablet token
+    for it, the incident and the task (cancelled after the test)."""
     from dispatch.tablets import issue_token
 
     answer = api.post("/incidents", incident_body(at=place, description=description))
     assert answer.status_code == 201, answer.text
     incident = answer.json()
-    ranked = api.get(f"/incidents/{incident['id']}/recommendations", limit=20).json()["recommendations"]
-    squad_id = next(r["squad"]["id"] for r in ranked if r["squad"]["id"] not in _used)
-    _used.add(squad_id)
+    ranked = api.get(f"/incidents/{incident['id']}/recommendations", limit=50).json()["recommendations"]
+    squad_id = ranked[0]["squad"]["id"]
     answer = api.post(f"/incidents/{incident['id']}/dispatch", {"squad_ids": [squad_id]})
     assert answer.status_code == 201, answer.text
+    _opened.append(answer.json()["tasks"][0]["id"])
     _, token = issue_token(web_store, squad_id, label="tablet offline test")
     web_store.commit()
     return squad_id, token, incident, answer.json()["tasks"][0]
@@ -137,6 +149,33 @@ def test_a_reload_offline_shows_the_last_tasks_and_the_queue(screens, api, web_s
     tablet.wait_for_selector("#pending[data-count='0']", timeout=15_000)
     assert _state(api, task["id"])["state"] == "en_route"
     tablet.wait_for_selector("#net.on")
+    kept = tablet.evaluate(
+        "caches.keys().then((names) => Promise.all(names.map((n) => caches.open(n).then((c) => c.keys())"
+        ".then((keys) => keys.map((r) => [n, new URL(r.url).pathname]))))).then((all) => all.flat())"
+    )
+    api_kept = sorted({path for name, path in kept if path.startswith("/api/")})
+    assert {name for name, path in kept if path.startswith("/api/")} == {"dispatch-tablet-data"}, kept
+    allowed = {"/api/v1/regions", "/api/v1/zones", "/api/v1/matters", "/api/v1/tablet/tasks"}
+    assert set(api_kept) - allowed <= {f"/api/v1/tasks/{task['id']}/route"}, api_kept
+    assert {"/tablet", "/static/app/tablet.js", "/static/vendor/leaflet/leaflet.js"} <= {path for _, path in kept}
+
+
+def test_a_second_device_restores_the_squads_acknowledged_work(screens, api, web_store):
+    squad_id, token, incident, task = _task_for_a_squad(api, web_store, PLACES[5], "花鸟乡（第二台平板）")
+    first = _sign_in(screens, token)
+    first.wait_for_selector(f"#task[data-task-id='{task['id']}']")
+    first.click(".lifecycle button[data-to='acknowledged']")
+    _wait(lambda: _state(api, task["id"])["state"] == "acknowledged", what="the acknowledgement")
+    first.click("#signout")
+    first.wait_for_selector("#signin:not([hidden])")
+    # Signed out (everything of the squad forgotten) and a second device: the work comes back from the server.
+    for page in (first, _sign_in(screens, token, lang="en")):
+        if page is first:
+            page.fill("#token", token)
+            page.click("#signin button[type=submit]")
+        page.wait_for_selector(f"#task[data-task-id='{task['id']}'][data-state='acknowledged']", timeout=10_000)
+        assert page.inner_text("#task-desc") == "花鸟乡（第二台平板）"
+        assert page.get_attribute("#squad-name", "data-squad-id") == str(squad_id)
 
 
 def test_steps_tapped_offline_are_recorded_at_their_tap_time(screens, api, web_store):
@@ -231,7 +270,7 @@ def test_a_wrong_or_revoked_token_shows_the_sign_in_screen(screens, api, web_sto
     page.wait_for_selector("#signin-error:text('令牌无效或已过期')", timeout=10_000)
     assert page.is_visible("#signin") and page.is_hidden("#signed-in")
 
-    _, token, _, task = _task_for_a_squad(api, web_store, PLACES[4], "嵊山镇（令牌吊销）")
+    squad_id, token, _, task = _task_for_a_squad(api, web_store, PLACES[4], "嵊山镇（令牌吊销）")
     page.fill("#token", token)
     page.click("#signin button[type=submit]")
     page.wait_for_selector(f"#task[data-task-id='{task['id']}']")
@@ -239,7 +278,9 @@ def test_a_wrong_or_revoked_token_shows_the_sign_in_screen(screens, api, web_sto
 
     from dispatch.store.models import TabletToken
 
-    for row in web_store.scalars(select(TabletToken).where(TabletToken.label == "tablet offline test")):
+    for row in web_store.scalars(
+        select(TabletToken).where(TabletToken.squad_id == squad_id, TabletToken.revoked_at.is_(None))
+    ):
         revoke(web_store, row.id)
     web_store.commit()
     # Signed in: the server closes the revoked token's socket, the tablet asks the API and signs out.
@@ -257,7 +298,7 @@ def test_a_wrong_or_revoked_token_shows_the_sign_in_screen(screens, api, web_sto
 
 def test_axe_finds_no_wcag_violation_on_the_signed_in_tablet_with_a_task(screens, api, web_store):
     assert AXE.exists(), "tests/web/vendor/axe.min.js is missing: make vendor"
-    _, token, _, task = _task_for_a_squad(api, web_store, PLACES[5], "花鸟乡渔家乐安全检查（无障碍）")
+    _, token, _, task = _task_for_a_squad(api, web_store, PLACES[6], "花鸟乡渔家乐安全检查（无障碍）")
     context = screens.browser.new_context(viewport=TABLET_VIEWPORT, base_url=screens.base_url)
     screens.contexts.append(context)
     context.add_init_script(path=str(AXE))
