@@ -679,8 +679,8 @@ function message(text, kind = "ok") {
   $("tablet-message").className = `message ${kind}`;
 }
 
-/** Back to the sign-in screen with ``reason``. A token refused by the server keeps the queue and the
- * refusals: the same squad signing in again sends them (another squad's sign-in drops them). */
+/** Back to the sign-in screen with ``reason``. ``keepWork`` keeps the queue and the refusals: the same
+ * squad signing in again sends them (another squad's sign-in drops them). */
 function signOut(reason, { keepWork = false } = {}) {
   tablet.socket?.disconnect();
   tablet.socket = null;
@@ -818,7 +818,9 @@ $("signin").addEventListener("submit", (event) => {
   tablet.tasks = [];
   connect(token);
 });
-$("signout").addEventListener("click", () => signOut());
+// Steps still queued and refusals stay on the device: the same squad's next sign-in sends and shows
+// them (another squad's sign-in drops them); the tasks and the kept answers go.
+$("signout").addEventListener("click", () => signOut("", { keepWork: true }));
 
 // -- the service worker: the shell for an offline start -------------------------------------------
 
