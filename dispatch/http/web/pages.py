@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from pathlib import Path
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
@@ -77,8 +78,9 @@ def planner():
 @bp.get("/tablet-sw.js")
 def tablet_sw():
     """The tablet's service worker: the shell offline (static/app/tablet-sw.js), never cached itself."""
-    response = current_app.send_static_file("app/tablet-sw.js")
-    response.mimetype = "text/javascript"
+    # read whole (a few kB): no file handle is left to the response's close
+    script = (Path(current_app.static_folder) / "app" / "tablet-sw.js").read_bytes()
+    response = current_app.response_class(script, mimetype="text/javascript")
     response.headers["Service-Worker-Allowed"] = "/tablet"
     response.headers["Cache-Control"] = "no-cache"
     return response
