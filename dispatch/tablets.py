@@ -49,6 +49,14 @@ def tablet_for_token(session: Session, token: object) -> TabletToken | None:
     return row
 
 
+def is_revoked(session: Session, token: object) -> bool:
+    """Whether ``token`` is a tablet token that was revoked (its tablet is told so, not just refused)."""
+    if not isinstance(token, str) or not token.startswith(PREFIX) or len(token) > 200:
+        return False
+    revoked = session.scalar(select(TabletToken.revoked_at).where(TabletToken.token_hash == _hash(token)))
+    return revoked is not None
+
+
 def squad_for_token(session: Session, token: object) -> int | None:
     """The squad a valid, unrevoked token belongs to; None for anything else."""
     row = tablet_for_token(session, token)

@@ -140,3 +140,18 @@ def test_the_task_card_gets_its_route_with_the_ferry_leg(client, anonymous, sess
         f"/api/v1/tasks/{task['tasks'][0]['id']}/route", headers={"Authorization": f"Bearer {other}"}
     )
     assert mine_only.status_code == 403
+
+
+def test_a_revoked_tablet_token_is_told_so(client, anonymous, session):
+    from dispatch.store.models import TabletToken
+    from dispatch.tablets import revoke
+
+    _, _, _, tablet = _task(client, session)
+    row = session.scalars(select(TabletToken).order_by(TabletToken.id.desc())).first()
+    revoke(session, row.id)
+    session.commit()
+    from dispatch.accounts import forget_tokens
+
+    forget_tokens()
+    refused = anonymous.get("/api/v1/tablet/tasks", headers=tablet)
+    assert refused.status_code == 401 and refused.get_json()["error"]["code"] == "token_revoked"

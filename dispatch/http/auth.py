@@ -42,6 +42,7 @@ from dispatch.scope import OutOfScope, require_region
 from dispatch.signin import sign_in, sign_out
 from dispatch.store.db import db
 from dispatch.store.models import Task
+from dispatch.tablets import is_revoked
 
 # endpoint -> action; blueprint-wide defaults below for read-only standard interfaces.
 ENDPOINT_ACTIONS: dict[str, str] = {
@@ -293,6 +294,9 @@ def enforce():
     principal = _identify(db.session)
     g.principal = principal
     if principal is None:
+        header = request.environ.get("HTTP_AUTHORIZATION", "")
+        if header.lower().startswith("bearer ") and is_revoked(db.session, header[7:].strip()):
+            return _refuse(401, "token_revoked", "this tablet's token was revoked: sign in with a new one")
         return _refuse(401, "unauthorized", "sign in, or send Authorization: Bearer <token>")
     if not allowed(principal.role, action):
         return _refuse(403, "forbidden", f"a {principal.role} may not do this ({action})")
