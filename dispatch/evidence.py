@@ -59,6 +59,7 @@ SHA256_RE = re.compile(r"^[0-9a-f]{64}$")
 
 # Served as themselves (with nosniff): a browser shows them and runs nothing in them.
 INERT_TYPES = frozenset({"image/jpeg", "image/png", "image/webp", "video/mp4", "video/webm", "application/pdf"})
+SERVED_TYPES = INERT_TYPES | {"application/octet-stream"}  # the types a file is served with
 # Accepted at upload; those not inert are served as an attachment (application/octet-stream).
 ACCEPTED_TYPES = INERT_TYPES | frozenset(
     {"image/heic", "image/heif", "video/quicktime", "audio/mp4", "audio/mpeg", "audio/aac", "audio/webm"}
@@ -328,7 +329,7 @@ def check_occurred_at(value: dt.datetime | None, config: Any, field: str = "occu
 
 
 def check_action_id(value: str | None, field: str = "action_id") -> str | None:
-    if value in (None, ""):
+    if value is None:
         return None
     try:
         return str(uuid.UUID(str(value)))
@@ -522,11 +523,11 @@ def write_chunk(
     if row.state == "failed":
         raise ApiError("this upload failed its check; start a new one", status=409, code="upload_failed")
     if offset < 0:
-        raise ApiError("Upload-Offset must be 0 or more", field="Upload-Offset", code="invalid_parameter")
+        raise ApiError("offset must be 0 or more", field="offset", code="invalid_parameter")
     if offset > row.received:
         raise ApiError(
             f"the server has {row.received} bytes of this upload; send from there",
-            field="Upload-Offset",
+            field="offset",
             status=409,
             code="offset_mismatch",
             details={"offset": row.received},
@@ -535,7 +536,7 @@ def write_chunk(
     if end > row.size:
         raise ApiError(
             f"the chunk ends at {end}, past the announced size {row.size}",
-            field="Upload-Offset",
+            field="offset",
             status=413,
             code="too_large",
         )

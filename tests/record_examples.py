@@ -133,6 +133,8 @@ class Recorder:
                              f"{response.status_code} (expected {status}):\n{answer}")  # fmt: skip
         if key not in self.examples and answer is not None:
             self.examples[key] = {"status": response.status_code, "answer": answer, "path": dict(path)}
+            if "query_string" in request:
+                self.examples[key]["query"] = dict(request["query_string"])
         return answer
 
 
@@ -233,11 +235,11 @@ def _evidence_from_the_scene(rec: Recorder, task_id: dict[str, int], squad: dict
     where = {**task_id, "upload_id": upload["id"]}
     half = len(video) // 2
     rec.send("PATCH /api/v1/tasks/{task_id}/evidence/uploads/{upload_id}", path=where, status=200,
-             headers={**squad, "Upload-Offset": "0"}, data=video[:half],
+             headers=squad, query_string={"offset": 0}, data=video[:half],
              content_type="application/offset+octet-stream")  # fmt: skip
     rec.call("GET /api/v1/tasks/{task_id}/evidence/uploads/{upload_id}", path=where, headers=squad)
     done = rec.send("PATCH /api/v1/tasks/{task_id}/evidence/uploads/{upload_id}", path=where, status=201,
-                    headers={**squad, "Upload-Offset": str(half)}, data=video[half:],
+                    headers=squad, query_string={"offset": half}, data=video[half:],
                     content_type="application/offset+octet-stream")  # fmt: skip
     rec.call("GET /api/v1/evidence/{sha256}", path={"sha256": done["evidence"]["sha256"]},
              headers={**squad, "Accept": "application/json"})  # fmt: skip

@@ -111,7 +111,7 @@ def test_chunks_resume_after_a_drop_and_a_repeated_chunk_is_taken_once(app, anon
     url = f"/api/v1/tasks/{scene['task']}/evidence/uploads/{upload['id']}"
 
     def chunk(offset, size=600_000):
-        return anonymous.patch(url, data=data[offset : offset + size], headers={**tablet, "Upload-Offset": str(offset)},
+        return anonymous.patch(url, data=data[offset : offset + size], query_string={"offset": offset}, headers=tablet,
                                content_type="application/offset+octet-stream")  # fmt: skip
 
     assert chunk(0).get_json()["offset"] == 600_000
@@ -126,7 +126,7 @@ def test_chunks_resume_after_a_drop_and_a_repeated_chunk_is_taken_once(app, anon
     ahead = chunk(1_800_000)  # past the server's offset
     assert ahead.status_code == 409
     assert ahead.get_json()["error"]["offset"] == 1_200_000
-    assert ahead.get_json()["error"]["field"] == "Upload-Offset"
+    assert ahead.get_json()["error"]["field"] == "offset"
     overlap = chunk(1_000_000, 700_000)  # overlaps what the server has: only the new bytes are added
     assert overlap.get_json()["offset"] == 1_700_000
     assert chunk(1_700_000).get_json()["offset"] == 2_300_000
@@ -151,9 +151,7 @@ def test_a_wrong_sha256_is_refused_and_nothing_is_stored(app, client, scene, ses
     announce = {"size": len(data), "sha256": hashlib.sha256(b"other").hexdigest(), "media_type": "image/jpeg"}
     upload = client.post(f"/api/v1/tasks/{scene['task']}/evidence/uploads", json=announce).get_json()
     url = f"/api/v1/tasks/{scene['task']}/evidence/uploads/{upload['id']}"
-    answer = client.patch(
-        url, data=data, headers={"Upload-Offset": "0"}, content_type="application/offset+octet-stream"
-    )
+    answer = client.patch(url, data=data, query_string={"offset": 0}, content_type="application/offset+octet-stream")
     assert answer.status_code == 422
     assert answer.get_json()["error"]["field"] == "sha256"
     assert answer.get_json()["error"]["code"] == "sha256_mismatch"
@@ -176,6 +174,8 @@ def test_a_wrong_sha256_is_refused_and_nothing_is_stored(app, client, scene, ses
         ("piece_future", 422, "time_in_future", "occurred_at"),
         ("announce_bad_sha", 400, "invalid_field", "sha256"),
         ("piece_no_file", 400, "missing_field", "file"),
+        ("piece_empty_action_id", 400, "invalid_field", "action_id"),
+        ("piece_unknown_part", 400, "unknown_field", "note"),
     ],
 )
 def test_refusals_name_the_field(app, client, scene, send, status, code, field):
@@ -200,6 +200,10 @@ def test_refusals_name_the_field(app, client, scene, send, status, code, field):
         answer = _piece(client, task, occurred_at=(dt.datetime.now(dt.UTC) + dt.timedelta(hours=1)).isoformat())
     elif send == "announce_bad_sha":
         answer = client.post(uploads, json={"size": 10, "sha256": "abc", "media_type": "image/png"})
+    elif send == "piece_unknown_part":
+        answer = _piece(client, task, note="hello")
+    elif send == "piece_empty_action_id":
+        answer = _piece(client, task, action_id="")
     else:
         answer = client.post(f"/api/v1/tasks/{task}/evidence", data={"occurred_at": _now()},
                              content_type="multipart/form-data")  # fmt: skip
@@ -310,7 +314,7 @@ def test_the_backup_takes_the_stored_files_and_no_partial_upload(app, client, ru
     partial = client.post(f"/api/v1/tasks/{scene['task']}/evidence/uploads",
                           json={"size": 100, "sha256": "0" * 64, "media_type": "image/png"}).get_json()  # fmt: skip
     url = f"/api/v1/tasks/{scene['task']}/evidence/uploads/{partial['id']}"
-    client.patch(url, data=b"x" * 40, headers={"Upload-Offset": "0"}, content_type="application/offset+octet-stream")
+    client.patch(url, data=b"x" * 40, query_string={"offset": 0}, content_type="application/offset+octet-stream")
     target = tmp_path / "backup.tar"
     result = runner.invoke(args=["backup", str(target)])
     assert result.exit_code == 0, result.output

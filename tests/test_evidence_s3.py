@@ -109,7 +109,7 @@ def test_uploads_land_in_the_bucket_are_served_and_verified(s3_app, client, sess
                       json={"size": len(video), "sha256": sha256, "media_type": "video/mp4"}).get_json()  # fmt: skip
     url = f"/api/v1/tasks/{task['id']}/evidence/uploads/{upload['id']}"
     for offset in (0, 0, 800_000):  # the first chunk twice
-        answer = web.patch(url, data=video[offset : offset + 800_000], headers={**tablet, "Upload-Offset": str(offset)},
+        answer = web.patch(url, data=video[offset : offset + 800_000], query_string={"offset": offset}, headers=tablet,
                            content_type="application/offset+octet-stream")  # fmt: skip
     assert answer.status_code == 201 and answer.get_json()["evidence"]["sha256"] == sha256
     assert not (Path(app.config["DATA_DIR"]) / "evidence").exists()  # nothing in the data folder

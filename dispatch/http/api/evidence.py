@@ -14,9 +14,9 @@ A resumable upload in chunks (a small tus-like protocol), for anything larger or
    "occurred_at"?, "file_name"?, "action_id"?}`` -> 201 ``{"id": upload id, "offset": 0, "size",
    "sha256", "media_type", "state": "uploading", "evidence": null}`` (a repeated ``action_id``:
    200 with the same upload, its offset as it is now: resume from there).
-2. ``PATCH /api/v1/tasks/{task_id}/evidence/uploads/{upload_id}`` with the header
-   ``Upload-Offset: N`` and the chunk as the body (``application/offset+octet-stream`` or
-   ``application/octet-stream``; each chunk under MAX_CONTENT_LENGTH) -> 200 the upload, its new
+2. ``PATCH /api/v1/tasks/{task_id}/evidence/uploads/{upload_id}?offset=N`` with the chunk as
+   the body (``application/octet-stream`` or ``application/offset+octet-stream``; each chunk
+   under MAX_CONTENT_LENGTH) -> 200 the upload, its new
    ``offset``. A chunk the server has already (the same offset again: a retry after a lost
    answer) is accepted and written once; a chunk overlapping the end adds only its new bytes; a
    chunk beyond the end is 409 ``offset_mismatch`` with ``error.offset``, the offset to send from.
@@ -35,7 +35,7 @@ if that is inert (image/jpeg, image/png, image/webp, video/mp4, video/webm, appl
 anything else as ``application/octet-stream`` with ``Content-Disposition: attachment``; always
 ``X-Content-Type-Options: nosniff`` and a sandboxing Content-Security-Policy.
 
-Refusals: 413 ``too_large`` (field ``size``, ``file`` or ``Upload-Offset``), 415
+Refusals: 413 ``too_large`` (field ``size``, ``file`` or ``offset``), 415
 ``unsupported_media_type`` (field ``media_type`` or ``file``), 400 naming the field otherwise.
 """
 
@@ -52,25 +52,21 @@ from dispatch.http.contract import Link, operation, spec
 from dispatch.http.contract.common import Plain, _time
 from dispatch.http.contract.evidence import (
     UUID_PATTERN,
+    ChunkQuery,
     EvidenceItem,
     EvidencePieceForm,
     EvidenceStored,
     EvidenceUpload,
     EvidenceUploadBody,
+    form_schema,
 )
 from dispatch.store.db import db
 from dispatch.store.models import Task
 
+PIECE_FIELDS = frozenset(EvidencePieceForm.model_fields)
 CHUNK_TYPES = ("application/offset+octet-stream", "application/octet-stream")
 _SHA256_SCHEMA = {"type": "string", "pattern": r"^[0-9a-f]{64}$", "description": "SHA-256, lower-case hex"}
 _UPLOAD_ID_SCHEMA = {"type": "string", "pattern": UUID_PATTERN, "description": "the upload's id"}
-_OFFSET_HEADER = {
-    "name": "Upload-Offset",
-    "in": "header",
-    "required": True,
-    "schema": {"type": "integer", "minimum": 0, "maximum": 10**15 - 1},
-    "description": "where this chunk starts in the file (bytes)",
-}
 
 
 _STORED_LINKS = {"read": Link("get_evidence", "the stored file", sha256="$response.body#/sha256")}
@@ -153,7 +149,7 @@ def _upload_answer(row, status: int = 200) -> Response:
 
 
 @bp.post("/tasks/<int:task_id>/evidence")
-@_declare(body={"multipart/form-data": {"schema": EvidencePieceForm.model_json_schema()}})
+@_declare(body={"multipart/form-data": {"schema": form_schema(EvidencePieceForm)}})
 @operation(query=Plain, answers={201: EvidenceStored, 200: EvidenceStored}, errors=(404, 409, 413, 415),
            tags=["evidence"], links={201: _STORED_LINKS, 200: _STORED_LINKS})  # fmt: skip
 def add_task_evidence(task_id: int):
@@ -164,21 +160,25 @@ def add_task_evidence(task_id: int):
     _within_request_limit("file")
     if request.mimetype != "multipart/form-data":
         raise ApiError("send multipart/form-data with a part named file", field="file", code="invalid_body")
+    for name in [*request.form, *request.files]:
+        if name not in PIECE_FIELDS:
+            raise ApiError(f"unknown part {name[:40]!r}: send {', '.join(sorted(PIECE_FIELDS))}", field=name[:100],
+                           code="unknown_field")  # fmt: skip
     upload = request.files.get("file")
     if upload is None or not upload.filename and not upload.mimetype:
         raise ApiError("the part named file is required", field="file", code="missing_field")
     occurred_at = None
-    if request.form.get("occurred_at"):
+    if "occurred_at" in request.form:  # sent: a date-time (empty is refused, not taken for absent)
         try:
             occurred_at = _time(request.form["occurred_at"])
         except ValueError as exc:
             raise ApiError(str(exc), field="occurred_at", code="invalid_field") from None
     action_id = evidence.check_action_id(request.form.get("action_id"))
-    media_type = request.form.get("media_type") or upload.mimetype
+    media_type = request.form.get("media_type", upload.mimetype)
     try:
         evidence.check_media_type(media_type, field="file")
     except ApiError:
-        if request.form.get("media_type"):
+        if "media_type" in request.form:
             raise ApiError(f"{media_type[:100]!r} is not accepted as evidence", field="media_type", status=415,
                            code="unsupported_media_type") from None  # fmt: skip
         raise
@@ -225,33 +225,28 @@ def create_evidence_upload(task_id: int):
 @bp.patch("/tasks/<int:task_id>/evidence/uploads/<upload_id>")
 @_declare(
     body={"application/octet-stream": {"schema": {"type": "string", "format": "binary", "minLength": 1}}},
-    headers=(_OFFSET_HEADER,),
     path={"upload_id": _UPLOAD_ID_SCHEMA},
 )
-@operation(query=Plain, answers={200: EvidenceUpload, 201: EvidenceUpload}, errors=(404, 409, 413, 415, 422),
+@operation(query=ChunkQuery, answers={200: EvidenceUpload, 201: EvidenceUpload}, errors=(404, 409, 413, 415, 422),
            tags=["evidence"])  # fmt: skip
 def patch_evidence_upload(task_id: int, upload_id: str):
-    """A chunk at ``Upload-Offset`` (header), the bytes as the body: 200 with the new offset; 201
+    """A chunk at ``?offset=``, the bytes as the body: 200 with the new offset; 201
     when it completed the file (checked, stored, on the record). A chunk already received is
     accepted once; a chunk past the server's offset is 409 with ``error.offset``."""
     _task(task_id)
     session = db.session
     row = evidence.find_upload(session, task_id, upload_id, lock=True)
     if request.mimetype not in CHUNK_TYPES:
-        raise ApiError("send the chunk as application/offset+octet-stream", field="Content-Type", status=415,
+        raise ApiError("send the chunk as application/octet-stream", field="Content-Type", status=415,
                        code="unsupported_media_type")  # fmt: skip
     _within_request_limit("body")
-    header = request.headers.get("Upload-Offset", "")
-    if not header.isdigit() or len(header) > 15:
-        raise ApiError("Upload-Offset (bytes, 0 or more) is required", field="Upload-Offset",
-                       code="invalid_parameter")  # fmt: skip
     data = request.get_data(cache=False)
     if not data:
         raise ApiError("the chunk is empty", field="body", status=422, code="empty_chunk")
     was_stored = row.state == "stored"
     config = current_app.config
     try:
-        completed = evidence.write_chunk(session, evidence.store_for(config), row, offset=int(header), data=data,
+        completed = evidence.write_chunk(session, evidence.store_for(config), row, offset=request.context.query.offset, data=data,
                                          actor=actor(), config=config)  # fmt: skip
     except ApiError as exc:
         if row.state == "failed":
@@ -280,7 +275,7 @@ def show_evidence_upload(task_id: int, upload_id: str):
     answers={200: EvidenceItem},
     errors=(404,),
     tags=["evidence"],
-    media={200: {"application/octet-stream": {"type": "string", "contentMediaType": "application/octet-stream"}}},
+    media={200: {t: {"type": "string", "contentMediaType": t} for t in sorted(evidence.SERVED_TYPES)}},
 )
 def get_evidence(sha256: str):
     """The stored file, for those allowed to see a task (or case, or incident) it belongs to.

@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from pydantic import Field, StringConstraints
 
 from dispatch.evidence import ACCEPTED_TYPES, DEFAULT_MAX_BYTES
-from dispatch.http.contract.common import Answer, AnswerTime, Body, Int, Text, Time
+from dispatch.http.contract.common import Answer, AnswerTime, Body, Int, Query, Text, Time
 
 Sha256 = Annotated[str, StringConstraints(pattern=r"^[0-9a-f]{64}$"), Field(description="SHA-256, lower-case hex")]
 MediaType = Literal[tuple(sorted(ACCEPTED_TYPES))]  # type: ignore[valid-type]
@@ -54,6 +54,21 @@ class EvidenceUploadBody(Body):
     occurred_at: Time | None = Field(None, description="when it was taken or queued, by the device's clock")
     file_name: Text(200) | None = None
     action_id: ActionId | None = None
+
+
+class ChunkQuery(Query):
+    offset: int = Field(ge=0, le=10**15 - 1, description="where this chunk starts in the file (bytes)")
+
+
+def form_schema(model: type) -> dict:
+    """A form's JSON schema as multipart carries it: an optional part is left out, never sent as null."""
+    schema = model.model_json_schema()
+    for prop in schema.get("properties", {}).values():
+        prop.pop("default", None)
+        options = [o for o in prop.pop("anyOf", []) if o.get("type") != "null"]
+        if options:
+            prop.update(options[0])
+    return schema
 
 
 class EvidenceUpload(Answer):
