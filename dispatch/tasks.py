@@ -468,7 +468,7 @@ def transition(
     """Move a task to state ``to``; 409 naming the allowed states when it may not.
 
     ``occurred_at``: when the squad did it (a tablet's tap, perhaps offline long before it synced):
-    the task's time of that state and the record's ``occurred_at`` are that time; 400 naming the
+    the task's time of that state and the record's ``occurred_at`` are that time; 422 naming the
     field when it lies before the task existed or more than ``max_ahead`` ahead of the server.
     ``sent_at``: the device's clock when it sent the request: a clock off by more than
     CLOCK_TOLERANCE is corrected by that offset, and the record says so (``clock_offset_s``)."""
@@ -555,7 +555,7 @@ def _field_time(
     max_ahead: dt.timedelta,
 ) -> tuple[dt.datetime, dt.timedelta | None]:
     """When a squad's action happened, by its device, and the device clock's correction (None:
-    none). Judged against the task and the server: 400 naming ``occurred_at`` when impossible."""
+    none). Judged against the task and the server: 422 naming ``occurred_at`` when impossible."""
     if occurred_at is None:
         return now, None
     offset = None
@@ -566,12 +566,16 @@ def _field_time(
         raise ApiError(
             f"lies {(occurred_at - now).total_seconds():.0f} s ahead of the server's clock (the tablet's clock is wrong)",
             field="occurred_at",
+            status=422,
             code="time_in_future",
         )
     occurred_at = min(occurred_at, now)  # ahead within the tolerance: a clock a little fast; it happened by now
     if task.created_at is not None and occurred_at < task.created_at - CLOCK_TOLERANCE:
         raise ApiError(
-            f"lies before the task existed ({task.created_at.isoformat()})", field="occurred_at", code="before_task"
+            f"lies before the task existed ({task.created_at.isoformat()})",
+            field="occurred_at",
+            status=422,
+            code="before_task",
         )
     return max(occurred_at, task.created_at) if task.created_at is not None else occurred_at, offset
 

@@ -68,7 +68,7 @@ def test_impossible_field_times_are_refused_naming_the_field(client, session):
         refused = client.post(
             f"/api/v1/tasks/{task['id']}/transition", json={"to": "acknowledged", "occurred_at": when.isoformat()}
         )
-        assert refused.status_code == 400 and refused.get_json()["error"]["field"] == "occurred_at", (
+        assert refused.status_code == 422 and refused.get_json()["error"]["field"] == "occurred_at", (
             when,
             refused.get_json(),
         )
