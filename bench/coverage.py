@@ -35,7 +35,6 @@ import io
 import pstats
 import random
 import shutil
-import signal
 import sys
 import time
 from dataclasses import dataclass, field
@@ -48,7 +47,7 @@ for folder in (PROJECT_ROOT, PROJECT_ROOT / "bench"):
 
 import psycopg  # noqa: E402
 import recommend as synthetic  # noqa: E402  (bench/recommend.py: the synthetic county)
-from common import BenchError, percentile  # noqa: E402  (bench/common.py)
+from common import BenchError, percentile, run_to_the_end  # noqa: E402  (bench/common.py)
 from sqlalchemy import create_engine, pool, text  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
@@ -272,10 +271,6 @@ def _counts(conn: psycopg.Connection) -> dict[str, int]:
     return {name: conn.execute(sql).fetchone()[0] for name, sql in queries.items()}
 
 
-def _sigterm(signum, frame):  # noqa: ARG001
-    raise KeyboardInterrupt
-
-
 def run(args: argparse.Namespace) -> int:
     rng = random.Random(args.seed)
     if BENCH_DIR.exists():
@@ -359,15 +354,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.events < 1 or args.warmup < 0 or args.budget <= 0:
         parser.error("--events and --budget must be positive, --warmup not negative")
-    signal.signal(signal.SIGTERM, _sigterm)
-    try:
-        return run(args)
-    except KeyboardInterrupt:
-        print("interrupted: the cluster was stopped and removed", file=sys.stderr)
-        return 130
-    except BenchError as exc:
-        print(f"bench failed: {exc}", file=sys.stderr)
-        return 1
+    return run_to_the_end(lambda: run(args), "the cluster was")
 
 
 if __name__ == "__main__":

@@ -74,7 +74,7 @@ for folder in (PROJECT_ROOT, BENCH_SRC):
 
 import psycopg  # noqa: E402
 import requests  # noqa: E402
-from common import BenchError, free_port, percentile  # noqa: E402  (bench/common.py)
+from common import BenchError, free_port, percentile, run_to_the_end  # noqa: E402  (bench/common.py)
 from sqlalchemy import create_engine, pool  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
@@ -586,10 +586,6 @@ def _cleanup_stale() -> None:
         shutil.rmtree(BENCH_DIR, ignore_errors=True)
 
 
-def _sigterm(signum, frame):  # noqa: ARG001
-    raise KeyboardInterrupt
-
-
 def run(args: argparse.Namespace) -> int:
     rng = random.Random(args.seed)
     clock = time.perf_counter()
@@ -1007,15 +1003,7 @@ def main(argv: list[str] | None = None) -> int:
         )
     if args.tablets < 2 or args.rate <= 0 or args.seconds < 0 or args.ingest_screens < 1:
         parser.error("--tablets must be >= 2, --rate > 0, --seconds >= 0, --ingest-screens >= 1")
-    signal.signal(signal.SIGTERM, _sigterm)
-    try:
-        return run(args)
-    except KeyboardInterrupt:
-        print("interrupted: the servers, load generators and the cluster were stopped and removed", file=sys.stderr)
-        return 130
-    except BenchError as exc:
-        print(f"bench failed: {exc}", file=sys.stderr)
-        return 1
+    return run_to_the_end(lambda: run(args), "the servers, load generators and the cluster were")
 
 
 if __name__ == "__main__":

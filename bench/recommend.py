@@ -49,7 +49,7 @@ if str(PROJECT_ROOT) not in sys.path:
 
 import psycopg  # noqa: E402
 import requests  # noqa: E402
-from common import BenchError, free_port, percentile  # noqa: E402  (bench/common.py)
+from common import BenchError, free_port, percentile, run_to_the_end  # noqa: E402  (bench/common.py)
 from sqlalchemy import create_engine, pool  # noqa: E402
 from sqlalchemy.orm import Session  # noqa: E402
 
@@ -587,10 +587,6 @@ def _cleanup_stale() -> None:
         shutil.rmtree(BENCH_DIR, ignore_errors=True)
 
 
-def _sigterm(signum, frame):  # noqa: ARG001
-    raise KeyboardInterrupt
-
-
 def run(args: argparse.Namespace) -> int:
     rng = random.Random(args.seed)
     clock = time.perf_counter()
@@ -724,15 +720,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.requests < 1 or args.incidents < 1 or args.warmup < 0 or args.budget <= 0:
         parser.error("--requests, --incidents and --budget must be positive, --warmup not negative")
-    signal.signal(signal.SIGTERM, _sigterm)
-    try:
-        return run(args)
-    except KeyboardInterrupt:
-        print("interrupted: the server and the cluster were stopped and removed", file=sys.stderr)
-        return 130
-    except BenchError as exc:
-        print(f"bench failed: {exc}", file=sys.stderr)
-        return 1
+    return run_to_the_end(lambda: run(args), "the server and the cluster were")
 
 
 if __name__ == "__main__":
