@@ -86,13 +86,14 @@ _TOWNSHIPS = text("""
     FROM main m ORDER BY m.root, m.code
 """)
 
-# The zone and target of each township of a county under the plan in force now.
+# The plan in force in a county now, and the zone and target of each of its townships.
+_PLAN_IN_FORCE = text("""
+    SELECT p.id FROM coverage_plan p WHERE p.region_id = :root AND p.status = 'published' AND p.effective_at <= :now
+    ORDER BY p.effective_at DESC LIMIT 1
+""")
 _ZONES = text("""
     SELECT zm.region_id, z.id AS zone_id, z.target_minutes
-    FROM zone_member zm JOIN zone z ON z.id = zm.zone_id
-    WHERE zm.plan_id = (SELECT p.id FROM coverage_plan p
-                        WHERE p.region_id = :root AND p.status = 'published' AND p.effective_at <= :now
-                        ORDER BY p.effective_at DESC LIMIT 1)
+    FROM zone_member zm JOIN zone z ON z.id = zm.zone_id WHERE zm.plan_id = :plan
 """)
 
 
@@ -110,8 +111,15 @@ def roots(session: Session) -> list[int]:
 
 
 def _zones(session: Session, root_id: int, now: dt.datetime, default_target: int) -> dict[int, tuple]:
-    rows = session.execute(_ZONES, {"root": root_id, "now": now}).all()
-    return {r.region_id: (r.zone_id, r.target_minutes or default_target) for r in rows}
+    """Township id -> (zone id, target minutes) under the county's plan in force, remembered per
+    plan (a published plan never changes; a new one has a new id)."""
+    plan = session.execute(_PLAN_IN_FORCE, {"root": root_id, "now": now}).scalar()
+
+    def load() -> dict[int, tuple]:
+        rows = session.execute(_ZONES, {"plan": plan}).all()
+        return {r.region_id: (r.zone_id, r.target_minutes or default_target) for r in rows}
+
+    return refcache.cached(session, ("coverage-zones", root_id, plan, default_target), load)
 
 
 def _lock(session: Session, root_id: int) -> None:
@@ -145,20 +153,6 @@ _ZONE, _TARGET, _COVERED, _BEST, _ETA = 1, 2, 3, 4, 5  # the columns of a _STORE
 def _stored(session: Session, root_id: int) -> dict[int, tuple]:
     """The county's stored coverage, township id -> row (plain tuples: a thousand rows a call)."""
     return {row[0]: tuple(row) for row in session.execute(_STORED, {"root": root_id})}
-
-
-def _plan_zones(session: Session, root_id: int, now: dt.datetime, default_target: int) -> dict[int, tuple]:
-    """``_zones`` of the plan in force, remembered per plan (a published plan never changes)."""
-    plan = session.execute(
-        text("""SELECT p.id FROM coverage_plan p WHERE p.region_id = :root AND p.status = 'published'
-                AND p.effective_at <= :now ORDER BY p.effective_at DESC LIMIT 1"""),
-        {"root": root_id, "now": now},
-    ).scalar()
-    return refcache.cached(
-        session,
-        ("coverage-zones", root_id, plan, default_target),
-        lambda: _zones(session, root_id, now, default_target),
-    )
 
 
 def _save(
@@ -276,7 +270,7 @@ def _update_county(session: Session, root: int, mine: list, config: dict, now: d
     if len(stored) < len(towns):
         return recompute(session, config, root_id=root, actor=actor)
     ids = {s.id for s in mine}
-    zones = _plan_zones(session, root, now, default)
+    zones = _zones(session, root, now, default)
     places = {t.id: t for t in towns}
     touched: dict[int, Reach] = {}
 
