@@ -364,6 +364,14 @@ def item_json(row: Evidence) -> dict:
     }
 
 
+def _kept(session: Session, row: Evidence, actor: str, task: Task | None) -> None:
+    """A stored item's row written (its ``recorded_at`` read back) and put on the record."""
+    session.add(row)  # a row of the session already (a chunked upload's): nothing to add
+    session.flush()
+    session.refresh(row, ["recorded_at"])
+    _on_record(session, row, actor, task)
+
+
 def _on_record(session: Session, row: Evidence, actor: str, task: Task | None) -> None:
     record(
         session,
@@ -446,10 +454,7 @@ def add_piece(
         state="stored",
         action_id=action_id,
     )
-    session.add(row)
-    session.flush()
-    session.refresh(row, ["recorded_at"])
-    _on_record(session, row, actor, task)
+    _kept(session, row, actor, task)
     return row, True
 
 
@@ -573,9 +578,7 @@ def _complete(session: Session, store: Store, row: Evidence, *, actor: str, conf
         stored = store.put(handle)
     assert stored == row.sha256
     row.state = "stored"
-    session.flush()
-    session.refresh(row, ["recorded_at"])
-    _on_record(session, row, actor, row.task)
+    _kept(session, row, actor, row.task)
     part.unlink(missing_ok=True)
     return True
 
@@ -725,10 +728,7 @@ def attach_media_url(session: Session, store: Store | None, *, incident: Inciden
             state="stored",
             source_url=url,
         )
-        session.add(row)
-        session.flush()
-        session.refresh(row, ["recorded_at"])
-        _on_record(session, row, actor, None)
+        _kept(session, row, actor, None)
         data.update(sha256=sha256, evidence_id=row.id)
     record(
         session,
