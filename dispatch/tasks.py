@@ -32,6 +32,7 @@ from dispatch import states
 from dispatch.errors import ApiError, Conflict, NotFound
 from dispatch.live.bus import deliver, publish_after_commit
 from dispatch.outbox import enqueue_task_message, message_body
+from dispatch.recommend import region_chain
 from dispatch.record import record
 from dispatch.scope import covered_regions, principal_of, require_squads
 from dispatch.shapes import incident_summary, point, summary_shape, task_json
@@ -751,12 +752,10 @@ def _check_reassignable(session: Session, incident: Incident, squad: Squad, acto
     today = local_day()
     row = _SquadCheck(squad.id, squad.name_zh, squad.status, list(squad.domains), has_certified_officer(squad, today))
     _check_dispatchable(row, incident.id, domains, already)
-    chain_root = _root_of(session, incident.region_id)
-    squad_root = _root_of(session, squad.station_region_id)
+    chain_root = region_chain(session, incident.region_id)[-1] if incident.region_id is not None else None
+    squad_root = region_chain(session, squad.station_region_id)[-1]
     if chain_root != squad_root:
-        assisted = session.execute(
-            text(_ASSISTED_ROOTS_SQL.replace("%(incident)s", ":incident")), {"incident": incident.id}
-        )
+        assisted = session.connection().exec_driver_sql(_ASSISTED_ROOTS_SQL, {"incident": incident.id})
         probe = _SquadRoot(squad.id, squad.name_zh, squad_root)
         _check_same_county(session, _IncidentRoot(chain_root), [probe], {r[0] for r in assisted})
 
@@ -780,12 +779,6 @@ class _SquadRoot:
 @dataclass
 class _IncidentRoot:
     root_region_id: int
-
-
-def _root_of(session: Session, region_id: int | None) -> int | None:
-    if region_id is None:
-        return None
-    return session.scalar(text(_ROOT_OF.format(region=":region")), {"region": region_id})
 
 
 def act_once(session: Session, action_id: str | None, task_id: int, actor: str, act) -> tuple[dict, bool]:

@@ -228,3 +228,19 @@ def test_a_township_acts_only_on_the_incidents_of_its_scope(client, app):
 def test_every_action_name_is_in_the_catalogue():
     for status in ("open", "dispatched", "resolved", "closed", "cancelled", "duplicate"):
         assert set(incident_actions(status)) <= set(INCIDENT_ACTIONS)
+
+
+def test_a_reassignment_to_another_countys_squad_is_refused_as_a_dispatch_would_be(client, session):
+    from sqlalchemy import text
+
+    session.execute(
+        text("INSERT INTO region (code, level, name_zh, name_en) VALUES ('990000', 'county', '别县', 'Other county')")
+    )
+    session.commit()
+    incident = _file(client)
+    ours = make_squad(session, at=GOUQI, region="330922202")
+    theirs = make_squad(session, at=(GOUQI[0] + 0.01, GOUQI[1]), region="990000")
+    task = _dispatch(client, incident["id"], ours)[0]
+    refused = client.post(f"/api/v1/tasks/{task['id']}/reassign", json={"squad_id": theirs.id})
+    assert refused.status_code == 409 and refused.get_json()["error"]["code"] == "outside_county"
+    assert session.get(Task, task["id"], populate_existing=True).state == "dispatched"
