@@ -21,6 +21,7 @@ import threading
 import time
 
 from sqlalchemy import text
+from sqlalchemy.exc import OperationalError
 
 from dispatch import alerts, coverage
 from dispatch.live import bus
@@ -126,6 +127,9 @@ class Scheduler:
         while True:
             try:
                 self.tick()
+            except OperationalError as exc:  # the database away (a restart, the server stopping): one line
+                log.warning("scheduler: the database is unreachable (%s); trying again", str(exc.orig).splitlines()[0])
+                self._resign()
             except Exception:
                 log.exception("scheduler tick failed")
                 self._resign()
