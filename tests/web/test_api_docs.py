@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 from dispatch.http.contract import EXAMPLES_FILE
+from tests.web.conftest import wait_until
 
 INTAKE = "details.op[data-method='POST'][data-path='/api/v1/incidents']"
 
@@ -50,6 +51,8 @@ def test_the_reference_shows_intake_with_its_recorded_example_request_and_answer
     # A link leads to its operation and opens it; the filter narrows the list.
     links.filter(has_text="dispatch_incident").first.click()
     dispatch = page.locator("#op-dispatch_incident")
+    # the page opens it on the address's change (hashchange): asynchronously, after the click
+    wait_until(page, "document.getElementById('op-dispatch_incident').open")
     assert dispatch.get_attribute("open") is not None
     assert dispatch.locator("pre.example-request").count() == 1
     page.fill("nav input[type=search]", "criminal-referrals")
