@@ -35,7 +35,7 @@ from dispatch.store import refcache
 from dispatch.store.models import CERTIFIED_ON_DUTY_SQL
 from gis import clock
 from gis.clock import local_day
-from gis.travel import great_circle_m
+from gis.travel import clear_of, great_circle_m
 
 _LOCK_BASE = 0x5C0_0000  # pg_advisory_xact_lock(_LOCK_BASE + county id): one writer per county
 
@@ -342,7 +342,10 @@ def etas_from(squad, towns: list[Township], network, now: dt.datetime) -> dict[i
     profile, ferries = network.profile, network.ferries
     origin = (squad.lon, squad.lat)
     out: dict[int, int] = {}
+    stops = network.conditions
     if squad.force == "maritime":
+        if stops.boat and clear_of(now, stops.boat_windows(None))[1] is not None:
+            return out  # boats held back by a suspension: not offered (as the recommendation leaves them out)
         for town in towns:
             out[town.id] = round(profile.boat_seconds(great_circle_m(*origin, town.lon, town.lat)))
         return out
@@ -352,7 +355,7 @@ def etas_from(squad, towns: list[Township], network, now: dt.datetime) -> dict[i
     if ferries is not None:
         for port in ferries.ports_by_island.get(squad.island_id, []):
             drive = profile.land_seconds(great_circle_m(*origin, port.lon, port.lat))
-            sailings.append(ferries.sail(port.id, now + dt.timedelta(seconds=drive)))
+            sailings.append(ferries.sail(port.id, now + dt.timedelta(seconds=drive), stops))
     for town in towns:
         if town.island == squad.island_id:
             out[town.id] = round(profile.land_seconds(great_circle_m(*origin, town.lon, town.lat)))
@@ -364,7 +367,7 @@ def etas_from(squad, towns: list[Township], network, now: dt.datetime) -> dict[i
             ashore = profile.land_seconds(great_circle_m(landing.lon, landing.lat, town.lon, town.lat))
             for sailing in sailings:
                 arrival = sailing.arrival.get(landing.id)
-                if arrival is not None:
+                if arrival is not None and not (stops.ferry and sailing.held_until(landing.id) is not None):
                     best = min(best, (arrival - now).total_seconds() + ashore)
         if math.isfinite(best):
             out[town.id] = round(best)

@@ -36,13 +36,31 @@ from typing import NamedTuple
 from sqlalchemy import text
 from sqlalchemy.orm import Session
 
+from dispatch import conditions as transport_conditions
 from dispatch.errors import NotFound
 from dispatch.shapes import squad_from_row
 from dispatch.store import refcache
-from dispatch.store.models import CERTIFIED_OFFICER_SQL, CERTIFIED_ON_DUTY_SQL, OFFICER_COUNTS_SQL
+from dispatch.store.models import (
+    CERTIFICATE_HELD_SQL,
+    CERTIFIED_OFFICER_SQL,
+    CERTIFIED_ON_DUTY_SQL,
+    OFFICER_COUNTS_SQL,
+    ON_DUTY_SQL,
+)
 from gis import clock
 from gis.clock import local_day
-from gis.travel import FerryNetwork, Link, Profile, boat_leg, great_circle_m, land_leg
+from gis.travel import (
+    NO_CONDITIONS,
+    Conditions,
+    FerryNetwork,
+    Link,
+    Profile,
+    Season,
+    boat_leg,
+    clear_of,
+    great_circle_m,
+    land_leg,
+)
 from gis.travel import Port as TravelPort
 
 # A squad may act when one of its officers is certified, on duty and unexpired.
@@ -147,6 +165,8 @@ class Route:
     mode: str
     legs: list[dict]
     covers_place: bool = False
+    held_until: dt.datetime | None = None  # a suspension held its ferry or boat back until then
+    held_vessel: str | None = None
 
 
 # -- per-process caches of slowly changing reference data ----------------------------------------
@@ -231,10 +251,24 @@ def _references(db, table: str, row_type: type, ids: set[int]) -> dict:
 class Network:
     ferries: FerryNetwork | None
     profile: Profile
+    conditions: Conditions = NO_CONDITIONS
 
 
 def network_for(session: Session, root_region_id: int) -> Network:
-    """The ferry network and travel profile of a county or city (cached)."""
+    """The ferry network, travel profile and transport conditions of a county or city, cached per
+    transport version (``dispatch.conditions``: a reload or a suspension is seen at once here, within a
+    second in the other processes)."""
+    version = transport_conditions.version(session, root_region_id)
+    network = _network_for(session, root_region_id, version)
+    if network.ferries is None:
+        return network
+    conditions = transport_conditions.conditions_for(session, root_region_id, network.ferries, version)
+    if conditions is network.conditions:
+        return network
+    return Network(network.ferries, network.profile, conditions)
+
+
+def _network_for(session: Session, root_region_id: int, version: int) -> Network:
 
     def load() -> Network:
         row = session.execute(
@@ -259,17 +293,31 @@ def network_for(session: Session, root_region_id: int) -> Network:
             ).all()
         }
         links = [
-            Link(a, b, minutes, tuple(timetable))
-            for a, b, minutes, timetable in session.execute(
-                text(
-                    "SELECT from_port_id, to_port_id, minutes, timetable FROM ferry_link WHERE from_port_id = ANY(:ids)"
-                ),
+            Link(a, b, minutes, tuple(timetable), seasons=_seasons(seasons))
+            for a, b, minutes, timetable, seasons in session.execute(
+                text("""SELECT l.from_port_id, l.to_port_id, l.minutes, l.timetable,
+                               (SELECT array_agg(ARRAY[t.effective_from::text, coalesce(t.effective_until::text, ''),
+                                                       array_to_string(t.departures, ',')] ORDER BY t.effective_from)
+                                FROM ferry_timetable t WHERE t.link_id = l.id) AS seasons
+                        FROM ferry_link l WHERE l.from_port_id = ANY(:ids)"""),
                 {"ids": list(ports)},
             ).all()
         ]
         return Network(FerryNetwork(profile, ports, links), profile)
 
-    return refcache.cached(session, ("network", root_region_id), load)
+    return refcache.cached(session, ("network", root_region_id, version), load)
+
+
+def _seasons(rows) -> tuple[Season, ...]:
+    """A link's timetable versions from text triples (from, until or '', departures joined by commas)."""
+    return tuple(
+        Season(
+            dt.date.fromisoformat(start),
+            dt.date.fromisoformat(until) if until else None,
+            tuple(t for t in departures.split(",") if t),
+        )
+        for start, until, departures in rows or ()
+    )
 
 
 # -- ranking -------------------------------------------------------------------------------------
@@ -401,19 +449,37 @@ def _rank(
     details = {r.id: r for r in rows}
 
     best: dict[int, Route] = {}
+    held: dict[int, Route] = {}  # held back by a suspension: left out, with their next possible arrival
     sail_memo: dict[tuple[int, dt.datetime], dict] = {}
     landing: dict[int, float] = {}
     source_ports: dict[int, float] = {}
+    stops = network.conditions
 
     def evaluate(candidates: list[Candidate]) -> None:
         for c in sorted(candidates, key=lambda c: c.lower_bound):
             if _full(best, limit) and _minute(c.lower_bound) > _minute(_kth(best, limit)):
                 break  # nothing left can enter the list, even on the tie-break
-            route = _route(c, (lon, lat), profile, ferries, landing, now, sail_memo)
-            if route and (c.squad_id not in best or route.eta_seconds < best[c.squad_id].eta_seconds):
+            route = _route(c, (lon, lat), profile, ferries, landing, now, sail_memo, stops)
+            if route is None:
+                continue
+            if route.held_until is not None:
+                if c.squad_id not in held or route.eta_seconds < held[c.squad_id].eta_seconds:
+                    held[c.squad_id] = route
+            elif c.squad_id not in best or route.eta_seconds < best[c.squad_id].eta_seconds:
                 best[c.squad_id] = route
 
-    evaluate([_candidate(r, profile, source_ports) for r in rows])
+    places: dict[int, Placement] = {}
+
+    def candidates(found) -> list[Candidate]:
+        out = []
+        for r in found:
+            place = places.setdefault(r.id, placement(r, now, params["fresh_since"]))
+            c = _candidate(r, profile, source_ports, place, island, ferries, (lon, lat))
+            if c is not None:
+                out.append(c)
+        return out
+
+    evaluate(candidates(rows))
 
     # Piers on the place's island (and the drive from each); piers elsewhere from which a
     # ferry can still beat the squads already found are asked for their nearest squads.
@@ -458,8 +524,33 @@ def _rank(
         ],
     }
     if explain:
-        result["left_out"] = _left_out(db, params, island, ferries, source_ports, landing)
+        result["left_out"] = _held_out(held, best, details, now) + _left_out(db, params, island, ferries, source_ports, landing)
     return result
+
+
+def _held_out(held: dict[int, Route], best: dict[int, Route], details: dict, now: dt.datetime) -> list[dict]:
+    """Squads held back by a suspension, with no way around it: the reason in English and Chinese,
+    and when they could arrive once sailings resume (the ETA after the window)."""
+    out = []
+    for route in sorted(held.values(), key=lambda r: r.eta_seconds):
+        if route.squad_id in best:
+            continue
+        row = details[route.squad_id]
+        en, zh = transport_conditions.held_reason(route.held_vessel or "ferry", route.held_until, now)
+        out.append(
+            {
+                "squad": {"id": row.id, "code": row.code, "name": row.name_zh},
+                "distance_m": round(route.distance_m),
+                "reasons": [en],
+                "reasons_zh": [zh],
+                "suspended_until": route.held_until.isoformat(),
+                "eta_seconds": round(route.eta_seconds),
+                "arrive_at": (now + dt.timedelta(seconds=route.eta_seconds)).isoformat(),
+                "mode": route.mode,
+                "legs": route.legs,
+            }
+        )
+    return out
 
 
 _PSYCOPG_SQL: dict[int, str] = {}
@@ -530,6 +621,7 @@ def _route(
     landing: dict[int, float],
     now: dt.datetime,
     memo: dict,
+    stops: Conditions = NO_CONDITIONS,
 ) -> Route | None:
     origin = (c.lon, c.lat)
     if c.mode == "land":
@@ -537,13 +629,20 @@ def _route(
         return Route(c.squad_id, leg["seconds"], c.d_incident, "land", [leg])
     if c.mode == "boat":
         leg = boat_leg(profile, origin, place, c.d_origin)
+        if stops.boat:
+            leaves, held = clear_of(now, stops.boat_windows(_moored_at(ferries, origin)))
+            if held is not None:
+                leg["depart_at"] = leaves.isoformat()
+                leg["suspended_until"] = held.isoformat()
+                eta = (leaves - now).total_seconds() + leg["seconds"]
+                return Route(c.squad_id, eta, c.d_incident, "boat", [leg], held_until=held, held_vessel="boat")
         return Route(c.squad_id, leg["seconds"], c.d_incident, "boat", [leg])
     source = ferries.ports[c.port_id]
     to_port = land_leg(profile, origin, (source.lon, source.lat), c.d_origin, "squad", source.name)
     ready = now + dt.timedelta(seconds=to_port["seconds"])
     key = (c.port_id, ready.replace(microsecond=0))
     if key not in memo:
-        memo[key] = ferries.sail(c.port_id, ready)
+        memo[key] = ferries.sail(c.port_id, ready, stops)
     sailing = memo[key]
     best_q, best_eta = None, math.inf
     for q, d in landing.items():
@@ -556,7 +655,21 @@ def _route(
     port = ferries.ports[best_q]
     from_port = land_leg(profile, (port.lon, port.lat), place, landing[best_q], port.name, "incident")
     eta = (sailing.arrival[best_q] - now).total_seconds() + from_port["seconds"]
-    return Route(c.squad_id, eta, c.d_incident, "ferry", [to_port, *sailing.legs(best_q), from_port])
+    held = sailing.held_until(best_q) if stops.ferry else None
+    legs = [to_port, *sailing.legs(best_q), from_port]
+    return Route(c.squad_id, eta, c.d_incident, "ferry", legs, held_until=held, held_vessel="ferry" if held else None)
+
+
+MOORED_M = 1000  # a boat this near a pier leaves from it (that pier's own suspension holds it)
+
+
+def _moored_at(ferries: FerryNetwork | None, origin: tuple[float, float]) -> int | None:
+    if ferries is None:
+        return None
+    for port in ferries.ports.values():
+        if great_circle_m(origin[0], origin[1], port.lon, port.lat) <= MOORED_M:
+            return port.id
+    return None
 
 
 def _left_out(
@@ -626,7 +739,10 @@ def route_of_squad(db, squad_id: int, lon: float, lat: float, *, now: dt.datetim
     if island is not None and ferries is not None:
         landing = {p.id: great_circle_m(p.lon, p.lat, lon, lat) for p in ferries.ports_by_island.get(island, [])}
     memo: dict = {}
-    routes = [r for c in candidates if (r := _route(c, (lon, lat), profile, ferries, landing, now, memo)) is not None]
+    stops = network.conditions
+    routes = [
+        r for c in candidates if (r := _route(c, (lon, lat), profile, ferries, landing, now, memo, stops)) is not None
+    ]
     if not routes:
         return None
     best = min(routes, key=lambda r: r.eta_seconds)
@@ -637,4 +753,5 @@ def route_of_squad(db, squad_id: int, lon: float, lat: float, *, now: dt.datetim
         "distance_m": round(best.distance_m),
         "mode": best.mode,
         "legs": best.legs,
+        **({"suspended_until": best.held_until.isoformat()} if best.held_until else {}),
     }

@@ -10,6 +10,7 @@ from dispatch.store.models import (
     Authority,
     CoveragePlan,
     FerryLink,
+    FerryTimetable,
     Island,
     Matter,
     Officer,
@@ -74,15 +75,22 @@ def load_dataset_into(session: Session, dataset: Dataset) -> dict[str, int]:
     }
     session.add_all(ports.values())
     session.flush()
-    session.add_all(
-        FerryLink(
+    links = {
+        (link["from"], link["to"]): FerryLink(
             from_port_id=ports[link["from"]].id,
             to_port_id=ports[link["to"]].id,
             minutes=link["minutes"],
             timetable=link["timetable"],
         )
         for link in transport["ferry_links"]
-    )
+    }
+    session.add_all(links.values())
+    session.flush()
+    for season in transport.get("timetables", []):  # dated versions (summer, winter)
+        for item in season["links"]:
+            link = links.get((item["from"], item["to"])) or links[(item["to"], item["from"])]
+            session.add(FerryTimetable(link_id=link.id, season=season["season"], effective_from=season["from"],
+                                       effective_until=season["until"], departures=item["timetable"]))  # fmt: skip
     session.add(
         TravelProfile(
             region_id=regions[root["code"]].id,
@@ -90,6 +98,7 @@ def load_dataset_into(session: Session, dataset: Dataset) -> dict[str, int]:
             detour_factor=transport["detour_factor"],
             boat_speed_kmh=transport["boat_speed_kmh"],
             transfer_minutes=transport["transfer_minutes"],
+            wind_limits=transport.get("wind_limits") or {},
         )
     )
 

@@ -315,7 +315,7 @@ def _load_transport(reader: _Reader, island_by_code: dict[str, dict]) -> dict:
     if not isinstance(data, dict):
         if data is not None:
             reader.problem(file, "top level", "must be a mapping")
-        return {"ports": [], "ferry_links": []}
+        return {"ports": [], "ferry_links": [], "wind_limits": {}, "timetables": []}
     transport = {
         "land_speed_kmh": reader.number(file, "top level", data, "land_speed_kmh"),
         "detour_factor": reader.number(file, "top level", data, "detour_factor", minimum=0.99),
@@ -362,6 +362,83 @@ def _load_transport(reader: _Reader, island_by_code: dict[str, dict]) -> dict:
             reader.problem(file, f"{place}.timetable", 'must be a list of departure times "HH:MM"')
             link["timetable"] = []
         transport["ferry_links"].append(link)
+    transport["wind_limits"] = _wind_limits(reader, file, data.get("wind_limits"))
+    pairs = {(link["from"], link["to"]) for link in transport["ferry_links"]}
+    transport["timetables"] = _timetable_versions(reader, file, data, port_codes, pairs)
+    return transport
+
+
+VESSEL_CLASSES = ("ferry", "boat")
+
+
+def _wind_limits(reader: _Reader, file: str, data: Any) -> dict[str, int]:
+    """``wind_limits: {boat: 6, ferry: 8}``: the wind force (Beaufort 0-17) at which each class stops."""
+    if data is None:
+        return {}
+    if not isinstance(data, dict):
+        reader.problem(file, "wind_limits", "must be a mapping of vessel class to a wind force")
+        return {}
+    out = {}
+    for name, force in data.items():
+        if name not in VESSEL_CLASSES:
+            reader.problem(file, f"wind_limits.{name}", f"unknown vessel class (one of {', '.join(VESSEL_CLASSES)})")
+        elif not isinstance(force, int) or isinstance(force, bool) or not 0 <= force <= 17:
+            reader.problem(file, f"wind_limits.{name}", "must be a Beaufort force 0-17")
+        else:
+            out[name] = force
+    return out
+
+
+def _timetable_versions(reader: _Reader, file: str, data: dict, port_codes: set, pairs: set) -> list[dict]:
+    """``timetables``: versions (seasons) with effective dates, each listing links' departures."""
+    if data.get("timetables") is None:
+        return []
+    out = []
+    for place, item in reader.items(file, data, "timetables"):
+        season = {
+            "season": reader.text(file, place, item, "season"),
+            "from": _season_date(reader, file, f"{place}.from", item.get("from")),
+            "until": _season_date(reader, file, f"{place}.until", item.get("until"), optional=True),
+            "links": [],
+        }
+        if season["from"] and season["until"] and season["until"] < season["from"]:
+            reader.problem(file, f"{place}.until", "before from")
+        for link_place, link in reader.items(file, item, "links"):
+            where = f"{place}.{link_place}"
+            for end in ("from", "to"):
+                if link.get(end) not in port_codes:
+                    reader.problem(file, f"{where}.{end}", f"unknown port code {link.get(end)!r}")
+            ends = (link.get("from"), link.get("to"))
+            if ends not in pairs and ends[::-1] not in pairs and all(e in port_codes for e in ends):
+                reader.problem(file, where, f"no ferry link {ends[0]}-{ends[1]} in ferry_links")
+            table = link.get("timetable") or []
+            if not isinstance(table, list) or not all(isinstance(t, str) and HHMM.match(t) for t in table):
+                reader.problem(file, f"{where}.timetable", 'must be a list of departure times "HH:MM"')
+                table = []
+            season["links"].append({"from": link.get("from"), "to": link.get("to"), "timetable": table})
+        out.append(season)
+    return out
+
+
+def _season_date(reader: _Reader, file: str, where: str, value: Any, *, optional: bool = False) -> dt.date | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, dt.date):
+        return value
+    try:
+        return dt.date.fromisoformat(str(value))
+    except ValueError:
+        reader.problem(file, where, "must be a date YYYY-MM-DD")
+        return None
+
+
+def load_transport_file(folder: Path | str) -> dict:
+    """Only a dataset's transport.yaml (checked against its islands): what a timetable reload reads."""
+    reader = _Reader(Path(folder))
+    islands = _load_islands(reader)
+    transport = _load_transport(reader, reader.unique("islands.geojson", islands))
+    if reader.problems:
+        raise ReferenceDataError(reader.problems)
     return transport
 
 

@@ -9,7 +9,10 @@ Model (the figures are data, see transport.yaml):
 - on land: straight distance x detour factor at the land speed;
 - by ferry: boarding (transfer minutes), the wait for the next departure when
   the link has a timetable (local time), then the crossing;
-- a maritime squad goes by boat straight to the place, after the transfer time.
+- a maritime squad goes by boat straight to the place, after the transfer time;
+- conditions at the moment of travel (``Conditions``): a departure inside a suspension's window
+  does not sail (a sailing that left before the window starts still arrives), the next one after
+  it does; a boat leaves once its window ends. Timetables may have versions by date (seasons).
 """
 
 from __future__ import annotations
@@ -64,12 +67,28 @@ class Port:
 
 
 @dataclass(frozen=True)
+class Season:
+    """A timetable version in force from one local date to another (inclusive; None: open)."""
+
+    effective_from: dt.date
+    effective_until: dt.date | None
+    timetable: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Link:
     from_id: int
     to_id: int
     minutes: float
     timetable: tuple[str, ...] = ()
     by_road: bool = False  # between two piers of one island: drive, no boarding, no timetable
+    seasons: tuple[Season, ...] = ()  # dated versions; the plain timetable on days none covers
+
+    def timetable_on(self, day: dt.date) -> tuple[str, ...]:
+        for season in self.seasons:
+            if season.effective_from <= day and (season.effective_until is None or day <= season.effective_until):
+                return season.timetable
+        return self.timetable
 
 
 @functools.lru_cache(maxsize=256)
@@ -77,19 +96,77 @@ def _departure_minutes(timetable: tuple[str, ...]) -> tuple[int, ...]:
     return tuple(sorted(int(t[:2]) * 60 + int(t[3:5]) for t in timetable))
 
 
-def next_departure(ready: dt.datetime, timetable: tuple[str, ...]) -> dt.datetime:
-    """The first departure at or after ``ready`` (timetable in local time); on demand if empty."""
-    if not timetable:
+def next_departure(ready: dt.datetime, timetable: tuple[str, ...], link: Link | None = None) -> dt.datetime:
+    """The first departure at or after ``ready`` (timetable in local time); on demand if empty.
+    With ``link``, each day's timetable is the version (season) in force that day."""
+    if not timetable and not (link and link.seasons):
         return ready
     local = ready.astimezone(LOCAL_TZ)
     midnight = local.replace(hour=0, minute=0, second=0, microsecond=0)
-    minutes = _departure_minutes(timetable)
     for day in range(2):
-        for minute in minutes:
-            departure = midnight + dt.timedelta(days=day, minutes=minute)
+        start = midnight + dt.timedelta(days=day)
+        table = link.timetable_on(start.date()) if link is not None and link.seasons else timetable
+        if not table:
+            return max(local, start)  # on demand that day
+        for minute in _departure_minutes(table):
+            departure = start + dt.timedelta(minutes=minute)
             if departure >= local:
                 return departure
     raise AssertionError("unreachable: a non-empty timetable departs within two days")
+
+
+Window = tuple[dt.datetime, dt.datetime]  # [start, end): nothing of the kind sails
+
+
+@dataclass(frozen=True)
+class Conditions:
+    """The sailings stopped: per directed ferry link and for boats leaving from a pier (or anywhere:
+    ``None``), the suspension windows, sorted, each with when it ends. Empty: everything sails."""
+
+    ferry: dict[tuple[int, int], tuple[Window, ...]] = field(default_factory=dict)
+    boat: dict[int | None, tuple[Window, ...]] = field(default_factory=dict)
+
+    def __bool__(self) -> bool:
+        return bool(self.ferry or self.boat)
+
+    def __hash__(self) -> int:
+        return id(self)
+
+    def boat_windows(self, port_id: int | None) -> tuple[Window, ...]:
+        windows = self.boat.get(None, ())
+        if port_id is not None and port_id in self.boat:
+            windows = tuple(sorted(windows + self.boat[port_id]))
+        return windows
+
+
+NO_CONDITIONS = Conditions()
+
+
+def clear_of(at: dt.datetime, windows: tuple[Window, ...]) -> tuple[dt.datetime, dt.datetime | None]:
+    """The first moment at or after ``at`` outside every window, and the end of the last window that
+    held it back (None: not held)."""
+    held = None
+    moved = True
+    while moved:
+        moved = False
+        for start, end in windows:
+            if start <= at < end:
+                at, held, moved = end, end, True
+    return at, held
+
+
+def departure_under(ready: dt.datetime, link: Link, windows: tuple[Window, ...]) -> tuple[dt.datetime, dt.datetime | None]:
+    """The first departure of ``link`` at or after ``ready`` that sails (outside the windows), and
+    the end of the suspension that cancelled an earlier one (None: none did)."""
+    departs = next_departure(ready, link.timetable, link)
+    held = None
+    for _ in range(64):  # each turn passes one window
+        clear, stopped = clear_of(departs, windows)
+        if stopped is None:
+            return departs, held
+        held = stopped
+        departs = next_departure(clear, link.timetable, link)
+    return departs, held
 
 
 @dataclass
@@ -118,7 +195,7 @@ class FerryNetwork:
         for link in [*self.links, *roads]:
             self._adjacent[link.from_id].append(link)
             self._adjacent[link.to_id].append(
-                Link(link.to_id, link.from_id, link.minutes, link.timetable, link.by_road)
+                Link(link.to_id, link.from_id, link.minutes, link.timetable, link.by_road, link.seasons)
             )
             # A lower bound of the leg: boarding plus sailing (or the drive), no waiting.
             seconds = (link.minutes + (0 if link.by_road else self.profile.transfer_minutes)) * 60
@@ -131,14 +208,16 @@ class FerryNetwork:
     def lower_bound(self, source: int, target: int) -> float:
         return self._lower_bound.get(source, {}).get(target, float("inf"))
 
-    def sail(self, source: int, ready: dt.datetime) -> Sailing:
+    def sail(self, source: int, ready: dt.datetime, conditions: Conditions = NO_CONDITIONS) -> Sailing:
         """Earliest arrival at every reachable port leaving ``source`` no earlier than ``ready``.
 
-        Time-dependent Dijkstra: waits follow the timetables (FIFO, so it is exact).
+        Time-dependent Dijkstra: waits follow the timetables and the suspensions (still FIFO:
+        a later arrival at a pier never catches an earlier sailing, so it is exact).
         Legs are built only for the ports asked for.
         """
         best: dict[int, dt.datetime] = {source: ready}
-        via: dict[int, tuple[int, Link, dt.datetime]] = {}
+        via: dict[int, tuple[int, Link, dt.datetime, dt.datetime | None]] = {}
+        stopped = conditions.ferry
         counter = itertools.count()
         queue = [(ready, next(counter), source)]
         transfer = dt.timedelta(minutes=self.profile.transfer_minutes)
@@ -147,11 +226,17 @@ class FerryNetwork:
             if at > best[port_id]:
                 continue
             for link in self._adjacent[port_id]:
-                departs = at if link.by_road else next_departure(at + transfer, link.timetable)
+                held = None
+                if link.by_road:
+                    departs = at
+                elif stopped and (windows := stopped.get((link.from_id, link.to_id))):
+                    departs, held = departure_under(at + transfer, link, windows)
+                else:
+                    departs = next_departure(at + transfer, link.timetable, link if link.seasons else None)
                 arrives = departs + dt.timedelta(minutes=link.minutes)
                 if link.to_id not in best or arrives < best[link.to_id]:
                     best[link.to_id] = arrives
-                    via[link.to_id] = (port_id, link, departs)
+                    via[link.to_id] = (port_id, link, departs, held)
                     heapq.heappush(queue, (arrives, next(counter), link.to_id))
         return Sailing(self, best, via)
 
@@ -162,25 +247,36 @@ class Sailing:
 
     network: FerryNetwork
     arrival: dict[int, dt.datetime]
-    via: dict[int, tuple[int, Link, dt.datetime]]
+    via: dict[int, tuple[int, Link, dt.datetime, dt.datetime | None]]
+
+    def held_until(self, port_id: int) -> dt.datetime | None:
+        """The latest end of a suspension that held back a sailing on the way to ``port_id`` (None: none)."""
+        held = None
+        while port_id in self.via:
+            previous, _, _, until = self.via[port_id]
+            if until is not None and (held is None or until > held):
+                held = until
+            port_id = previous
+        return held
 
     def legs(self, port_id: int) -> list[dict]:
         out = []
         while port_id in self.via:
-            previous, link, departs = self.via[port_id]
+            previous, link, departs, held = self.via[port_id]
             at = self.arrival[previous]
             arrives = self.arrival[port_id]
-            out.append(
-                {
-                    "mode": "land" if link.by_road else "ferry",
-                    "from": self.network.ports[previous].ref(),
-                    "to": self.network.ports[port_id].ref(),
-                    "depart_at": departs.isoformat(),
-                    "arrive_at": arrives.isoformat(),
-                    "wait_seconds": round((departs - at).total_seconds()),
-                    "seconds": round((arrives - at).total_seconds()),
-                }
-            )
+            leg = {
+                "mode": "land" if link.by_road else "ferry",
+                "from": self.network.ports[previous].ref(),
+                "to": self.network.ports[port_id].ref(),
+                "depart_at": departs.isoformat(),
+                "arrive_at": arrives.isoformat(),
+                "wait_seconds": round((departs - at).total_seconds()),
+                "seconds": round((arrives - at).total_seconds()),
+            }
+            if held is not None:
+                leg["suspended_until"] = held.isoformat()
+            out.append(leg)
             port_id = previous
         out.reverse()
         return out

@@ -52,7 +52,7 @@ class CoverageFeed:
         if kind == "squad" and "status" in update.get("data", {}):
             with self._lock:
                 self._squads.add(update["id"])
-        elif kind == "plan":
+        elif kind in ("plan", "suspension", "transport"):  # a published plan; sailings stopped, resumed, retimed
             with self._lock:
                 self._full = True
         else:

@@ -182,6 +182,68 @@ class TravelProfile(Base):
     detour_factor: Mapped[float] = mapped_column(Float)
     boat_speed_kmh: Mapped[float] = mapped_column(Float)
     transfer_minutes: Mapped[float] = mapped_column(Float)
+    # Vessel class -> the wind force (Beaufort) at which it stops sailing: {"boat": 6, "ferry": 8}.
+    wind_limits: Mapped[dict] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
+    # Bumped whenever sailings change (a suspension set or lifted, timetables reloaded): every
+    # process compares it with the one its cached conditions were read at (dispatch.conditions).
+    transport_version: Mapped[int] = mapped_column(BigInteger, default=0, server_default="0")
+
+
+class FerryTimetable(Base):
+    """A timetable version of a ferry link in force between two dates (China), e.g. summer and winter."""
+
+    __tablename__ = "ferry_timetable"
+    __table_args__ = (
+        UniqueConstraint("link_id", "season", "effective_from"),
+        CheckConstraint("effective_until IS NULL OR effective_until >= effective_from", name="season_dates"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    link_id: Mapped[int] = mapped_column(ForeignKey("ferry_link.id", ondelete="CASCADE"), index=True)
+    season: Mapped[str] = mapped_column(String(32))
+    effective_from: Mapped[dt.date] = mapped_column(Date)
+    effective_until: Mapped[dt.date | None] = mapped_column(Date)  # inclusive; None: until replaced
+    departures: Mapped[list[str]] = mapped_column(ARRAY(String(5)), default=list, server_default="{}")
+
+
+SUSPENSION_SCOPES = ("link", "pier", "county")
+VESSEL_CLASSES = ("ferry", "boat")
+SUSPENSION_REASONS = ("wind", "fog", "typhoon", "other")
+
+
+class TransportSuspension(Base):
+    """Sailings stopped for a time window (大风停航): one ferry link, every link from a pier, or the
+    whole county; for ferries, boats or both. Lifted early by a person, never deleted."""
+
+    __tablename__ = "transport_suspension"
+    __table_args__ = (
+        CheckConstraint("scope IN ('link', 'pier', 'county')", name="scope_valid"),
+        CheckConstraint("reason_kind IN ('wind', 'fog', 'typhoon', 'other')", name="reason_kind_valid"),
+        CheckConstraint("ends_at > starts_at", name="suspension_window"),
+        CheckConstraint(
+            "(scope = 'link') = (link_id IS NOT NULL) AND (scope = 'pier') = (port_id IS NOT NULL)",
+            name="suspension_scope_key",
+        ),
+        CheckConstraint("vessels <@ ARRAY['ferry', 'boat']::varchar[] AND cardinality(vessels) > 0", name="vessels_valid"),
+        CheckConstraint("wind_force IS NULL OR wind_force BETWEEN 0 AND 17", name="wind_force_beaufort"),
+        Index("ix_transport_suspension_active", "root_region_id", "ends_at", postgresql_where=text("lifted_at IS NULL")),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    root_region_id: Mapped[int] = mapped_column(ForeignKey("region.id"))
+    scope: Mapped[str] = mapped_column(String(8))
+    link_id: Mapped[int | None] = mapped_column(ForeignKey("ferry_link.id"))
+    port_id: Mapped[int | None] = mapped_column(ForeignKey("port.id"))
+    vessels: Mapped[list[str]] = mapped_column(ARRAY(String(8)))
+    starts_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    reason_kind: Mapped[str] = mapped_column(String(10))
+    wind_force: Mapped[int | None] = mapped_column(Integer)
+    reason_text: Mapped[str] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), server_default=func.now())
+    lifted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    lifted_by: Mapped[str | None] = mapped_column(String(100))
 
 
 class Authority(Base):
