@@ -12,6 +12,7 @@ const APP = [
   "/tablet",
   "/static/app/tablet.js",
   "/static/app/common.js",
+  "/static/app/evidence-queue.js",
   "/static/app/app.css",
   "/tablet.webmanifest",
   "/static/app/icons/tablet.svg",

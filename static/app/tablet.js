@@ -6,7 +6,10 @@
 // client action_id (a UUID): a retry sends the same id, and the server answers its first answer.
 // Offline start: /tablet-sw.js keeps the shell; the answers the tablet reads with its token
 // (its tasks, regions, zones, matters) are kept in the "dispatch-tablet-data" cache (200s only).
+// Evidence (photos, videos, documents) waits in IndexedDB and uploads in chunks after the steps
+// and positions (evidence-queue.js).
 import { ApiError, api, banner, el, nameOf, settings, t, useToken } from "./common.js";
+import { EvidenceQueue, Refused, forgetAll as forgetEvidence } from "./evidence-queue.js";
 
 const KEY = "dispatch.tablet.";
 const store = {
@@ -123,13 +126,18 @@ function enqueue(item) {
 
 function renderQueue() {
   const items = queue();
-  $("pending").textContent = String(items.length);
-  $("pending").dataset.count = String(items.length);
+  const files = waitingEvidence();
+  const count = items.length + files.length;
+  $("pending").textContent = String(count);
+  $("pending").dataset.count = String(count);
   $("queue").replaceChildren(
     ...items.slice(0, 20).map((item) =>
       item.kind === "transition"
         ? el("li", { dataset: { actionId: item.action_id } }, `${clock(item.occurred_at)} #${item.task_id} → ${t(`task.state.${item.to}`)}`, item.note ? ` · ${item.note}` : "")
         : el("li", {}, `${clock(item.fix.time)} ${t("tablet.gps")}`)
+    ),
+    ...files.map((item) =>
+      el("li", { class: "evidence-queued", dataset: { actionId: item.action_id } }, `${clock(item.occurred_at)} #${item.task_id} ${evidenceKind(item.media_type)} ${item.name} · ${evidenceState(item)}`)
     )
   );
 }
@@ -269,6 +277,7 @@ async function flush() {
   }
   if (sent) sync();
   else if (refused) render();
+  if (!queue().length && tablet.token) pumpEvidence();
 }
 
 setInterval(flush, 3000);
@@ -393,6 +402,7 @@ function showTask(task) {
     button.disabled = !allowed.has(button.dataset.to);
   }
   drawTaskMap(task, incident);
+  renderEvidence(task);
 }
 
 setInterval(() => {
@@ -535,6 +545,145 @@ function act(to) {
 for (const button of document.querySelectorAll(".lifecycle button")) {
   button.addEventListener("click", () => act(button.dataset.to));
 }
+
+// -- evidence from the scene: kept on the tablet, uploaded in chunks when the link allows ----------
+
+const evidence = new EvidenceQueue({
+  token: () => tablet.token,
+  newId: newActionId,
+  yieldTo: () => queue().length > 0, // steps and positions first: they are small and they are the record
+  onChange: () => {
+    renderQueue();
+    renderEvidence(currentTask());
+  },
+  onStored: (item, stored) => {
+    const task = tablet.tasks.find((x) => x.id === item.task_id);
+    if (!task) return;
+    const others = (task.evidence || []).filter((x) => x.sha256 !== stored.sha256);
+    mergeTask({ id: task.id, evidence: [...others, { ...stored, occurred_at: item.occurred_at, file_name: item.name }] });
+  },
+});
+tablet.evidenceQueue = evidence; // for the browser tests
+
+const waitingEvidence = () => evidence.items.filter((x) => x.state !== "refused");
+
+function evidenceKind(type) {
+  if (type.startsWith("image/")) return t("tablet.evidence_photo");
+  if (type.startsWith("video/")) return t("tablet.evidence_video");
+  return t("tablet.evidence_file");
+}
+
+function sizeText(bytes) {
+  if (bytes >= 1024 * 1024) return `${(bytes / 1024 / 1024).toFixed(1)} MB`;
+  return `${Math.max(1, Math.round(bytes / 1024))} KB`;
+}
+
+function refusedWhy(refusal) {
+  if (refusal.status === 413 || refusal.field === "size") return t("tablet.evidence_too_large");
+  if (refusal.status === 415 || refusal.field === "media_type") return t("tablet.evidence_bad_type");
+  if (refusal.status === 404) return t("tablet.evidence_gone");
+  if (refusal.status === 403) return t("tablet.evidence_forbidden");
+  return t("tablet.evidence_other", { code: refusal.code || refusal.status });
+}
+
+function evidenceState(item) {
+  if (item.state === "refused") return t("tablet.evidence_refused", { why: refusedWhy(item.refusal || {}) });
+  const sent = evidence.progress.get(item.action_id) || 0;
+  if (sent > 0) return t("tablet.evidence_uploading", { pct: Math.floor((100 * sent) / item.size) });
+  return t("tablet.evidence_waiting");
+}
+
+const thumbs = new Map(); // action_id -> an object URL of the photo kept on the tablet
+
+function thumb(item) {
+  if (!thumbs.has(item.action_id)) thumbs.set(item.action_id, URL.createObjectURL(item.blob));
+  return thumbs.get(item.action_id);
+}
+
+function renderEvidence(task) {
+  const list = $("evidence-list");
+  for (const [actionId, url] of thumbs) {
+    if (!evidence.items.some((x) => x.action_id === actionId)) {
+      URL.revokeObjectURL(url);
+      thumbs.delete(actionId);
+    }
+  }
+  if (!task) return list.replaceChildren();
+  const local = evidence.items.filter((x) => x.task_id === task.id);
+  const stored = (task.evidence || []).filter((x) => !local.some((y) => y.sha256 === x.sha256));
+  const rows = [
+    ...stored.map((x) =>
+      el(
+        "li",
+        { class: "evidence-item", dataset: { state: "stored", sha256: x.sha256 } },
+        el("span", {}, `${evidenceKind(x.media_type)} ${x.file_name || ""}`.trim()),
+        el("span", { class: "size" }, sizeText(x.size)),
+        x.occurred_at ? el("span", {}, clock(x.occurred_at)) : null,
+        el("span", { class: "state" }, t("tablet.evidence_stored")),
+        el("button", { type: "button", class: "view", onclick: () => viewEvidence(x) }, t("tablet.evidence_view"))
+      )
+    ),
+    ...local.map((item) => {
+      const sent = evidence.progress.get(item.action_id) || 0;
+      return el(
+        "li",
+        { class: "evidence-item", dataset: { state: item.state === "refused" ? "refused" : "waiting", actionId: item.action_id } },
+        item.media_type.startsWith("image/") && item.blob ? el("img", { src: thumb(item), alt: item.name }) : null,
+        el("span", {}, `${evidenceKind(item.media_type)} ${item.name}`),
+        el("span", { class: "size" }, sizeText(item.size)),
+        item.resized ? el("span", { class: "muted small" }, t("tablet.evidence_resized")) : null,
+        el("span", { class: "state", role: "status" }, evidenceState(item)),
+        item.state !== "refused" ? el("progress", { max: String(item.size), value: String(sent), "aria-label": item.name }) : null,
+        item.state === "refused" ? el("button", { type: "button", class: "dismiss", onclick: () => evidence.dismiss(item.action_id) }, t("tablet.dismiss")) : null
+      );
+    }),
+  ];
+  list.replaceChildren(...(rows.length ? rows : [el("li", { class: "muted" }, t("tablet.evidence_none"))]));
+}
+
+/** Open a stored item: fetched with the tablet's token (a link would not carry it). */
+async function viewEvidence(item) {
+  try {
+    const response = await fetch(`/api/v1/evidence/${item.sha256}`, { headers: { Authorization: `Bearer ${tablet.token}` } });
+    if (response.status === 401) return authFailed(new ApiError(401, await response.json().catch(() => null)));
+    if (!response.ok) throw new Error(`HTTP ${response.status}`);
+    const url = URL.createObjectURL(await response.blob());
+    window.open(url, "_blank", "noopener");
+    setTimeout(() => URL.revokeObjectURL(url), 60_000);
+  } catch {
+    message(t("tablet.offline"), "error");
+  }
+}
+
+async function addEvidence(input, camera) {
+  const task = currentTask();
+  const files = [...input.files];
+  input.value = "";
+  if (!task || !files.length) return;
+  let added = 0;
+  for (const file of files) {
+    // a photo just taken: now; a file chosen: when it was last written (a photo: when it was taken)
+    const taken = camera || !file.lastModified ? new Date() : new Date(Math.min(file.lastModified, Date.now()));
+    try {
+      await evidence.add(task.id, file, fieldTime(taken));
+      added += 1;
+    } catch {
+      message(t("tablet.evidence_unreadable"), "error");
+    }
+  }
+  if (added) message(t("tablet.evidence_added"));
+  flush(); // steps first, then the files
+}
+
+function pumpEvidence() {
+  if (!tablet.token || !tablet.squad) return;
+  evidence.pump().catch((error) => {
+    if (error instanceof Refused && error.status === 401) authFailed(new ApiError(401, error.body));
+  });
+}
+
+$("evidence-camera").addEventListener("change", (event) => addEvidence(event.target, true));
+$("evidence-file").addEventListener("change", (event) => addEvidence(event.target, false));
 
 // -- syncing: the squad's tasks (and now and then the reference layers) ---------------------------
 
@@ -788,6 +937,8 @@ function connect(token) {
     if (previous && previous.id !== squadId) {
       // Another squad's tablet before: its queue and refusals are not ours to send.
       store.clear(["token"]);
+      await forgetEvidence();
+      evidence.items = [];
       renderQueue();
       renderRefused();
     }
@@ -832,6 +983,7 @@ tablet.worker = navigator.serviceWorker
 
 renderQueue();
 renderRefused();
+evidence.load().catch(() => null); // what waited when the tablet was closed
 const saved = store.get("token");
 if (saved) {
   // Signed in before: work offline from what is kept until the server answers.

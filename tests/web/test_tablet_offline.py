@@ -323,3 +323,141 @@ def test_axe_finds_no_wcag_violation_on_the_signed_in_tablet_with_a_task(screens
         for v in vs
     )
     assert found == {"zh": [], "en": []}, report
+
+
+# A photo as a camera gives it: 4000x3000 JPEG, detailed enough not to compress to nothing.
+MAKE_PHOTO = """async ([width, height, name, type]) => {
+  let blob;
+  if (type === 'image/jpeg') {
+    const canvas = document.createElement('canvas');
+    canvas.width = width;
+    canvas.height = height;
+    const g = canvas.getContext('2d');
+    const sky = g.createLinearGradient(0, 0, width, height);
+    sky.addColorStop(0, '#2a6f97');
+    sky.addColorStop(1, '#f4a261');
+    g.fillStyle = sky;
+    g.fillRect(0, 0, width, height);
+    for (let i = 0; i < 60000; i++) {
+      g.fillStyle = `hsl(${(i * 37) % 360}, 60%, ${30 + (i % 40)}%)`;
+      g.fillRect((i * 7919) % width, (i * 104729) % height, 5 + (i % 7), 5 + (i % 5));
+    }
+    // a band of sea spray (noise): what keeps a real photo's JPEG large
+    const band = g.getImageData(0, 0, width, Math.floor((height * 3) / 4));
+    let seed = 12345;
+    for (let i = 0; i < band.data.length; i += 4) {
+      seed = (seed * 1103515245 + 12345) >>> 0;
+      band.data[i] = seed & 255;
+      band.data[i + 1] = (seed >>> 8) & 255;
+      band.data[i + 2] = (seed >>> 16) & 255;
+    }
+    g.putImageData(band, 0, 0);
+    blob = await new Promise((resolve) => canvas.toBlob(resolve, 'image/jpeg', 0.95));
+  } else {
+    blob = new Blob(['<script>alert(1)</script>'], {type});
+  }
+  const file = new File([blob], name, {type, lastModified: Date.now()});
+  const transfer = new DataTransfer();
+  transfer.items.add(file);
+  const input = document.getElementById('evidence-file');
+  input.files = transfer.files;
+  input.dispatchEvent(new Event('change', {bubbles: true}));
+  return blob.size;
+}"""
+KEPT_ITEMS = "window.squadTablet.evidenceQueue.items.map(({blob, ...rest}) => rest)"
+
+
+def _jpeg_size(data: bytes) -> tuple[int, int]:
+    """(width, height) from a JPEG's start-of-frame segment."""
+    at = 2
+    while at < len(data):
+        marker, length = data[at + 1], int.from_bytes(data[at + 2 : at + 4], "big")
+        if marker in (0xC0, 0xC1, 0xC2):
+            return int.from_bytes(data[at + 7 : at + 9], "big"), int.from_bytes(data[at + 5 : at + 7], "big")
+        at += 2 + length
+    raise AssertionError("no start-of-frame in the JPEG")
+
+
+def test_a_photo_taken_offline_is_resized_kept_and_uploaded_once_across_drops(screens, api, web_store):
+    import hashlib
+
+    from sqlalchemy import select
+
+    from dispatch.store.models import Evidence
+
+    _, token, incident, task = _task_for_a_squad(api, web_store, PLACES[6], "枸杞乡码头（现场照片）")
+    tablet = _sign_in(screens, token)
+    tablet.wait_for_selector(f"#task[data-task-id='{task['id']}']")
+    tablet.wait_for_selector("#evidence-list li.muted")  # "no evidence yet"
+    _offline_ready(tablet)
+    tablet.context.set_offline(True)
+    tablet.wait_for_selector("#net.off")
+    original = tablet.evaluate(MAKE_PHOTO, [4000, 3000, "IMG_0412.jpg", "image/jpeg"])
+    tablet.wait_for_selector("#evidence-list .evidence-item[data-state='waiting'] img")
+    [item] = tablet.evaluate(KEPT_ITEMS)
+    assert item["resized"] and item["media_type"] == "image/jpeg" and item["name"] == "IMG_0412.jpg"
+    assert 0 < item["size"] < original and len(item["sha256"]) == 64
+    assert tablet.get_attribute("#pending", "data-count") == "1"
+    assert "IMG_0412.jpg" in tablet.inner_text("#queue")
+    tablet.locator("#evidence-title").scroll_into_view_if_needed()
+    screens.screenshot(tablet, "evidence-waiting-zh")
+
+    tablet.reload()  # still offline: the photo waits in IndexedDB
+    tablet.wait_for_selector(f"#evidence-list .evidence-item[data-action-id='{item['action_id']}']")
+    assert tablet.get_attribute("#pending", "data-count") == "1"
+
+    chunks: list[str] = []
+
+    def drop_some(route):
+        chunks.append(route.request.url)
+        if len(chunks) in (2, 4):
+            route.fetch()  # the server writes the chunk...
+            route.abort("connectionreset")  # ...and the answer is lost
+        else:
+            route.continue_()
+
+    tablet.route("**/api/v1/tasks/*/evidence/uploads/*", drop_some)
+    tablet.context.set_offline(False)
+    stored = f"#evidence-list .evidence-item[data-state='stored'][data-sha256='{item['sha256']}']"
+    tablet.wait_for_selector(stored, timeout=40_000)
+    tablet.wait_for_selector("#pending[data-count='0']")
+    assert tablet.evaluate(KEPT_ITEMS) == [], "the tablet lets go of it once stored"
+    assert item["size"] > 4 * 256 * 1024, "a photo of several chunks"
+    assert len(chunks) == -(-item["size"] // (256 * 1024)) + 2, "each chunk once, and the two whose answers were lost again"
+
+    web_store.expire_all()
+    rows = web_store.scalars(select(Evidence).where(Evidence.task_id == task["id"])).all()
+    assert [(r.sha256, r.size, r.state, r.media_type) for r in rows] == [
+        (item["sha256"], item["size"], "stored", "image/jpeg")
+    ], "arrived once"
+    assert rows[0].occurred_at == dt.datetime.fromisoformat(item["occurred_at"])
+    served = api.get(f"/evidence/{item['sha256']}")
+    assert served.status_code == 200 and served.headers["Content-Type"] == "image/jpeg"
+    assert hashlib.sha256(served.content).hexdigest() == item["sha256"], "intact"
+    assert _jpeg_size(served.content) == (2048, 1536), "resized on the tablet"
+    events = api.get(f"/incidents/{incident['id']}/events").json()["events"]
+    assert [e["data"]["sha256"] for e in events if e["action"] == "evidence.added"] == [item["sha256"]]
+    tablet.locator("#evidence-title").scroll_into_view_if_needed()
+    screens.screenshot(tablet, "evidence-stored-zh")
+
+
+def test_a_file_the_server_refuses_says_why_in_english_and_a_second_device_lists_the_stored(screens, api, web_store):
+    _, token, _, task = _task_for_a_squad(api, web_store, PLACES[6], "Gouqi pier (evidence, en)")
+    tablet = _sign_in(screens, token, lang="en")
+    tablet.wait_for_selector(f"#task[data-task-id='{task['id']}']")
+    tablet.evaluate(MAKE_PHOTO, [800, 600, "page.html", "text/html"])
+    refused = tablet.wait_for_selector("#evidence-list .evidence-item[data-state='refused']", timeout=15_000)
+    assert "Not accepted: this type of file is not accepted" in refused.inner_text()
+    assert tablet.get_attribute("#pending", "data-count") == "0", "a refusal waits for no one"
+    tablet.click("#evidence-list .evidence-item[data-state='refused'] button.dismiss")
+    tablet.wait_for_selector("#evidence-list .evidence-item[data-state='refused']", state="detached")
+
+    tablet.evaluate(MAKE_PHOTO, [1200, 900, "small.jpg", "image/jpeg"])  # under 2048 px: sent as it is
+    [item] = tablet.evaluate(KEPT_ITEMS) or [None]
+    assert item is None or not item["resized"]
+    tablet.wait_for_selector("#evidence-list .evidence-item[data-state='stored']", timeout=15_000)
+    second = _sign_in(screens, token, lang="en")
+    row = second.wait_for_selector("#evidence-list .evidence-item[data-state='stored']", timeout=10_000)
+    assert "Photo small.jpg" in row.inner_text() and "Uploaded" in row.inner_text()
+    second.locator("#evidence-title").scroll_into_view_if_needed()
+    screens.screenshot(second, "evidence-second-device-en")

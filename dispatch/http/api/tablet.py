@@ -16,7 +16,7 @@ from dispatch.http.contract.tablet import TabletTasks
 from dispatch.shapes import iso, ordered_matters, point_json, task_json
 from dispatch.states import ASSIGNED
 from dispatch.store.db import db
-from dispatch.store.models import Incident, Squad, Task
+from dispatch.store.models import Evidence, Incident, Squad, Task
 
 RECENT = dt.timedelta(hours=24)
 
@@ -61,9 +61,30 @@ def tablet_tasks():
         )
         .order_by(Task.state.in_(ASSIGNED).desc(), Task.id.desc())
     ).all()
+    evidence: dict[int, list[dict]] = {}
+    if tasks:
+        for item in session.scalars(
+            select(Evidence)
+            .where(Evidence.task_id.in_([t.id for t in tasks]), Evidence.state == "stored")
+            .order_by(Evidence.id)
+        ):
+            evidence.setdefault(item.task_id, []).append(_evidence(item))
     return jsonify(
         {
             "squad": {"id": squad.id, "code": squad.code, "name": squad.name_zh, "name_en": squad.name_en},
-            "tasks": [task_json(t) | {"incident": _incident(t.incident)} for t in tasks],
+            "tasks": [
+                task_json(t) | {"incident": _incident(t.incident), "evidence": evidence.get(t.id, [])} for t in tasks
+            ],
         }
     )
+
+
+def _evidence(item: Evidence) -> dict:
+    return {
+        "sha256": item.sha256,
+        "size": item.size,
+        "media_type": item.media_type,
+        "file_name": item.file_name,
+        "occurred_at": iso(item.occurred_at),
+        "recorded_at": iso(item.recorded_at),
+    }

@@ -42,8 +42,18 @@ class TabletIncident(Answer):
     caller: dict | None = Field(description="who called, to call back: {name, phone}")
 
 
+class TabletEvidence(Answer):
+    sha256: str = Field(description="GET /api/v1/evidence/{sha256}")
+    size: int
+    media_type: str
+    file_name: str | None
+    occurred_at: AnswerTime | None = Field(description="when it was taken, by the device's clock")
+    recorded_at: AnswerTime
+
+
 class TabletTask(Task):
     incident: TabletIncident | None = Field(description="what the task is about (none for a joint inspection's)")
+    evidence: list[TabletEvidence] = Field(description="photos, videos and documents stored for the task, oldest first")
 
 
 class TabletTasks(Answer):
