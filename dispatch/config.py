@@ -62,6 +62,9 @@ def from_environment() -> dict:
         "ALERT_UNACKNOWLEDGED_S": _float("ALERT_UNACKNOWLEDGED_S", 120.0),
         "ALERT_SLA_DUE_MINUTES": _float("ALERT_SLA_DUE_MINUTES", 10.0),
         "ALERT_STALE_POSITION_MINUTES": _float("ALERT_STALE_POSITION_MINUTES", 15.0),
+        # A fix older than this is not trusted by the recommendation and coverage: the squad is
+        # placed at the pier by its last fix, else at its station (dispatch.recommend).
+        "POSITION_STALE_MINUTES": _float("POSITION_STALE_MINUTES", 30.0),
         # The server's own periodic work (dispatch.live.duty), run by one process at a time:
         # seconds between alert checks, coverage recomputations and referral escalations. 0: off.
         "SCHEDULE_ALERTS_S": _float("SCHEDULE_ALERTS_S", 10.0),

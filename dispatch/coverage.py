@@ -252,7 +252,8 @@ def update_for_squads(session: Session, squad_ids: list[int], config: dict, *, a
     """
     now = clock.utc_now()
     squads = session.execute(
-        _SQUAD, {"ids": list(squad_ids), "domains": [config["COVERAGE_DOMAIN"]], "today": local_day(now)}
+        _SQUAD,
+        {"ids": list(squad_ids), "domains": [config["COVERAGE_DOMAIN"]], "today": local_day(now), "now": now},
     ).all()
     changed = []
     for root in sorted({s.root for s in squads}):
@@ -288,7 +289,9 @@ def _update_county(session: Session, root: int, mine: list, config: dict, now: d
         if row[_BEST] in ids or (row[_ZONE], row[_TARGET]) != (zone_id, target):
             squad, eta = _best(session, township, zone_id, domain, now)  # ranked again
             touched[township.id] = Reach(township, zone_id, target, squad, eta)
-    going = [s for s in mine if s.status == "available" and s.competent and s.certified and s.lon is not None]
+    going = [
+        s for s in mine if s.status in ("available", "returning") and s.competent and s.certified and s.lon is not None
+    ]
     if going:
         network = network_for(session, root)
         offers = [(tid, squad.id, eta) for squad in going for tid, eta in etas_from(squad, towns, network, now).items()]

@@ -360,7 +360,7 @@ def create_joint_inspection(session: Session, body: dict, *, actor: str) -> Join
             raise Conflict(
                 f"squad {squad.id} has no certified officer on duty", field="squad_ids", code="no_certified_officer"
             )
-        if squad.status == "off_duty":
+        if squad.status in ("off_duty", "out_of_service"):
             raise Conflict(f"squad {squad.id} is off duty", field="squad_ids", code="squad_unavailable")
     needed = set(domains or []) | {r.domain for r in requests}
     if incident is not None:

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session, selectinload
 from dispatch.errors import ApiError, NotFound
 from dispatch.shapes import authority_json, matter_json, region_ref, squad_from_row, zone_json
 from dispatch.store.models import OFFICER_COUNTS_SQL, Authority, CoveragePlan, Matter, Region, Squad, Zone, ZoneMember
+from gis import clock
 from gis.clock import local_day
 
 # Which authority kinds may act for a matter whose catalogue entry names ``kind``.
@@ -247,6 +248,7 @@ def covering_squads(
         "lat": lat,
         "limit": limit,
         "today": local_day(),
+        "now": clock.utc_now(),
     }
     if matter is not None:
         statement, params["domain"] = _COVERING_COMPETENT, matter.domain

@@ -14,8 +14,22 @@ Hot path, guarded by ``make bench`` (bench/recommend.py: p50 and p99 of the HTTP
 3. Ranking: ETA by the minute; at equal minutes the squad whose zone covers
    the place ("1+X", seed 001 §3.2.4) first; then the exact ETA.
 
-Eligible (seed 002 task 5): competent for the matter's domain, available, and
-with at least one certified officer on duty whose certificate is valid today.
+Eligible (seed 002 task 5): competent for the matter's domain, available (or returning), and
+with at least one certified officer on duty now (by the roster where one exists: issue 29,
+``dispatch.rosters``) whose certificate is valid today and neither suspended nor revoked.
+
+Transport conditions (issue 29, ``dispatch.conditions``): sailings are taken as they are at
+the moment of travel. A squad whose way is held back by a suspension (its ferry, or its boat,
+cannot leave until the window ends) is not recommended: ``left_out`` names it with the reason
+("ferry suspended until 14:00") and its next possible arrival.
+
+Stale positions (issue 29): a fix older than ``stale_minutes`` (POSITION_STALE_MINUTES) is not
+trusted. The squad is then placed, by rule, at the pier within 500 m of that last fix (it was
+waiting for a crossing, or moored) or else at its station; a squad that never sent a fix is at
+its station. Each candidate says so: ``position_basis`` (fix, pier, station),
+``position_age_minutes`` and a note in both languages ("position 47 min old"). In SQL, the
+island scans keep a stale squad only when its parked island is the scanned one; the squads
+parked on another island than their last fix's (a partial GiST index) are scanned beside them.
 
 The request path is one query (the KNN candidates; a second one for the squads
 across the water when a ferry can still win); the incident's place is
@@ -65,8 +79,24 @@ from gis.travel import Port as TravelPort
 
 # A squad may act when one of its officers is certified, on duty and unexpired.
 CERTIFIED_ON_DUTY = CERTIFIED_ON_DUTY_SQL
-# A scheduled joint inspection may take a squad that is busy now, never one off duty.
-AVAILABLE = "(s.status = 'available' OR (NOT :require_available AND s.status <> 'off_duty'))"
+# A scheduled joint inspection may take a squad that is busy now, never one off duty or out of service.
+AVAILABLE = (
+    "(s.status IN ('available', 'returning')"
+    " OR (NOT :require_available AND s.status NOT IN ('off_duty', 'out_of_service')))"
+)
+# Minutes after which a fix is no longer trusted (POSITION_STALE_MINUTES).
+DEFAULT_STALE_MINUTES = 30.0
+# Where a squad is placed when its fix is stale, read beside the fix (the squad_park trigger).
+_PARKED_COLUMNS = """s.island_id AS fix_island_id, s.parked_island_id, s.parked_port_id,
+       ST_X(s.parked_position::geometry) AS parked_lon, ST_Y(s.parked_position::geometry) AS parked_lat"""
+# In the island scans: a squad whose fix is fresh, or which has none, or whose parked place is on
+# the same island as its stale fix (the scan's island is then right for it).
+_TRUSTED_ISLAND = (
+    "(s.last_position_at IS NULL OR s.last_position_at >= :fresh_since"
+    " OR s.parked_island_id IS NOT DISTINCT FROM s.island_id)"
+)
+# The stale squads parked on another island than their fix's (the partial index ix_squad_parked_away).
+_PARKED_AWAY = "s.island_id IS DISTINCT FROM s.parked_island_id AND s.last_position_at < :fresh_since"
 # A point's island: the one it lies on, or one within ~500 m (approximate coastlines, GPS noise).
 ISLAND_OF_POINT = """SELECT isl.id FROM island isl WHERE ST_DWithin(isl.outline, CAST(:point AS geometry), 0.005)
                      ORDER BY isl.outline <-> CAST(:point AS geometry) LIMIT 1"""
@@ -79,7 +109,8 @@ ISLAND_OF_POINT = """SELECT isl.id FROM island isl WHERE ST_DWithin(isl.outline,
 _SQUAD_COLUMNS = f"""s.id, s.code, s.name_zh, s.name_en, s.force, s.domains, s.scope, s.status, s.station_region_id,
        s.authority_id, s.last_position_at,
        {OFFICER_COUNTS_SQL} AS officer_counts,
-       ST_X(s.last_position::geometry) AS squad_lon, ST_Y(s.last_position::geometry) AS squad_lat"""
+       ST_X(s.last_position::geometry) AS squad_lon, ST_Y(s.last_position::geometry) AS squad_lat,
+       {_PARKED_COLUMNS}"""
 _ORIGIN = "ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography"
 # In the KNN scans the officer check stays a per-row subplan (OFFSET 0 keeps PostgreSQL from
 # turning it into a semi-join, which costs planning time and nothing saves: the scan stops
@@ -107,8 +138,15 @@ NEARBY = text(f"""
     (SELECT 'land' AS mode, NULL::int AS port_id, ST_Distance(s.last_position, {_ORIGIN}) AS d_origin,
             {_SQUAD_COLUMNS}
      FROM squad s
-     WHERE s.island_id = CAST(:island AS integer) AND s.force <> 'maritime' AND {_ELIGIBLE_IN_SCAN}
+     WHERE s.island_id = CAST(:island AS integer) AND s.force <> 'maritime' AND {_TRUSTED_ISLAND}
+       AND {_ELIGIBLE_IN_SCAN}
      ORDER BY s.last_position <-> {_ORIGIN} LIMIT :k)
+    UNION ALL
+    (SELECT 'land', NULL::int, ST_Distance(s.parked_position, {_ORIGIN}), {_SQUAD_COLUMNS}
+     FROM squad s
+     WHERE s.parked_island_id = CAST(:island AS integer) AND {_PARKED_AWAY} AND s.force <> 'maritime'
+       AND {_ELIGIBLE_IN_SCAN}
+     ORDER BY s.parked_position <-> {_ORIGIN} LIMIT :k)
 """)
 # ... and, when the maritime force is competent, the nearest boats too (a second statement
 # rather than a branch switched off by a parameter: PostgreSQL would plan that branch anyway).
@@ -125,18 +163,29 @@ NEARBY_WITH_BOATS = text(f"""
 VIA_PORTS = text(f"""
     SELECT 'ferry' AS mode, p.id AS port_id, c.*
     FROM port p CROSS JOIN LATERAL (
-        SELECT ST_Distance(s.last_position, p.location) AS d_origin, ST_Distance(s.last_position, {_ORIGIN}) AS d_incident,
+        (SELECT ST_Distance(s.last_position, p.location) AS d_origin, ST_Distance(s.last_position, {_ORIGIN}) AS d_incident,
                {_SQUAD_COLUMNS}
         FROM squad s
-        WHERE s.island_id = p.island_id AND s.force <> 'maritime' AND {_ELIGIBLE_IN_SCAN}
-        ORDER BY s.last_position <-> p.location LIMIT :k) c
+        WHERE s.island_id = p.island_id AND s.force <> 'maritime' AND {_TRUSTED_ISLAND} AND {_ELIGIBLE_IN_SCAN}
+        ORDER BY s.last_position <-> p.location LIMIT :k)
+        UNION ALL
+        (SELECT ST_Distance(s.parked_position, p.location), ST_Distance(s.parked_position, {_ORIGIN}), {_SQUAD_COLUMNS}
+        FROM squad s
+        WHERE s.parked_island_id = p.island_id AND {_PARKED_AWAY} AND s.force <> 'maritime' AND {_ELIGIBLE_IN_SCAN}
+        ORDER BY s.parked_position <-> p.location LIMIT :k)) c
     WHERE p.id = ANY(:ports)
 """)
 
+# A certificate valid today (before the roster and suspensions): the reasons of ``left_out``.
+_VALID = "NOT o.auxiliary AND o.certificate_no IS NOT NULL AND o.certificate_expires >= :today"
 _LEFT_OUT = text(f"""
     SELECT s.id, s.code, s.name_zh, s.force, s.status, s.island_id,
            ST_Distance(s.last_position, ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography) AS distance,
-           s.domains && CAST(:domains AS varchar[]) AS competent, {CERTIFIED_ON_DUTY} AS certified
+           s.domains && CAST(:domains AS varchar[]) AS competent, {CERTIFIED_ON_DUTY} AS certified,
+           EXISTS (SELECT 1 FROM officer o WHERE o.squad_id = s.id AND o.rostered AND {_VALID}
+                   AND {CERTIFICATE_HELD_SQL}) AS rostered,
+           EXISTS (SELECT 1 FROM officer o WHERE o.squad_id = s.id AND {_VALID} AND {ON_DUTY_SQL}
+                   AND NOT {CERTIFICATE_HELD_SQL}) AS suspended
     FROM squad s
     ORDER BY s.last_position <-> ST_SetSRID(ST_MakePoint(:lon, :lat), 4326)::geography
     LIMIT :n
@@ -155,6 +204,42 @@ class Candidate:
     lon: float
     lat: float
     lower_bound: float = 0.0
+
+
+class Placement(NamedTuple):
+    """Where a squad is taken to be (see the module docstring: stale positions)."""
+
+    basis: str  # fix | pier | station
+    age_minutes: int | None  # of its last fix (None: it never sent one)
+    lon: float
+    lat: float
+    island: int | None
+
+
+def placement(row, now: dt.datetime, fresh_since: dt.datetime) -> Placement:
+    """A squad row's place: its fix while fresh; a stale one at the pier by its last fix, else
+    at its station; a squad without a fix at its station (its ``last_position`` then)."""
+    at = row.last_position_at
+    if at is None:
+        return Placement("station", None, row.squad_lon, row.squad_lat, row.fix_island_id)
+    age = max(0, int((now - at).total_seconds() // 60))
+    if at >= fresh_since:
+        return Placement("fix", age, row.squad_lon, row.squad_lat, row.fix_island_id)
+    basis = "pier" if row.parked_port_id is not None else "station"
+    return Placement(basis, age, row.parked_lon, row.parked_lat, row.parked_island_id)
+
+
+def position_note(place: Placement) -> dict | None:
+    """The uncertainty of a placement, in Chinese and English (None: a fresh fix)."""
+    if place.basis == "fix":
+        return None
+    where_zh, where_en = ("码头", "the pier") if place.basis == "pier" else ("驻地", "its station")
+    if place.age_minutes is None:
+        return {"zh": f"无定位，按{where_zh}计", "en": f"no position fix: placed at {where_en}"}
+    return {
+        "zh": f"位置已 {place.age_minutes} 分钟未更新，按{where_zh}计",
+        "en": f"position {place.age_minutes} min old: placed at {where_en}",
+    }
 
 
 @dataclass
@@ -331,6 +416,7 @@ def recommend(
     domains: list[str] | None = None,
     explain: bool = False,
     now: dt.datetime | None = None,
+    stale_minutes: float | None = None,
 ) -> dict:
     """The squads that reach incident ``incident_id`` first, best first (see the module docstring).
 
@@ -350,6 +436,7 @@ def recommend(
         explain,
         now or clock.utc_now(),
         True,
+        stale_minutes,
     )
     return {"incident_id": incident_id, **result}
 
@@ -390,6 +477,7 @@ def recommend_at(
     explain: bool = False,
     now: dt.datetime | None = None,
     require_available: bool = True,
+    stale_minutes: float | None = None,
 ) -> dict:
     """The squads competent for ``domains`` that reach the place ``(lon, lat)`` first."""
     island = db.execute(_ISLAND, {"point": f"SRID=4326;POINT({lon} {lat})"}).scalar()
@@ -405,15 +493,33 @@ def recommend_at(
         explain,
         now or clock.utc_now(),
         require_available,
+        stale_minutes,
     )
 
 
-def _candidate(row, profile: Profile, source_ports: dict[int, float]) -> Candidate:
+def _candidate(
+    row, profile: Profile, source_ports: dict[int, float], place: Placement, island, ferries, origin
+) -> Candidate | None:
+    """The row as a candidate from where it is taken to be (``placement``); None when a stale fix
+    put it in a scan its parked place is not in (another island than the place's or the pier's)."""
+    moved = place.basis != "fix" and (place.lon, place.lat) != (row.squad_lon, row.squad_lat)
     if row.mode == "ferry":
-        c = Candidate(row.id, "ferry", row.port_id, row.d_origin, row.d_incident, row.squad_lon, row.squad_lat)
+        d_origin, d_incident = row.d_origin, row.d_incident
+        if moved:
+            port = ferries.ports[row.port_id]
+            if place.island != port.island_id:
+                return None
+            d_origin = great_circle_m(place.lon, place.lat, port.lon, port.lat)
+            d_incident = great_circle_m(place.lon, place.lat, *origin)
+        c = Candidate(row.id, "ferry", row.port_id, d_origin, d_incident, place.lon, place.lat)
         c.lower_bound = profile.land_seconds(c.d_origin) + source_ports[c.port_id]
         return c
-    c = Candidate(row.id, row.mode, None, row.d_origin, row.d_origin, row.squad_lon, row.squad_lat)
+    d_origin = row.d_origin
+    if moved:
+        if row.mode == "land" and place.island != island:
+            return None
+        d_origin = great_circle_m(place.lon, place.lat, *origin)
+    c = Candidate(row.id, row.mode, None, d_origin, d_origin, place.lon, place.lat)
     c.lower_bound = profile.land_seconds(c.d_origin) if c.mode == "land" else profile.boat_seconds(c.d_origin)
     return c
 
@@ -430,6 +536,7 @@ def _rank(
     explain: bool,
     now: dt.datetime,
     require_available: bool,
+    stale_minutes: float | None = None,
 ) -> dict:
     """Rank the squads on the island (and, if they can still win, those across the water)."""
     chain = region_chain(db, region_id)
@@ -441,6 +548,8 @@ def _rank(
         "island": island,
         "domains": domains,
         "today": local_day(now),
+        "now": now,
+        "fresh_since": now - dt.timedelta(minutes=DEFAULT_STALE_MINUTES if stale_minutes is None else stale_minutes),
         "require_available": require_available,
         "k": max(limit, 1),
     }
@@ -497,7 +606,7 @@ def _rank(
     if source_ports:
         across = _fetch(db, VIA_PORTS, {**params, "ports": list(source_ports)})
         details.update({r.id: r for r in across})
-        evaluate([_candidate(r, profile, source_ports) for r in across])
+        evaluate(candidates(across))
 
     zone = zone_regions(db, zone_id)
     authorities = _references(db, "authority", AuthorityRef, {details[r].authority_id for r in best})
@@ -519,6 +628,9 @@ def _rank(
                 "mode": r.mode,
                 "covers_place": r.covers_place,
                 "legs": r.legs,
+                "position_basis": places[r.squad_id].basis,
+                "position_age_minutes": places[r.squad_id].age_minutes,
+                "position_note": position_note(places[r.squad_id]),
             }
             for r in ranked
         ],
@@ -691,7 +803,12 @@ def _left_out(
         if row["status"] != "available":
             reasons.append(f"status is {row['status']}")
         if not row["certified"]:
-            reasons.append("no certified officer on duty with a valid certificate")
+            if row["suspended"]:
+                reasons.append("certificate suspended or revoked")
+            elif row["rostered"]:
+                reasons.append("no certified officer on shift now (roster)")
+            else:
+                reasons.append("no certified officer on duty with a valid certificate")
         if row["force"] != "maritime":
             if row["island_id"] is None:
                 reasons.append("at sea without a boat")

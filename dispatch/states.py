@@ -110,6 +110,26 @@ def holds_squad(kind: str, state: str) -> bool:
     return state in BLOCKING_STATES.get(kind, ())
 
 
+# A squad's own status (issue 29): set by hand from its tablet, the board or the API, except
+# ``busy`` (on a task), which follows its tasks. Returning squads may be sent again.
+SQUAD_STATUSES = ("available", "busy", "returning", "out_of_service", "off_duty")
+DISPATCHABLE_SQUAD_STATUSES = ("available", "returning")
+SQUAD_STATUS_BY_HAND: dict[str, tuple[str, ...]] = {
+    "available": ("returning", "out_of_service", "off_duty"),
+    "returning": ("available", "out_of_service", "off_duty"),
+    "out_of_service": ("available", "out_of_service", "off_duty"),  # again: another reason
+    "off_duty": ("available", "out_of_service"),
+    "busy": (),  # on a task: its tasks decide (finish, decline or reassign it first)
+}
+
+
+def squad_status_allowed(status: str, *, holds_a_task: bool) -> tuple[str, ...]:
+    """The statuses a squad may be given by hand now: none while a task holds it."""
+    if holds_a_task:
+        return ()
+    return SQUAD_STATUS_BY_HAND.get(status, ())
+
+
 def squad_status_after(status: str, *, holds_a_task: bool) -> str:
     """The squad's status follows its tasks: busy while one holds it, available after (off duty stays)."""
     if holds_a_task:

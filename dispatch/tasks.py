@@ -26,7 +26,7 @@ from geoalchemy2.shape import from_shape
 from psycopg.rows import namedtuple_row
 from shapely import Point
 from sqlalchemy import and_, or_, select, text
-from sqlalchemy.orm import Session, selectinload
+from sqlalchemy.orm import Session, object_session, selectinload
 
 from dispatch import states
 from dispatch.errors import ApiError, Conflict, NotFound
@@ -40,6 +40,7 @@ from dispatch.states import ASSIGNED, BLOCKING_STATES, OPEN_STATUSES, TERMINAL, 
 from dispatch.store.db import driver_sql, pipelined_transaction
 from dispatch.store.models import (
     CERTIFIED_OFFICER_SQL,
+    CERTIFIED_ON_DUTY_SQL,
     INCIDENT_MATTERS_ORDER_SQL,
     Incident,
     InspectionRequest,
@@ -58,9 +59,17 @@ def blocks_squad(task: Task) -> bool:
     return states.holds_squad(task.kind, task.state)
 
 
-def has_certified_officer(squad: Squad, day: dt.date) -> bool:
-    """Seed 002 task 5: only certified officers enforce; auxiliaries are never sent alone."""
-    return any(o.on_duty and o.certified_on(day) for o in squad.officers)
+def has_certified_officer(squad: Squad, day: dt.date, now: dt.datetime | None = None) -> bool:
+    """Seed 002 task 5: only certified officers enforce; auxiliaries are never sent alone. On duty
+    by the roster at ``now`` where one exists, the certificate neither suspended nor revoked: the
+    one SQL rule (models.CERTIFIED_ON_DUTY_SQL)."""
+    session = object_session(squad)
+    return bool(
+        session.execute(
+            text(f"SELECT {CERTIFIED_ON_DUTY_SQL} FROM squad s WHERE s.id = :id"),
+            {"id": squad.id, "today": day, "now": now or clock.utc_now()},
+        ).scalar()
+    )
 
 
 def lock_squads(session: Session, squad_ids: list[int], field: str = "squad_ids") -> list[Squad]:
@@ -215,7 +224,7 @@ def dispatch(session: Session, incident_id: int, squad_ids: list[int], *, actor:
             # BEGIN, the incident's lock, then the squads' (the lock order): one round trip.
             with tx.round_trip(reads_only=True):
                 locked_incident.execute(_LOCK_INCIDENT_SQL, {"id": incident_id, "assigned": list(ASSIGNED)})
-                locked_squads.execute(_LOCK_SQUADS_SQL, {"ids": ids, "today": local_day(now)})
+                locked_squads.execute(_LOCK_SQUADS_SQL, {"ids": ids, "today": local_day(now), "now": now})
             incident = locked_incident.fetchone()
             squads = locked_squads.fetchall()
             if incident is None:
@@ -260,7 +269,7 @@ def dispatch(session: Session, incident_id: int, squad_ids: list[int], *, actor:
                 }
                 for t in tasks
             ]
-            events = _dispatch_events(tasks, incident, note)
+            events = _dispatch_events(tasks, incident, note, {s.id: s.status for s in squads})
             # Book, record and COMMIT: the other round trip.
             with tx.round_trip(commit=True):
                 book.execute(
@@ -314,7 +323,7 @@ def dispatch(session: Session, incident_id: int, squad_ids: list[int], *, actor:
     return tasks
 
 
-def _dispatch_events(tasks: list[_NewTask], incident, note: str | None) -> list[dict]:
+def _dispatch_events(tasks: list[_NewTask], incident, note: str | None, was: dict[int, str]) -> list[dict]:
     """The record of a dispatch, in the order it has always been written: each task and its
     squad's status, then the incident's status."""
     events: list[dict] = []
@@ -335,7 +344,7 @@ def _dispatch_events(tasks: list[_NewTask], incident, note: str | None) -> list[
                     "entity_type": "squad",
                     "entity_id": task.squad_id,
                     "squad_id": task.squad_id,
-                    "data": {"from": "available", "to": "busy"},
+                    "data": {"from": was.get(task.squad_id, "available"), "to": "busy"},
                 }
             )
     if incident.status != "dispatched":
@@ -377,7 +386,7 @@ def _check_dispatchable(squad, incident_id: int, domains: set[str], already: set
             field="squad_ids",
             code="already_assigned",
         )
-    if squad.status != "available":
+    if squad.status not in states.DISPATCHABLE_SQUAD_STATUSES:
         raise Conflict(
             f"squad {squad.id} ({squad.name_zh}) is {squad.status}",
             field="squad_ids",

@@ -64,6 +64,8 @@ def test_the_candidate_queries_are_never_prepared(app):
         "island": None,
         "domains": ["comprehensive"],
         "today": dt.date.today(),
+        "now": dt.datetime.now(dt.UTC),
+        "fresh_since": dt.datetime.now(dt.UTC) - dt.timedelta(minutes=30),
         "require_available": True,
         "k": 5,
         "ports": [],
@@ -82,7 +84,8 @@ def test_the_island_is_the_condition_of_the_knn_index(app):
     """Bound as psycopg binds a Python int (a smallint), the island must still be the condition of
     the (island_id, last_position) GiST index, not a filter on a scan of every squad by distance."""
     params = {"lon": 122.43, "lat": 30.73, "island": 1, "domains": ["comprehensive"], "today": dt.date.today()}
-    params |= {"require_available": True, "k": 5}
+    params |= {"require_available": True, "k": 5, "now": dt.datetime.now(dt.UTC)}
+    params["fresh_since"] = params["now"] - dt.timedelta(minutes=30)
     with app.app_context(), db.engine.connect() as conn, conn.connection.driver_connection.cursor() as cursor:
         for setting in ("enable_seqscan", "enable_bitmapscan", "enable_sort"):  # the test data is small
             cursor.execute(f"SET LOCAL {setting} = off")

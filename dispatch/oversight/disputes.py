@@ -57,7 +57,7 @@ def _provisional_squad(session: Session, squad_id: int | None, now: dt.datetime)
     squad = session.get(Squad, squad_id)
     if squad is None:
         raise NotFound(f"no squad {squad_id}", field="provisional_squad_id")
-    if squad.status == "off_duty" or not has_certified_officer(squad, local_day(now)):
+    if squad.status in ("off_duty", "out_of_service") or not has_certified_officer(squad, local_day(now), now):
         raise Conflict(
             f"squad {squad.id} ({squad.name_zh}) has no certified officer on duty to handle it meanwhile",
             field="provisional_squad_id",

@@ -69,8 +69,14 @@ class SquadScope(enum.StrEnum):
 
 class SquadStatus(enum.StrEnum):
     available = "available"
-    busy = "busy"
+    busy = "busy"  # on a task (set by dispatch, never by hand)
+    returning = "returning"  # back from a task: may be sent again
+    out_of_service = "out_of_service"  # with a reason (SQUAD_STATUS_REASONS)
     off_duty = "off_duty"
+
+
+# Why a squad is out of service (PUT /api/v1/squads/<id>/status).
+SQUAD_STATUS_REASONS = ("vessel_fault", "meal", "training", "leave")
 
 
 class PlanStatus(enum.StrEnum):
@@ -361,6 +367,10 @@ class Squad(Base):
         _enum_check("force", Force),
         _enum_check("scope", SquadScope),
         _enum_check("status", SquadStatus),
+        CheckConstraint(
+            "status_reason IS NULL OR status_reason IN ('vessel_fault', 'meal', 'training', 'leave')",
+            name="status_reason_valid",
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
@@ -380,6 +390,13 @@ class Squad(Base):
     message_seq: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
     # The island the squad is on, kept by a trigger from its position (NULL: at sea).
     island_id: Mapped[int | None] = mapped_column(ForeignKey("island.id"), index=True)
+    # Why it is out of service (SQUAD_STATUS_REASONS); NULL in every other status.
+    status_reason: Mapped[str | None] = mapped_column(String(20))
+    # Where it stands when its last fix is too old to trust (dispatch.rosters): the pier within
+    # 500 m of that fix, else its station; kept by the squad_park trigger (migration 0013).
+    parked_position = mapped_column(Geography("POINT", srid=4326, spatial_index=False), nullable=True)
+    parked_island_id: Mapped[int | None] = mapped_column(ForeignKey("island.id"))
+    parked_port_id: Mapped[int | None] = mapped_column(ForeignKey("port.id"))
 
     authority: Mapped[Authority] = relationship()
     station_region: Mapped[Region] = relationship()
@@ -389,6 +406,14 @@ class Squad(Base):
 Index("ix_squad_domains", Squad.domains, postgresql_using="gin")
 # KNN within one island (btree_gist): the recommendation's candidate scans.
 Index("ix_squad_island_position", Squad.island_id, Squad.last_position, postgresql_using="gist")
+# The squads parked on another island than their (stale) fix's: the recommendation's extra scan.
+Index(
+    "ix_squad_parked_away",
+    Squad.parked_island_id,
+    Squad.parked_position,
+    postgresql_using="gist",
+    postgresql_where=text("island_id IS DISTINCT FROM parked_island_id"),
+)
 
 
 class Officer(Base):
@@ -409,6 +434,9 @@ class Officer(Base):
     certificate_expires: Mapped[dt.date | None] = mapped_column(Date)
     auxiliary: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     on_duty: Mapped[bool] = mapped_column(Boolean, default=True, server_default="true")
+    # A roster exists for the officer (a shift of theirs or their squad's was entered): the
+    # roster, not ``on_duty``, then says whether they are on duty (ON_DUTY_SQL).
+    rostered: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
 
     squad: Mapped[Squad] = relationship(back_populates="officers")
 
@@ -422,10 +450,20 @@ class Officer(Base):
         )
 
 
-# The same rule in SQL, the one definition every query uses: an officer ``o`` on duty who may
-# enforce on the day ``:today`` (Officer.certified_on), and a squad ``s`` that has one.
-CERTIFIED_OFFICER_SQL = """o.on_duty AND NOT o.auxiliary AND o.certificate_no IS NOT NULL
-                          AND o.certificate_expires >= :today"""
+# The same rule in SQL, the one definition every query uses: an officer ``o`` on duty at ``:now``
+# who may enforce on the day ``:today`` (Officer.certified_on) and whose certificate is neither
+# suspended nor revoked at ``:now``, and a squad ``s`` that has one. On duty: by the roster (a
+# shift of the officer or of the squad covering ``:now``) once one exists for the officer, else
+# the ``on_duty`` flag (issue 29, dispatch.rosters).
+ON_DUTY_SQL = """(CASE WHEN o.rostered THEN
+        EXISTS (SELECT 1 FROM shift sh WHERE sh.officer_id = o.id AND sh.starts_at <= :now AND sh.ends_at > :now)
+        OR EXISTS (SELECT 1 FROM shift sh WHERE sh.squad_id = o.squad_id AND sh.starts_at <= :now AND sh.ends_at > :now)
+    ELSE o.on_duty END)"""
+CERTIFICATE_HELD_SQL = """NOT EXISTS (SELECT 1 FROM certificate_action ca WHERE ca.officer_id = o.id
+        AND ca.starts_at <= :now AND (ca.ends_at IS NULL OR ca.ends_at > :now)
+        AND (ca.lifted_at IS NULL OR ca.lifted_at > :now))"""
+CERTIFIED_OFFICER_SQL = f"""NOT o.auxiliary AND o.certificate_no IS NOT NULL
+                          AND o.certificate_expires >= :today AND {ON_DUTY_SQL} AND {CERTIFICATE_HELD_SQL}"""
 CERTIFIED_ON_DUTY_SQL = f"EXISTS (SELECT 1 FROM officer o WHERE o.squad_id = s.id AND {CERTIFIED_OFFICER_SQL})"
 # Squad ``s``'s officers and, of them, those certified on duty: ``[all, certified]`` (the
 # ``officer_counts`` of a squad row, see shapes.squad_from_row).
@@ -650,6 +688,59 @@ class Event(Base):
     chain_seq: Mapped[int | None] = mapped_column(BigInteger, unique=True)
     prev_hash: Mapped[bytes | None] = mapped_column(LargeBinary)
     hash: Mapped[bytes | None] = mapped_column(LargeBinary)
+
+
+# -- rosters and certificates (issue 29, dispatch.rosters) -----------------------------------------
+
+CERTIFICATE_ACTION_KINDS = ("suspension", "revocation")
+
+
+class Shift(Base):
+    """A squad's or an officer's time on duty (a roster's line): start, end, the role on shift.
+    Two shifts of one officer, or of one squad, never overlap (exclusion constraints)."""
+
+    __tablename__ = "shift"
+    __table_args__ = (
+        CheckConstraint("(squad_id IS NULL) <> (officer_id IS NULL)", name="shift_of_squad_or_officer"),
+        CheckConstraint("ends_at > starts_at", name="shift_ordered"),
+        Index("ix_shift_officer", "officer_id", "starts_at"),
+        Index("ix_shift_squad", "squad_id", "starts_at"),
+        Index("ix_shift_starts_at", "starts_at"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    squad_id: Mapped[int | None] = mapped_column(ForeignKey("squad.id"))
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("officer.id"))
+    starts_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    role: Mapped[str | None] = mapped_column(String(40))
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = _timestamp()
+
+
+class CertificateAction(Base):
+    """A certificate suspended (暂扣: from a time, until a date or until lifted) or revoked (注销:
+    for good), with the deciding document; the officer counts as uncertified meanwhile."""
+
+    __tablename__ = "certificate_action"
+    __table_args__ = (
+        _in_check("kind", CERTIFICATE_ACTION_KINDS),
+        CheckConstraint("ends_at IS NULL OR ends_at > starts_at", name="certificate_action_ordered"),
+        CheckConstraint("kind = 'suspension' OR (ends_at IS NULL AND lifted_at IS NULL)", name="revocation_final"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("officer.id"), index=True)
+    kind: Mapped[str] = mapped_column(String(16))
+    starts_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    document: Mapped[str] = mapped_column(String(200))
+    reason: Mapped[str | None] = mapped_column(Text)
+    created_by: Mapped[str] = mapped_column(String(100))
+    created_at: Mapped[dt.datetime] = _timestamp()
+    lifted_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
+    lifted_by: Mapped[str | None] = mapped_column(String(100))
+    lift_document: Mapped[str | None] = mapped_column(String(200))
 
 
 # -- the duty shift: coverage, alerts, the server's own periodic work ------------------------------

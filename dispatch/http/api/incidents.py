@@ -181,7 +181,13 @@ def incident_recommendations(incident_id: int):
         driver.autocommit = True
         try:
             result = recommend(
-                conn, incident_id, limit=limit, domains=[domain] if domain else None, explain=explain, now=at
+                conn,
+                incident_id,
+                limit=limit,
+                domains=[domain] if domain else None,
+                explain=explain,
+                now=at,
+                stale_minutes=current_app.config["POSITION_STALE_MINUTES"],
             )
         finally:
             if driver.closed or driver.broken:

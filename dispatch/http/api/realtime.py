@@ -20,8 +20,9 @@ from dispatch.positions import ingest, parse_batch
 from dispatch.shapes import SNAPSHOT_SQUAD_JSON_SQL, snapshot_incident
 from dispatch.states import ASSIGNED, QUEUE_STATUSES, sql_list
 from dispatch.store.db import db
-from dispatch.store.models import INCIDENT_MATTERS_ORDER_SQL, OFFICER_COUNTS_SQL
+from dispatch.store.models import INCIDENT_MATTERS_ORDER_SQL, OFFICER_COUNTS_SQL, ON_DUTY_SQL
 from dispatch.tablets import squad_for_token
+from gis import clock
 from gis.clock import local_day
 
 
@@ -85,7 +86,7 @@ def command_snapshot():
                    s.last_position_at, r.code AS region_code, r.name_zh AS region_name, r.name_en AS region_name_en,
                    pz.code AS zone_code, pz.name_zh AS zone_name, pz.name_en AS zone_name_en,
                    {OFFICER_COUNTS_SQL} AS officer_counts,
-                   (SELECT count(*) FROM officer o WHERE o.squad_id = s.id AND o.on_duty) AS on_duty,
+                   (SELECT count(*) FROM officer o WHERE o.squad_id = s.id AND {ON_DUTY_SQL}) AS on_duty,
                    t.id AS task_id, t.incident_id,
                    rev.id AS rev, rev.occurred_at AS status_since
             FROM squad s JOIN region r ON r.id = s.station_region_id
@@ -107,7 +108,7 @@ def command_snapshot():
                          FROM (SELECT DISTINCT zone_code, zone_name, zone_name_en FROM shown
                                WHERE zone_code IS NOT NULL) d), '{{}}')::text
     """),
-        {"regions": regions, "today": local_day()},
+        {"regions": regions, "today": local_day(), "now": clock.utc_now()},
     ).one()
     incidents = session.execute(
         text(f"""

@@ -221,6 +221,11 @@ class Leg(Answer):
     seconds: float
 
 
+class PositionNote(Answer):
+    zh: str = Field(description="位置已 47 分钟未更新，按驻地计")
+    en: str = Field(description="position 47 min old: placed at its station")
+
+
 class Recommendation(Answer):
     squad: SquadSummary
     eta_seconds: float
@@ -228,6 +233,11 @@ class Recommendation(Answer):
     mode: str
     covers_place: bool
     legs: list[dict[str, Any]]
+    position_basis: Literal["fix", "pier", "station"] = Field(
+        description="where the squad is taken to be: its fix; a stale fix's pier (within 500 m); its station"
+    )
+    position_age_minutes: int | None = Field(description="age of its last fix (none: it never sent one)")
+    position_note: PositionNote | None = Field(description="the uncertainty in words (none: a fresh fix)")
 
 
 class Recommendations(Answer):
