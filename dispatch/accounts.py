@@ -52,6 +52,10 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "read_oversight": frozenset({"supervisor", "dispatcher", "admin"}),
     "oversee": frozenset({"supervisor", "dispatcher", "admin"}),
     "monitor": frozenset({"admin"}),
+    "edit_rosters": frozenset({"dispatcher", "admin"}),  # shifts (issue 29)
+    "set_squad_status": frozenset({"dispatcher", "squad", "admin"}),  # a tablet: its own squad only
+    "manage_certificates": frozenset({"supervisor", "admin"}),  # suspensions and revocations
+    "reload_reference": frozenset({"admin"}),  # timetables re-read without a restart
 }
 
 

@@ -25,7 +25,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
-from dispatch import evidence
+from dispatch import evidence, rosters
 from dispatch.accounts import (
     PasswordRejected,
     add_account,
@@ -126,6 +126,28 @@ def seed_command(name: str) -> None:
     click.echo(f"loaded {name}: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
 
 
+@click.command("reload-timetables")
+@with_appcontext
+@click.argument("name", default="shengsi")
+def reload_timetables_command(name: str) -> None:
+    """Read NAME's transport.yaml again (timetables, their dated versions, wind limits): running
+    servers use it within a second (the county's transport version), no restart."""
+    from dispatch import conditions
+
+    session = db.session
+    try:
+        result = conditions.reload_timetables(session, _dataset_folder(current_app, name), actor="cli")
+        session.commit()
+    except ApiError as exc:
+        session.rollback()
+        click.echo(f"refused: {exc.message}", err=True)
+        sys.exit(1)
+    invalidate_caches()
+    click.echo(
+        f"reloaded {name}: {result['links_changed']} links changed, {result['timetable_versions']} timetable versions"
+    )
+
+
 @click.command("serve")
 @click.option("--host", default=None, envvar="HOST", help="Address to listen on (default 127.0.0.1).")
 @click.option("--port", default=None, type=int, envvar="PORT", help="Port (default 5000).")
@@ -206,6 +228,12 @@ def run_server(app: Flask, host: str, port: int, *, seed: bool = True, demo: boo
             counts = seed_dataset(app, "shengsi")
             click.echo("loaded the Shengsi reference data: " + ", ".join(f"{v} {k}" for k, v in counts.items()))
     if demo and seed:
+        with app.app_context():
+            added = rosters.seed_demo_shifts(db.session)  # rolling day/night shifts: the demo stays on duty
+            db.session.commit()
+            db.session.remove()
+        if added:
+            click.echo(f"rostered the demo squads: {added} shifts of 12 hours")
         _print_demo_access(app)
     elif not demo:
         first_administrator(app)
@@ -692,9 +720,39 @@ def open311_key_command(client: str) -> None:
     click.echo(f"add to OPEN311_API_KEYS (comma-separated): {entry}")
 
 
+shifts_cli = AppGroup("shifts", help="Rosters: shifts of squads and officers.")
+
+
+@shifts_cli.command("import")
+@click.argument("file", type=click.File("r", encoding="utf-8-sig"))
+@click.option("--dry-run", is_flag=True, help="Check every line, store nothing.")
+def import_shifts_command(file, dry_run: bool) -> None:
+    """Shifts from a CSV FILE (header squad,officer,start,end,role), all lines or none: every
+    problem is printed with its line and column."""
+    try:
+        result = rosters.import_csv(db.session, file.read(), actor="cli:shifts-import", dry_run=dry_run)
+    except rosters.CsvProblems as exc:
+        db.session.rollback()
+        for problem in exc.problems:
+            where = f"{file.name}: line {problem['line']}, column {problem['column']}"
+            click.echo(f"{where}: {problem['message']}", err=True)
+        sys.exit(1)
+    except ApiError as exc:
+        db.session.rollback()
+        click.echo(f"{file.name}: {exc.message}", err=True)
+        sys.exit(1)
+    if dry_run:
+        db.session.rollback()
+        click.echo(f"{result['checked']} shift(s) checked, nothing stored")
+        return
+    db.session.commit()
+    click.echo(f"imported {result['imported']} shift(s)")
+
+
 def init_app(app: Flask) -> None:
     for command in (
         db_cli,
+        shifts_cli,
         audit_cli,
         seed_command,
         seed_oversight,
@@ -713,6 +771,7 @@ def init_app(app: Flask) -> None:
         oversight_tick,
         simulate_command,
         open311_key_command,
+        reload_timetables_command,
     ):
         app.cli.add_command(command)
 

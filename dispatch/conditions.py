@@ -131,7 +131,7 @@ def conditions_for(db, root_id: int, ferries, transport_version: int) -> Conditi
 
 
 def held_reason(vessel: str, until: dt.datetime, now: dt.datetime) -> tuple[str, str]:
-    """"ferry suspended until 14:00" in English and Chinese (with the date when not today, China time)."""
+    """ "ferry suspended until 14:00" in English and Chinese (with the date when not today, China time)."""
     local = until.astimezone(CHINA)
     when = local.strftime("%H:%M") if local.date() == now.astimezone(CHINA).date() else local.strftime("%m-%d %H:%M")
     if vessel == "boat":
@@ -398,13 +398,12 @@ def network_json(session: Session, *, now: dt.datetime | None = None) -> dict:
                 "season": season.season if season else None,
             }
         )
-    limits = {}
-    for root, value in session.execute(select(TravelProfile.region_id, TravelProfile.wind_limits)).all():
-        limits.update({**DEFAULT_WIND_LIMITS, **(value or {})})
+    counties = sorted(session.execute(_COUNTIES_WITH_PORTS).scalars())
+    limits = wind_limits(session, counties[0]) if counties else dict(DEFAULT_WIND_LIMITS)
     return {
         "piers": [_port_ref(p) for p in ports.values()],
         "links": links,
-        "wind_limits": limits or dict(DEFAULT_WIND_LIMITS),
+        "wind_limits": limits,
         "vessels": list(VESSEL_CLASSES),
         "reasons": list(SUSPENSION_REASONS),
     }
@@ -417,7 +416,9 @@ def reload_timetables(session: Session, folder: Path, *, actor: str) -> dict:
     try:
         transport = load_transport_file(folder)
     except ReferenceDataError as exc:
-        raise ApiError("; ".join(exc.problems[:5]), field="transport.yaml", code="invalid_reference_data", status=422) from None
+        raise ApiError(
+            "; ".join(exc.problems[:5]), field="transport.yaml", code="invalid_reference_data", status=422
+        ) from None
     ports = _ports_by_code(session)
     root = None
     changed = 0
@@ -439,7 +440,9 @@ def reload_timetables(session: Session, folder: Path, *, actor: str) -> dict:
         for item in season["links"]:
             link = _find_link(session, f"{item['from']}-{item['to']}")
             if link is None:
-                raise ApiError(f"transport.yaml: season {season['season']}: no link {item['from']}-{item['to']}", field="folder")
+                raise ApiError(
+                    f"transport.yaml: season {season['season']}: no link {item['from']}-{item['to']}", field="folder"
+                )
             session.add(
                 FerryTimetable(
                     link_id=link.id,

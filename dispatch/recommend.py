@@ -636,7 +636,9 @@ def _rank(
         ],
     }
     if explain:
-        result["left_out"] = _held_out(held, best, details, now) + _left_out(db, params, island, ferries, source_ports, landing)
+        result["left_out"] = _held_out(held, best, details, now) + _left_out(
+            db, params, island, ferries, source_ports, landing
+        )
     return result
 
 

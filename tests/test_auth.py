@@ -61,6 +61,10 @@ REQUESTS = {
     "read_oversight": ("GET", "/api/v1/certificates", None),
     "oversee": ("POST", "/api/v1/referrals/escalate-overdue", {}),
     "monitor": ("GET", "/metrics", None),
+    "edit_rosters": ("DELETE", "/api/v1/shifts/424242", None),
+    "set_squad_status": ("PUT", "/api/v1/squads/424242/status", {"status": "off_duty"}),
+    "manage_certificates": ("POST", "/api/v1/certificate-actions/424242/lift", {"document": "嵊综执〔2026〕1号"}),
+    "reload_reference": ("POST", "/api/v1/transport/timetables/reload", {"dataset": "shengsi"}),
 }
 ROLES = ("dispatcher", "planner", "supervisor", "admin", "squad")
 TABLE = [(role, action) for role in ROLES for action in REQUESTS]

@@ -101,6 +101,19 @@ ENDPOINT_ACTIONS: dict[str, str] = {
     "api.update_plan": "edit_plans",
     "api.validate_edit": "edit_plans",
     "api.publish_plan": "edit_plans",
+    "api.list_shifts": "read_operations",
+    "api.add_shift": "edit_rosters",
+    "api.delete_shift": "edit_rosters",
+    "api.import_shifts": "edit_rosters",
+    "api.set_squad_status": "set_squad_status",
+    "api.list_certificate_actions": "read_oversight",
+    "api.add_certificate_action": "manage_certificates",
+    "api.lift_certificate_suspension": "manage_certificates",
+    "api.create_suspension": "dispatch",
+    "api.list_suspensions": "read_operations",
+    "api.lift_suspension": "dispatch",
+    "api.transport_network": "read_operations",
+    "api.reload_timetables": "reload_reference",
     "web.index": "signed_in",
     "web.command": "read_operations",
     "web.tablet": "public",  # an empty shell: the tablet signs in with its token, every call is checked
@@ -181,6 +194,19 @@ ENDPOINT_SCOPES: dict[str, str] = {
     "api.update_plan": "plan",
     "api.validate_edit": "plan",
     "api.publish_plan": "plan",
+    "api.list_shifts": "listed",
+    "api.add_shift": "domain",  # the squad's (or the officer's squad's) station must be in scope
+    "api.delete_shift": "domain",
+    "api.import_shifts": "domain",  # each line's squad in scope
+    "api.set_squad_status": "domain",  # the squad in scope; a tablet its own squad only
+    "api.list_certificate_actions": "domain",  # the officer's squad in scope
+    "api.add_certificate_action": "domain",
+    "api.lift_certificate_suspension": "domain",
+    "api.create_suspension": "domain",  # the domain checks the link's, pier's or county's place
+    "api.list_suspensions": "listed",
+    "api.lift_suspension": "domain",  # the domain checks the suspension's county
+    "api.transport_network": "anywhere",
+    "api.reload_timetables": "anywhere",
     "web.index": "anywhere",
     "web.command": "anywhere",
     "web.tablet": "anywhere",

@@ -41,6 +41,7 @@ from dispatch.oversight.models import (
 )
 from dispatch.oversight.sharing import share_penalty_decision
 from dispatch.record import event_json
+from dispatch.rosters import certificate_held
 from dispatch.scope import require_organisation, require_person
 from dispatch.shapes import iso
 from dispatch.store.models import Event, Officer
@@ -104,6 +105,12 @@ def open_case(session: Session, body: dict, *, actor: str, now: dt.datetime | No
                 f"{officer.name}'s enforcement certificate expired on {officer.certificate_expires}",
                 field=f"enforcer_ids[{index}]",
                 code="certificate_expired",
+            )
+        if not certificate_held(session, officer.id, now):
+            raise Conflict(
+                f"{officer.name}'s enforcement certificate is suspended or revoked (暂扣/注销)",
+                field=f"enforcer_ids[{index}]",
+                code="certificate_suspended",
             )
     assistants = _officers(session, assistant_ids, "assistant_ids")
 
