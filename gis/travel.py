@@ -155,7 +155,9 @@ def clear_of(at: dt.datetime, windows: tuple[Window, ...]) -> tuple[dt.datetime,
     return at, held
 
 
-def departure_under(ready: dt.datetime, link: Link, windows: tuple[Window, ...]) -> tuple[dt.datetime, dt.datetime | None]:
+def departure_under(
+    ready: dt.datetime, link: Link, windows: tuple[Window, ...]
+) -> tuple[dt.datetime, dt.datetime | None]:
     """The first departure of ``link`` at or after ``ready`` that sails (outside the windows), and
     the end of the suspension that cancelled an earlier one (None: none did)."""
     departs = next_departure(ready, link.timetable, link)
