@@ -6,9 +6,10 @@ import { errorText, eta, fieldOf, hm } from "./calltaking.js";
 // Panels of their own modules, each fed the snapshot and the updates of its types (see each module's header).
 import * as alerts from "./alerts.js";
 import * as board from "./board.js";
+import * as conditions from "./conditions.js";
 import * as coverage from "./coverage.js";
 
-const PANELS = [board, coverage, alerts];
+const PANELS = [board, coverage, alerts, conditions];
 
 // Okabe-Ito (safe under deuteranopia/protanopia): squads' force by outline, their status by fill (available:
 // the force's colour, busy: a dark centre, off duty: hollow), incidents by priority (P1 the darkest, labelled).
