@@ -203,14 +203,11 @@ def list_shifts(
         raise ApiError("to comes after from", field="to", code="end_before_start")
     if end - start > MAX_WINDOW:
         raise ApiError(f"at most {MAX_WINDOW.days} days at a time", field="to", code="window_too_long")
-    officer_squad = select(Officer.squad_id).where(Officer.id == Shift.officer_id).scalar_subquery()
-    owner = Shift.squad_id.is_not(None) & (Shift.squad_id == Squad.id) | (
-        Shift.officer_id.is_not(None) & (officer_squad == Squad.id)
-    )
     query = (
         select(Shift, Squad, Officer)
-        .join(Squad, owner)
+        .select_from(Shift)
         .outerjoin(Officer, Officer.id == Shift.officer_id)
+        .join(Squad, Squad.id == func.coalesce(Shift.squad_id, Officer.squad_id))
         .where(Shift.starts_at < end, Shift.ends_at > start)
         .order_by(Shift.starts_at, Shift.id)
     )
