@@ -248,7 +248,7 @@ def position_shape(squad_id: int, lon: float, lat: float, time: dt.datetime, spe
 # certified, the task it holds. Over a row of the snapshot's squad query (dispatch.http.api.realtime).
 SNAPSHOT_SQUAD_JSON_SQL = """json_build_object(
     'id', id, 'code', code, 'name', name_zh, 'name_en', name_en, 'force', force, 'domains', domains,
-    'status', status, 'status_since', status_since,
+    'status', status, 'status_reason', status_reason, 'status_since', status_since,
     'location', CASE WHEN lon IS NULL THEN NULL
                      ELSE json_build_object('type', 'Point', 'coordinates', json_build_array(lon, lat)) END,
     'last_position_at', last_position_at, 'station_region', region_code, 'zone', zone_code,

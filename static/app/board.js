@@ -3,19 +3,22 @@
 //
 // 10,000 squads: only the rows in view are in the DOM (a fixed row height, two spacer rows), a pool of
 // rows is refilled on scroll, one listener on the table (delegation), work batched per animation frame.
-import { el, nameOf, t } from "./common.js";
+import { api, el, nameOf, t } from "./common.js";
 
 const ROW_HEIGHT = 28; // px, as .board-table tbody tr in app.css
 const OVERSCAN = 8; // rows drawn beyond the visible ones on each side
 const STALE_MINUTES = 15; // a last position older than this is marked stale (as ALERT_STALE_POSITION_MINUTES)
-const STATUSES = ["available", "busy", "off_duty"];
+const STATUSES = ["available", "busy", "returning", "out_of_service", "off_duty"];
+// Set by hand (PUT /api/v1/squads/<id>/status); busy (on a task) follows the tasks. Out of service needs a reason.
+const BY_HAND = ["available", "returning", "out_of_service", "off_duty"];
+const REASONS = ["vessel_fault", "meal", "training", "leave"];
 const FORCES = ["comprehensive", "professional", "maritime"];
 const ASSIGNED = new Set(["scheduled", "dispatched", "acknowledged", "en_route", "on_scene"]);
-const STATUS_ORDER = { busy: 0, available: 1, off_duty: 2 };
+const STATUS_ORDER = { busy: 0, available: 1, returning: 2, out_of_service: 3, off_duty: 4 };
 const OPEN_KEY = "dispatch.board.open";
 
 // The fields of a snapshot squad the board shows beyond what command.js keeps up to date itself.
-const STATUS_FIELDS = ["status_since", "task_id", "incident_id", "officers_on_duty", "certified_on_duty"];
+const STATUS_FIELDS = ["status_since", "status_reason", "task_id", "incident_id", "officers_on_duty", "certified_on_duty"];
 const FIXED_FIELDS = ["name", "name_en", "code", "zone", "station_region", "force"];
 
 const COLUMNS = [
@@ -154,7 +157,8 @@ function build(panel) {
     ),
     count
   );
-  const bodyNode = el("div", { id: "board-body", class: "board-body", hidden: true }, filters, scroller, empty);
+  const statusForm = buildStatusForm();
+  const bodyNode = el("div", { id: "board-body", class: "board-body", hidden: true }, filters, statusForm, scroller, empty);
   panel.replaceChildren(el("div", { class: "board-bar" }, toggle, summary), bodyNode);
   panel.setAttribute("aria-label", t("board.title"));
 
@@ -177,9 +181,78 @@ function build(panel) {
   body.addEventListener("click", (event) => {
     const link = event.target.closest("button[data-incident-id]");
     if (link) ctx.select(Number(link.dataset.incidentId));
+    const change = event.target.closest("button[data-set-status]");
+    if (change) openStatusForm(Number(change.dataset.setStatus));
   });
   scroller.addEventListener("scroll", scheduleDraw, { passive: true });
   new ResizeObserver(scheduleDraw).observe(scroller);
+}
+
+// -- the status control: a squad's status set from the board --------------------------------------------
+
+function buildStatusForm() {
+  const status = el("select", { name: "status" }, BY_HAND.map((s) => el("option", { value: s }, t(`squad.status.${s}`))));
+  const reason = el("select", { name: "reason" }, REASONS.map((r) => el("option", { value: r }, t(`squad.reason.${r}`))));
+  const reasonLabel = el("label", { class: "status-reason" }, t("board.status.reason"), " ", reason);
+  const error = el("p", { class: "error", role: "alert", id: "status-form-error" });
+  const form = el(
+    "form",
+    { id: "status-form", class: "status-form", hidden: true },
+    el("strong", { class: "status-form-squad" }),
+    " ",
+    el("label", {}, t("board.status.to"), " ", status),
+    " ",
+    reasonLabel,
+    " ",
+    el("button", { type: "submit" }, t("board.status.set")),
+    " ",
+    el("button", { type: "button", class: "status-cancel" }, t("board.status.cancel")),
+    error
+  );
+  const showReason = () => {
+    reasonLabel.hidden = status.value !== "out_of_service";
+  };
+  status.addEventListener("change", showReason);
+  form.querySelector(".status-cancel").addEventListener("click", () => {
+    form.hidden = true;
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const body = { status: status.value };
+    if (status.value === "out_of_service") body.reason = reason.value;
+    try {
+      const answer = await api("PUT", `/squads/${form.dataset.squadId}/status`, body);
+      const entry = ctx.state.squads.get(answer.id);
+      if (entry && (entry.rev ?? 0) < answer.event_id) {
+        Object.assign(entry.data, { status: answer.status, status_reason: answer.status_reason, status_since: answer.status_since });
+        entry.rev = answer.event_id;
+      }
+      form.hidden = true;
+      invalidate();
+    } catch (e) {
+      const err = e.body?.error;
+      error.textContent =
+        err?.code === "illegal_status"
+          ? t("board.status.refused", { allowed: err.allowed.length ? err.allowed.map((s) => t(`squad.status.${s}`)).join(", ") : t("board.none") })
+          : e.message;
+    }
+  });
+  form.showReason = showReason;
+  return form;
+}
+
+function openStatusForm(squadId) {
+  const entry = ctx.state.squads.get(squadId);
+  if (!entry) return;
+  const form = document.getElementById("status-form");
+  form.dataset.squadId = String(squadId);
+  form.querySelector(".status-form-squad").textContent = nameOf(entry.data) || entry.data.code;
+  const current = entry.data.status;
+  form.elements.status.value = BY_HAND.includes(current) ? current : "available";
+  form.querySelector("#status-form-error").textContent = "";
+  form.showReason();
+  form.hidden = false;
+  form.elements.status.focus();
 }
 
 function setOpen(open) {
@@ -225,10 +298,13 @@ function scheduleDraw() {
 function makeRow() {
   const cells = COLUMNS.map((c) => el("td", { class: `c-${c.key}` }));
   const statusText = el("span", { class: "status-text" });
-  cells[1].append(el("span", { class: "status-mark", "aria-hidden": "true" }), statusText);
+  // its text is drawn by CSS (::after), so the cell reads as the status alone; the label says what it does
+  const setStatus = el("button", { type: "button", class: "link status-set", title: t("board.status.change") });
+  cells[1].append(el("span", { class: "status-mark", "aria-hidden": "true" }), statusText, setStatus);
   const row = el("tr", {}, cells);
   row.cellsByKey = Object.fromEntries(COLUMNS.map((c, i) => [c.key, cells[i]]));
   row.statusText = statusText;
+  row.setStatus = setStatus;
   return row;
 }
 
@@ -241,7 +317,11 @@ function fillRow(row, data, index, now) {
   c.squad.title = data.code || "";
   c.squad.dataset.force = data.force;
   c.status.className = `c-status st-${data.status} f-${data.force}`;
-  row.statusText.textContent = t(`squad.status.${data.status}`);
+  row.statusText.textContent = data.status_reason
+    ? `${t(`squad.status.${data.status}`)} (${t(`squad.reason.${data.status_reason}`)})`
+    : t(`squad.status.${data.status}`);
+  row.setStatus.dataset.setStatus = String(data.id);
+  row.setStatus.setAttribute("aria-label", t("board.status.change_label", { squad: nameOf(data) || data.code }));
   c.since.textContent = data.status_since ? hmm((now - time(data.status_since)) / 1000) : t("board.none");
   c.since.title = data.status_since ? new Date(data.status_since).toLocaleString() : "";
   const task = currentTask(data);

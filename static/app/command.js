@@ -8,8 +8,9 @@ import * as alerts from "./alerts.js";
 import * as board from "./board.js";
 import * as conditions from "./conditions.js";
 import * as coverage from "./coverage.js";
+import * as roster from "./roster.js";
 
-const PANELS = [board, coverage, alerts, conditions];
+const PANELS = [board, coverage, alerts, conditions, roster];
 
 // Okabe-Ito (safe under deuteranopia/protanopia): squads' force by outline, their status by fill (available:
 // the force's colour, busy: a dark centre, off duty: hollow), incidents by priority (P1 the darkest, labelled).

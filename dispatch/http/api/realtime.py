@@ -81,7 +81,7 @@ def command_snapshot():
             WHERE p.status = 'published' AND p.effective_at <= now()
             ORDER BY zm.region_id, p.effective_at DESC
         ), shown AS (
-            SELECT s.id, s.code, s.name_zh, s.name_en, s.force, s.domains, s.status,
+            SELECT s.id, s.code, s.name_zh, s.name_en, s.force, s.domains, s.status, s.status_reason,
                    ST_X(s.last_position::geometry) AS lon, ST_Y(s.last_position::geometry) AS lat,
                    s.last_position_at, r.code AS region_code, r.name_zh AS region_name, r.name_en AS region_name_en,
                    pz.code AS zone_code, pz.name_zh AS zone_name, pz.name_en AS zone_name_en,
