@@ -15,7 +15,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dispatch import commands, config
-from dispatch.http import auth, observability
+from dispatch.http import auth, compression, observability
 from dispatch.http.api import bp as api_bp
 from dispatch.http.errors import DatabaseId, register_error_handlers
 from dispatch.http.oversight import bp as oversight_bp
@@ -74,6 +74,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
 
     db.init_app(app)
     register_error_handlers(app)
+    compression.init_app(app)  # registered first: runs last, on the answer as the others left it
     observability.init_app(app)
     auth.init_app(app)
     app.register_blueprint(api_bp)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 from pathlib import Path
@@ -75,11 +76,37 @@ def planner():
 # cover /tablet (a worker under /static/ could only control /static/...).
 
 
+_SHELL_FILES = ("app/tablet.js", "app/common.js", "app/evidence-queue.js", "app/app.css", "app/tablet-sw.js")
+_shell_versions: dict[tuple, str] = {}
+
+
+def shell_version() -> str:
+    """A hash of what the tablet's shell is made of (its scripts, style, page template and strings):
+    a deploy that changes any of them changes the service worker, which then fetches the new shell."""
+    static = Path(current_app.static_folder)
+    here = Path(__file__).parent
+    files = [static / name for name in _SHELL_FILES] + [
+        here / "templates" / "web" / "tablet.html",
+        here / "templates" / "web" / "base.html",
+        here / "i18n.py",
+    ]
+    key = tuple((str(f), f.stat().st_mtime_ns, f.stat().st_size) for f in files)
+    if key not in _shell_versions:
+        digest = hashlib.sha256()
+        for f in files:
+            digest.update(f.read_bytes())
+        _shell_versions.clear()
+        _shell_versions[key] = digest.hexdigest()[:16]
+    return _shell_versions[key]
+
+
 @bp.get("/tablet-sw.js")
 def tablet_sw():
-    """The tablet's service worker: the shell offline (static/app/tablet-sw.js), never cached itself."""
+    """The tablet's service worker: the shell offline (static/app/tablet-sw.js) under the shell's
+    version, never cached itself."""
     # read whole (a few kB): no file handle is left to the response's close
     script = (Path(current_app.static_folder) / "app" / "tablet-sw.js").read_bytes()
+    script = script.replace(b"dispatch-tablet-shell-VERSION", f"dispatch-tablet-shell-{shell_version()}".encode())
     response = current_app.response_class(script, mimetype="text/javascript")
     response.headers["Service-Worker-Allowed"] = "/tablet"
     response.headers["Cache-Control"] = "no-cache"
