@@ -230,9 +230,13 @@ class TransportSuspension(Base):
             "(scope = 'link') = (link_id IS NOT NULL) AND (scope = 'pier') = (port_id IS NOT NULL)",
             name="suspension_scope_key",
         ),
-        CheckConstraint("vessels <@ ARRAY['ferry', 'boat']::varchar[] AND cardinality(vessels) > 0", name="vessels_valid"),
+        CheckConstraint(
+            "vessels <@ ARRAY['ferry', 'boat']::varchar[] AND cardinality(vessels) > 0", name="vessels_valid"
+        ),
         CheckConstraint("wind_force IS NULL OR wind_force BETWEEN 0 AND 17", name="wind_force_beaufort"),
-        Index("ix_transport_suspension_active", "root_region_id", "ends_at", postgresql_where=text("lifted_at IS NULL")),
+        Index(
+            "ix_transport_suspension_active", "root_region_id", "ends_at", postgresql_where=text("lifted_at IS NULL")
+        ),
     )
 
     id: Mapped[int] = mapped_column(primary_key=True)
