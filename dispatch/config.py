@@ -70,6 +70,7 @@ def from_environment() -> dict:
         "SCHEDULE_ALERTS_S": _float("SCHEDULE_ALERTS_S", 10.0),
         "SCHEDULE_COVERAGE_S": _float("SCHEDULE_COVERAGE_S", 60.0),
         "SCHEDULE_ESCALATION_S": _float("SCHEDULE_ESCALATION_S", 300.0),
+        "SCHEDULE_EVIDENCE_S": _float("SCHEDULE_EVIDENCE_S", 3600.0),
         # Evidence (dispatch.evidence): at most this many bytes per piece; stored in DATA_DIR/evidence,
         # or in the S3-compatible bucket EVIDENCE_S3_BUCKET (EVIDENCE_S3_ENDPOINT: not AWS; credentials
         # from the usual AWS_* variables; keys under EVIDENCE_S3_PREFIX).
@@ -77,6 +78,8 @@ def from_environment() -> dict:
         "EVIDENCE_S3_BUCKET": os.environ.get("EVIDENCE_S3_BUCKET") or None,
         "EVIDENCE_S3_ENDPOINT": os.environ.get("EVIDENCE_S3_ENDPOINT") or None,
         "EVIDENCE_S3_PREFIX": os.environ.get("EVIDENCE_S3_PREFIX", ""),
+        # a chunked upload no chunk has reached for this long is abandoned: its bytes deleted
+        "EVIDENCE_UPLOAD_TTL_H": _float("EVIDENCE_UPLOAD_TTL_H", 72.0),
         # Open311 media_url: fetched into the evidence store only from these hosts (comma-separated;
         # none by default: kept as a link on the incident's record), within OPEN311_MEDIA_TIMEOUT_S.
         "OPEN311_MEDIA_HOSTS": [

@@ -18,7 +18,9 @@ keeps the SHA-256 as it was when the file arrived.
 
 Chunked uploads (the HTTP protocol is described in ``dispatch.http.api.evidence``) gather their
 bytes in ``DATA_DIR/evidence-incoming/uploads/<upload id>`` and are put into the store once the
-whole file is there and its SHA-256 and size match those announced.
+whole file is there and its SHA-256 and size match those announced. An upload no chunk has reached
+for EVIDENCE_UPLOAD_TTL_H hours is abandoned by the server's scheduler (its bytes deleted, on the
+record); a tablet that comes back starts a new one.
 
 Only inert types are ever served as themselves (``INERT_TYPES``); other accepted types are served
 as an attachment of type application/octet-stream, and types a browser would run (HTML, SVG, XML,
@@ -585,6 +587,47 @@ def _complete(session: Session, store: Store, row: Evidence, *, actor: str, conf
 
 def forget_failed(config: Any, row: Evidence) -> None:
     _part(config, row).unlink(missing_ok=True)
+
+
+def abandon_stale_uploads(session: Session, config: Any, *, actor: str, now: dt.datetime | None = None) -> list[int]:
+    """Uploads no chunk has reached for EVIDENCE_UPLOAD_TTL_H hours (the last write of their partial
+    file, else their announcement): their bytes deleted, the row ``failed``, an
+    ``evidence.upload_abandoned`` event. A tablet that comes back later is told ``upload_failed``
+    and starts a new upload of the file it still holds. The ids abandoned."""
+    now = now or dt.datetime.now(dt.UTC)
+    limit = now - dt.timedelta(hours=float(config.get("EVIDENCE_UPLOAD_TTL_H", 72.0)))
+    abandoned = []
+    for row in session.scalars(
+        select(Evidence)
+        .where(Evidence.state == "uploading", Evidence.recorded_at < limit)
+        .with_for_update(skip_locked=True)
+    ):
+        part = _part(config, row)
+        try:
+            touched = dt.datetime.fromtimestamp(part.stat().st_mtime, dt.UTC)
+        except FileNotFoundError:
+            touched = row.recorded_at
+        if touched >= limit:
+            continue
+        received = row.received
+        row.state = "failed"
+        part.unlink(missing_ok=True)
+        record(
+            session,
+            actor=actor,
+            action="evidence.upload_abandoned",
+            entity_type="evidence",
+            entity_id=row.id,
+            incident_id=row.incident_id,
+            data={
+                "upload_id": row.upload_id,
+                "received": received,
+                "size": row.size,
+                "last_chunk_at": touched.isoformat(),
+            },
+        )
+        abandoned.append(row.id)
+    return abandoned
 
 
 # -- who may see it ------------------------------------------------------------------------------

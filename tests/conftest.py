@@ -306,6 +306,7 @@ def start_server(database_url, tmp_path):
             # test compares; tests/test_scheduler.py turns them on (the coverage feed stays on).
             "SCHEDULE_ALERTS_S": "0",
             "SCHEDULE_ESCALATION_S": "0",
+            "SCHEDULE_EVIDENCE_S": "0",
             "SCHEDULE_COVERAGE_S": "0",
             **{k: str(v) for k, v in env.items()},
         }

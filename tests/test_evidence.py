@@ -298,6 +298,15 @@ def test_open311_media_url_is_a_link_unless_its_host_is_allowed(app, session):
         linked[1].incident_id,
     )
     assert _stored_path(app, row.sha256).read_bytes() == PNG
+    # GeoReport shows the media_url each request was filed with (the list and the one request)
+    public = app.test_client()
+    listed = public.get("/open311/v2/requests.json", query_string={"api_key": OPEN311_KEY}).get_json()
+    assert {r["service_request_id"]: r["media_url"] for r in listed} == {
+        str(linked[0].incident_id): url,
+        str(linked[1].incident_id): url,
+    }
+    one = public.get(f"/open311/v2/requests/{linked[0].incident_id}.json", query_string={"api_key": OPEN311_KEY})
+    assert one.get_json()[0]["media_url"] == url
 
 
 def test_head_of_a_file_answers_its_headers_and_leaves_nothing_open(client, scene):
@@ -323,3 +332,49 @@ def test_the_backup_takes_the_stored_files_and_no_partial_upload(app, client, ru
         sha = stored["sha256"]
         assert names == [f"evidence/{sha[:2]}/{sha[2:4]}/{sha}"]
         assert tar.extractfile(names[0]).read() == PNG
+
+
+def test_an_upload_left_for_days_is_abandoned_on_the_record_and_the_tablet_starts_again(app, client, scene, session):
+    from dispatch import evidence
+
+    def announce(action_id: str) -> dict:
+        return client.post(f"/api/v1/tasks/{scene['task']}/evidence/uploads",
+                           json={"size": len(PNG), "sha256": hashlib.sha256(PNG).hexdigest(),
+                                 "media_type": "image/png", "action_id": action_id}).get_json()  # fmt: skip
+
+    action = str(uuid.uuid4())
+    left = announce(action)
+    url = f"/api/v1/tasks/{scene['task']}/evidence/uploads/{left['id']}"
+    client.patch(url, data=PNG[:100], query_string={"offset": 0}, content_type="application/offset+octet-stream")
+    busy = announce(str(uuid.uuid4()))  # announced as long ago, but a chunk arrived just now
+    busy_url = f"/api/v1/tasks/{scene['task']}/evidence/uploads/{busy['id']}"
+    client.patch(busy_url, data=PNG[:50], query_string={"offset": 0}, content_type="application/offset+octet-stream")
+    part = Path(app.config["DATA_DIR"]) / "evidence-incoming" / "uploads" / left["id"]
+    assert part.stat().st_size == 100
+    four_days_ago = dt.datetime.now(dt.UTC) - dt.timedelta(days=4)
+    os.utime(part, (four_days_ago.timestamp(),) * 2)
+    session.execute(
+        Evidence.__table__.update()
+        .where(Evidence.upload_id.in_([left["id"], busy["id"]]))
+        .values(recorded_at=four_days_ago)
+    )
+    session.commit()
+    left_id = session.scalar(select(Evidence.id).where(Evidence.upload_id == left["id"]))
+    abandoned = evidence.abandon_stale_uploads(session, app.config, actor="scheduler")
+    assert abandoned == [left_id], "the upload no chunk reached for four days, not the one a chunk just reached"
+    session.commit()
+    assert not part.exists()
+    row = session.scalar(select(Evidence).where(Evidence.upload_id == left["id"]))
+    assert row.state == "failed"
+    event = session.scalar(select(Event).where(Event.action == "evidence.upload_abandoned"))
+    assert (event.entity_id, event.actor, event.data["received"]) == (row.id, "scheduler", 100)
+    # the tablet comes back: the same action_id shows the upload failed; a chunk says so; a new upload works
+    assert announce(action)["state"] == "failed"
+    late = client.patch(
+        url, data=PNG[100:], query_string={"offset": 100}, content_type="application/offset+octet-stream"
+    )
+    assert late.status_code == 409 and late.get_json()["error"]["code"] == "upload_failed"
+    again = announce(str(uuid.uuid4()))
+    done = client.patch(f"/api/v1/tasks/{scene['task']}/evidence/uploads/{again['id']}", data=PNG,
+                        query_string={"offset": 0}, content_type="application/offset+octet-stream")  # fmt: skip
+    assert done.status_code == 201 and done.get_json()["state"] == "stored"

@@ -1,6 +1,6 @@
 """The duty shift's background work in the serving process: coverage kept live, and the server's
-own periodic jobs (alert checks, coverage recomputation, referral escalation), run once across
-several processes. No external cron.
+own periodic jobs (alert checks, coverage recomputation, referral escalation, abandoned evidence
+uploads), run once across several processes. No external cron.
 
 - ``CoverageFeed``: a sink of the live bus. A committed squad update (a dispatch, a task
   finished, a squad off duty) or a published plan wakes it; it brings ``township_coverage`` up
@@ -23,7 +23,7 @@ import time
 from sqlalchemy import text
 from sqlalchemy.exc import OperationalError
 
-from dispatch import alerts, coverage
+from dispatch import alerts, coverage, evidence
 from dispatch.live import bus
 from dispatch.live.sio import Loop, socketio
 from dispatch.oversight import referrals
@@ -100,11 +100,16 @@ def _check_alerts(session, config) -> dict:
     return alerts.check(session, config, actor="scheduler")
 
 
+def _abandon_uploads(session, config) -> dict:
+    return {"abandoned": len(evidence.abandon_stale_uploads(session, config, actor="scheduler"))}
+
+
 # job -> (its period's setting, what it runs)
 JOBS = {
     "alerts": ("SCHEDULE_ALERTS_S", _check_alerts),
     "coverage": ("SCHEDULE_COVERAGE_S", _recompute),
     "escalation": ("SCHEDULE_ESCALATION_S", _escalate),
+    "evidence": ("SCHEDULE_EVIDENCE_S", _abandon_uploads),
 }
 
 

@@ -54,7 +54,7 @@ from dispatch.http.auth import _within_rate
 from dispatch.http.standards.ogc import redact_incident
 from dispatch.incidents import intake, lead_matter
 from dispatch.store.db import db
-from dispatch.store.models import INCIDENT_SOURCES, Incident, Matter, Region
+from dispatch.store.models import INCIDENT_SOURCES, Event, Incident, Matter, Region
 
 bp = Blueprint("open311", __name__, url_prefix="/open311/v2")
 
@@ -283,8 +283,24 @@ def _updated(incident: Incident) -> dt.datetime:
     return max(t for t in times if t is not None)
 
 
-def request_json(incident: Incident, out_crs: str) -> dict:
-    """A service request as GeoReport v2 shows it, without the incident's personal data."""
+def media_urls(incident_ids: list[int]) -> dict[int, str]:
+    """The ``media_url`` each request was filed with (the first, from its record), by incident id."""
+    if not incident_ids:
+        return {}
+    rows = db.session.execute(
+        select(Event.incident_id, Event.data["media_url"].astext)
+        .where(Event.action == "incident.media_linked", Event.incident_id.in_(incident_ids))
+        .order_by(Event.id)
+    )
+    found: dict[int, str] = {}
+    for incident_id, url in rows:
+        found.setdefault(incident_id, url)
+    return found
+
+
+def request_json(incident: Incident, out_crs: str, media_url: str | None = None) -> dict:
+    """A service request as GeoReport v2 shows it, without the incident's personal data; its
+    ``media_url`` as the reporter sent it (a copy fetched into the evidence store is not public)."""
     point = to_shape(incident.location)
     lon, lat = crs_params.from_wgs84(point.x, point.y, out_crs)
     matter = lead_matter(incident)  # the service the request was filed under
@@ -305,7 +321,7 @@ def request_json(incident: Incident, out_crs: str) -> dict:
         "zipcode": None,
         "lat": lat,
         "long": lon,
-        "media_url": None,
+        "media_url": media_url,
     }
     return redact_incident(fields)
 
@@ -533,8 +549,11 @@ def list_requests(fmt: str):
             query = query.where(Incident.status.not_in(CLOSED))
         elif statuses == ["closed"]:
             query = query.where(Incident.status.in_(CLOSED))
-    incidents = db.session.scalars(query.order_by(Incident.reported_at.desc(), Incident.id.desc()).limit(MAX_REQUESTS))
-    return render(fmt, "service_requests", [request_json(i, out_crs) for i in incidents])
+    incidents = db.session.scalars(
+        query.order_by(Incident.reported_at.desc(), Incident.id.desc()).limit(MAX_REQUESTS)
+    ).all()
+    media = media_urls([i.id for i in incidents])
+    return render(fmt, "service_requests", [request_json(i, out_crs, media.get(i.id)) for i in incidents])
 
 
 @bp.get("/requests/<service_request_id>.<fmt>")
@@ -548,7 +567,9 @@ def show_request(service_request_id: str, fmt: str):
     incident = db.session.scalar(_incident_query().where(Incident.id == int(service_request_id)))
     if incident is None:
         raise Open311Error(404, f"service_request_id {service_request_id!r} not found")
-    return render(fmt, "service_requests", [request_json(incident, out_crs)])
+    return render(
+        fmt, "service_requests", [request_json(incident, out_crs, media_urls([incident.id]).get(incident.id))]
+    )
 
 
 def new_key(client: str) -> tuple[str, str]:
