@@ -370,7 +370,8 @@ def _network_for(session: Session, root_region_id: int, version: int) -> Network
             r[0]: TravelPort(*r)
             for r in session.execute(
                 text("""
-            SELECT p.id, p.code, p.name_zh, p.island_id, ST_X(p.location::geometry), ST_Y(p.location::geometry)
+            SELECT p.id, p.code, p.name_zh, p.island_id, ST_X(p.location::geometry), ST_Y(p.location::geometry),
+                   p.name_en
             FROM port p JOIN island i ON i.id = p.island_id
             WHERE EXISTS (SELECT 1 FROM region r WHERE r.id = :root AND ST_DWithin(r.boundary, i.outline, 0.05))
         """),
@@ -752,7 +753,8 @@ def _route(
                 return Route(c.squad_id, eta, c.d_incident, "boat", [leg], held_until=held, held_vessel="boat")
         return Route(c.squad_id, leg["seconds"], c.d_incident, "boat", [leg])
     source = ferries.ports[c.port_id]
-    to_port = land_leg(profile, origin, (source.lon, source.lat), c.d_origin, "squad", source.name)
+    to_port = land_leg(profile, origin, (source.lon, source.lat), c.d_origin, "squad", source.name,
+                       destination_name_en=source.name_en)  # fmt: skip
     ready = now + dt.timedelta(seconds=to_port["seconds"])
     key = (c.port_id, ready.replace(microsecond=0))
     if key not in memo:
@@ -767,7 +769,8 @@ def _route(
     if best_q is None:
         return None
     port = ferries.ports[best_q]
-    from_port = land_leg(profile, (port.lon, port.lat), place, landing[best_q], port.name, "incident")
+    from_port = land_leg(profile, (port.lon, port.lat), place, landing[best_q], port.name, "incident",
+                         origin_name_en=port.name_en)  # fmt: skip
     eta = (sailing.arrival[best_q] - now).total_seconds() + from_port["seconds"]
     held = sailing.held_until(best_q) if stops.ferry else None
     legs = [to_port, *sailing.legs(best_q), from_port]

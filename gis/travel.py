@@ -61,9 +61,10 @@ class Port:
     island_id: int
     lon: float
     lat: float
+    name_en: str | None = None
 
     def ref(self) -> dict:
-        return {"code": self.code, "name": self.name, "coordinates": [self.lon, self.lat]}
+        return {"code": self.code, "name": self.name, "name_en": self.name_en, "coordinates": [self.lon, self.lat]}
 
 
 @dataclass(frozen=True)
@@ -291,11 +292,14 @@ def land_leg(
     metres: float,
     origin_name: str | None = None,
     destination_name: str | None = None,
+    *,
+    origin_name_en: str | None = None,
+    destination_name_en: str | None = None,
 ) -> dict:
     return {
         "mode": "land",
-        "from": {"name": origin_name, "coordinates": list(origin)},
-        "to": {"name": destination_name, "coordinates": list(destination)},
+        "from": {"name": origin_name, "name_en": origin_name_en, "coordinates": list(origin)},
+        "to": {"name": destination_name, "name_en": destination_name_en, "coordinates": list(destination)},
         "distance_m": round(metres),
         "seconds": round(profile.land_seconds(metres)),
     }

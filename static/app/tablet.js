@@ -131,11 +131,12 @@ function renderQueue() {
   $("pending").textContent = String(count);
   $("pending").dataset.count = String(count);
   $("queue").replaceChildren(
-    ...items.slice(0, 20).map((item) =>
-      item.kind === "transition"
-        ? el("li", { dataset: { actionId: item.action_id } }, `${clock(item.occurred_at)} #${item.task_id} → ${t(`task.state.${item.to}`)}`, item.note ? ` · ${item.note}` : "")
-        : el("li", {}, `${clock(item.fix.time)} ${t("tablet.gps")}`)
-    ),
+    ...items.slice(0, 20).map((item) => {
+      if (item.kind === "transition")
+        return el("li", { dataset: { actionId: item.action_id } }, `${clock(item.occurred_at)} #${item.task_id} → ${t(`task.state.${item.to}`)}`, item.note ? ` · ${item.note}` : "");
+      if (item.kind === "status") return el("li", { dataset: { actionId: item.action_id } }, `${clock(item.occurred_at)} ${t("tablet.status")} → ${statusText(item.status, item.reason)}`);
+      return el("li", {}, `${clock(item.fix.time)} ${t("tablet.gps")}`);
+    }),
     ...files.map((item) =>
       el("li", { class: "evidence-queued", dataset: { actionId: item.action_id } }, `${clock(item.occurred_at)} #${item.task_id} ${evidenceKind(item.media_type)} ${item.name} · ${evidenceState(item)}`)
     )
@@ -209,7 +210,7 @@ async function refusalText(item, error) {
 
 async function refuse(item, error) {
   tablet.errors.push({ item, error: error.body });
-  const text = await refusalText(item, error);
+  const text = item.kind === "status" ? statusRefusal(item, error) : await refusalText(item, error);
   const items = refusals();
   items.unshift({ action_id: item.action_id, task_id: item.task_id, to: item.to, note: item.note || null, text, at: fieldTime() });
   store.set("refused", items.slice(0, 20));
@@ -244,6 +245,11 @@ async function flush() {
           if (head.location) body.location = head.location;
           const task = await api("POST", `/tasks/${head.task_id}/transition`, body);
           mergeTask(task);
+        } else if (head.kind === "status") {
+          const body = { status: head.status };
+          if (head.reason) body.reason = head.reason;
+          const answer = await api("PUT", `/squads/${tablet.squad.id}/status`, body);
+          signedInAs({ ...tablet.squad, status: answer.status, status_reason: answer.status_reason });
         } else {
           const fixes = [];
           while (fixes.length < items.length && items[fixes.length].kind === "fix" && fixes.length < 500) {
@@ -261,7 +267,7 @@ async function flush() {
         if (isRefusal(error)) {
           // The server refused it for good (the dispatcher cancelled meanwhile, say): say so, keep the note.
           refused += 1;
-          if (head.kind === "transition") await refuse(head, error);
+          if (head.kind === "transition" || head.kind === "status") await refuse(head, error);
           else tablet.errors.push({ item: head, error: error.body });
         } else {
           online(false);
@@ -332,6 +338,7 @@ function currentTask() {
 function render() {
   const task = currentTask();
   showTask(task);
+  if (tablet.squad) renderStatus();
   const others = openTasks().filter((x) => x.id !== task?.id);
   $("others-box").hidden = others.length === 0;
   $("others").replaceChildren(
@@ -501,8 +508,8 @@ function renderRoute(route) {
   }
   const legs = route.legs.map((leg, index) => {
     const last = index === route.legs.length - 1; // the last leg ends at the scene, whatever its name
-    const to = last ? null : leg.to?.name;
-    if (leg.mode === "ferry") return t("tablet.leg_ferry", { depart: hhmm(leg.depart_at), from: leg.from?.name || "", to: to || "" });
+    const to = last ? null : nameOf(leg.to);
+    if (leg.mode === "ferry") return t("tablet.leg_ferry", { depart: hhmm(leg.depart_at), from: nameOf(leg.from), to: to || "" });
     return t(`tablet.leg_${leg.mode === "boat" ? "boat" : "land"}`, { to: to || t("tablet.leg_scene") });
   });
   box.replaceChildren(
@@ -545,6 +552,54 @@ function act(to) {
 for (const button of document.querySelectorAll(".lifecycle button")) {
   button.addEventListener("click", () => act(button.dataset.to));
 }
+
+// -- the squad's status: set from the tablet (queued like a step), on the record, live on /command --
+
+const STATUS_CHOICES = [
+  ["available", null],
+  ["returning", null],
+  ["out_of_service", "vessel_fault"],
+  ["out_of_service", "meal"],
+  ["out_of_service", "training"],
+  ["out_of_service", "leave"],
+  ["off_duty", null],
+];
+
+const statusText = (status, reason) => (reason ? `${t(`squad.status.${status}`)} · ${t(`squad.reason.${reason}`)}` : t(`squad.status.${status}`));
+
+/** The squad's status as the tablet shows it: the server's, with what is still queued on top. */
+function effectiveStatus() {
+  let status = tablet.squad?.status || "available";
+  let reason = tablet.squad?.status_reason || null;
+  for (const item of queue()) {
+    if (item.kind === "status") [status, reason] = [item.status, item.reason || null];
+  }
+  if (openTasks().length && status === "available") status = "busy"; // a task holds the squad
+  return [status, reason];
+}
+
+function renderStatus() {
+  const select = $("squad-status");
+  const [status, reason] = effectiveStatus();
+  const choices = STATUS_CHOICES.map(([s, r]) => el("option", { value: r ? `${s}:${r}` : s }, statusText(s, r)));
+  if (status === "busy") choices.unshift(el("option", { value: "busy", disabled: true }, t("squad.status.busy")));
+  select.replaceChildren(...choices);
+  select.value = reason ? `${status}:${reason}` : status;
+  select.dataset.status = status;
+}
+
+function statusRefusal(item, error) {
+  const details = error.body?.error?.details || error.body?.error || {};
+  const allowed = (details.allowed || []).map((s) => t(`squad.status.${s}`)).join("、") || "—";
+  const now = details.status ? t(`squad.status.${details.status}`) : "—";
+  return t("tablet.status_refused", { status: statusText(item.status, item.reason), now, allowed });
+}
+
+$("squad-status").addEventListener("change", (event) => {
+  const [status, reason] = event.target.value.split(":");
+  enqueue({ kind: "status", status, reason: reason || null, action_id: newActionId(), occurred_at: fieldTime() });
+  renderStatus();
+});
 
 // -- evidence from the scene: kept on the tablet, uploaded in chunks when the link allows ----------
 
@@ -748,7 +803,9 @@ function onTask(msg) {
     mergeTask(task);
     if (task.state === "cancelled" && wasCurrent) banner(t("tablet.cancelled"), "warn");
     store.set("last_seq", msg.seq);
-    if (!known) sync(); // a new task: its incident (priority, matters, deadline) comes with the list
+    // a new task: its incident (priority, matters, deadline) comes with the list; a task ended: the
+    // squad's status (available again, or still held by another task) comes with it too
+    if (!known || TERMINAL.has(task.state)) sync();
     render();
   }
   tablet.socket.emit("ack", { seq: msg.seq });
@@ -864,6 +921,7 @@ function signedInAs(squad) {
   $("signed-in").hidden = false;
   $("squad-name").textContent = nameOf(squad);
   $("squad-name").dataset.squadId = squad.id;
+  renderStatus();
 }
 
 async function squadInfo(squadId) {

@@ -423,7 +423,9 @@ def test_a_photo_taken_offline_is_resized_kept_and_uploaded_once_across_drops(sc
     tablet.wait_for_selector("#pending[data-count='0']")
     assert tablet.evaluate(KEPT_ITEMS) == [], "the tablet lets go of it once stored"
     assert item["size"] > 4 * 256 * 1024, "a photo of several chunks"
-    assert len(chunks) == -(-item["size"] // (256 * 1024)) + 2, "each chunk once, and the two whose answers were lost again"
+    assert len(chunks) == -(-item["size"] // (256 * 1024)) + 2, (
+        "each chunk once, and the two whose answers were lost again"
+    )
 
     web_store.expire_all()
     rows = web_store.scalars(select(Evidence).where(Evidence.task_id == task["id"])).all()
@@ -461,3 +463,47 @@ def test_a_file_the_server_refuses_says_why_in_english_and_a_second_device_lists
     assert "Photo small.jpg" in row.inner_text() and "Uploaded" in row.inner_text()
     second.locator("#evidence-title").scroll_into_view_if_needed()
     screens.screenshot(second, "evidence-second-device-en")
+
+
+def test_the_squad_sets_its_status_from_the_tablet_queued_offline_and_refused_while_on_a_task(screens, api, web_store):
+    squad_id, token, _, task = _task_for_a_squad(api, web_store, PLACES[1], "五龙乡（本队状态）")
+    tablet = _sign_in(screens, token)
+    tablet.wait_for_selector(f"#task[data-task-id='{task['id']}']")
+    tablet.wait_for_selector("#squad-status[data-status='busy']")
+    tablet.select_option("#squad-status", "out_of_service:vessel_fault")
+    refused = tablet.wait_for_selector("#refused .refused-why", timeout=15_000)
+    assert "本队状态未能改为「暂停执勤 · 船艇故障」" in refused.inner_text(), refused.inner_text()
+    tablet.click("#refused .dismiss")
+
+    cancelled = api.post(f"/tasks/{task['id']}/transition", {"to": "cancelled", "reason": "另派中队"})
+    assert cancelled.status_code == 200, cancelled.text
+    tablet.wait_for_selector("#squad-status[data-status='available']", timeout=15_000)
+    tablet.context.set_offline(True)
+    tablet.wait_for_selector("#net.off")
+    tablet.select_option("#squad-status", "out_of_service:meal")
+    tablet.wait_for_selector("#pending[data-count='1']")
+    assert "本队状态 → 暂停执勤 · 就餐" in tablet.inner_text("#queue")
+    tablet.context.set_offline(False)
+    tablet.wait_for_selector("#pending[data-count='0']", timeout=15_000)
+    from sqlalchemy import select
+
+    from dispatch.store.models import Event, Squad
+
+    web_store.expire_all()
+    squad = web_store.get(Squad, squad_id)
+    assert (squad.status, squad.status_reason) == ("out_of_service", "meal")
+    event = web_store.scalars(
+        select(Event).where(Event.entity_type == "squad", Event.entity_id == squad_id, Event.action == "squad.status")
+    ).all()[-1]
+    assert event.actor == f"squad-{squad_id}" and event.data["reason"] == "meal", (event.actor, event.data)
+    tablet.select_option("#squad-status", "available")
+    tablet.wait_for_selector("#pending[data-count='0']", timeout=15_000)
+    _wait(
+        lambda: (
+            next(f for f in api.get("/squads").json()["features"] if f["properties"]["id"] == squad_id)["properties"][
+                "status"
+            ]
+            == "available"
+        ),
+        what="the squad available again",
+    )

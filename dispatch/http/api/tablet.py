@@ -71,7 +71,14 @@ def tablet_tasks():
             evidence.setdefault(item.task_id, []).append(_evidence(item))
     return jsonify(
         {
-            "squad": {"id": squad.id, "code": squad.code, "name": squad.name_zh, "name_en": squad.name_en},
+            "squad": {
+                "id": squad.id,
+                "code": squad.code,
+                "name": squad.name_zh,
+                "name_en": squad.name_en,
+                "status": squad.status,
+                "status_reason": squad.status_reason,
+            },
             "tasks": [
                 task_json(t) | {"incident": _incident(t.incident), "evidence": evidence.get(t.id, [])} for t in tasks
             ],

@@ -15,6 +15,8 @@ class TabletSquad(Answer):
     code: str
     name: str
     name_en: str | None
+    status: str = Field(description="available, busy (on a task), returning, out_of_service or off_duty")
+    status_reason: str | None = Field(description="why out of service: vessel_fault, meal, training or leave")
 
 
 class TabletMatter(Answer):
