@@ -86,7 +86,7 @@ class ShiftIn:
 
 def _check_window(start: dt.datetime, end: dt.datetime, *, field_end: str = "end") -> None:
     if end <= start:
-        raise ApiError("a shift ends after it starts", field=field_end, code="end_before_start")
+        raise ApiError("a shift ends after it starts", field=field_end, code="end_before_start", status=422)
     if end - start > MAX_SHIFT:
         raise ApiError(
             f"a shift lasts at most {int(MAX_SHIFT.total_seconds() // 3600)} hours",
@@ -142,7 +142,7 @@ def add_shift(session: Session, shift: ShiftIn, *, actor: str) -> dict:
     """A shift of a squad or an officer; 409 ``shift_overlap`` (field ``start``) when it overlaps
     another of the same officer or squad. Committed by the caller."""
     if (shift.squad_id is None) == (shift.officer_id is None):
-        raise ApiError("name either squad_id or officer_id", field="squad_id", code="invalid_body")
+        raise ApiError("name either squad_id or officer_id", field="squad_id", code="invalid_body", status=422)
     _check_window(shift.start, shift.end)
     squad, officer = _subject(session, shift)
     require_squads(session, actor, [squad])
@@ -200,9 +200,9 @@ def list_shifts(
 ) -> list[dict]:
     """Shifts overlapping [start, end), of squads in ``regions`` (None: all), by start."""
     if end <= start:
-        raise ApiError("to comes after from", field="to", code="end_before_start")
+        raise ApiError("to comes after from", field="to", code="end_before_start", status=422)
     if end - start > MAX_WINDOW:
-        raise ApiError(f"at most {MAX_WINDOW.days} days at a time", field="to", code="window_too_long")
+        raise ApiError(f"at most {MAX_WINDOW.days} days at a time", field="to", code="window_too_long", status=422)
     query = (
         select(Shift, Squad, Officer)
         .select_from(Shift)
@@ -413,10 +413,13 @@ def set_status(session: Session, squad_id: int, status: str, reason: str | None,
     if status == "out_of_service":
         if reason is None:
             raise ApiError(
-                f"out of service needs a reason: {', '.join(SQUAD_STATUS_REASONS)}", field="reason", code="required"
+                f"out of service needs a reason: {', '.join(SQUAD_STATUS_REASONS)}",
+                field="reason",
+                code="required",
+                status=422,
             )
     elif reason is not None:
-        raise ApiError("only out_of_service takes a reason", field="reason", code="unexpected_field")
+        raise ApiError("only out_of_service takes a reason", field="reason", code="unexpected_field", status=422)
     status = "busy" if status == "on_task" else status
     allowed = states.squad_status_allowed(squad.status, holds_a_task=_holds_a_task(session, squad.id))
     if status not in allowed:
@@ -511,9 +514,9 @@ def add_certificate_action(
         raise Conflict(f"{officer.name} holds no certificate", field="officer_id", code="no_certificate")
     start = start or clock.utc_now()
     if kind == "revocation" and end is not None:
-        raise ApiError("a revocation is final: no end", field="end", code="unexpected_field")
+        raise ApiError("a revocation is final: no end", field="end", code="unexpected_field", status=422)
     if end is not None and end <= start:
-        raise ApiError("the suspension ends after it starts", field="end", code="end_before_start")
+        raise ApiError("the suspension ends after it starts", field="end", code="end_before_start", status=422)
     revoked = session.scalar(
         select(CertificateAction).where(
             CertificateAction.officer_id == officer.id, CertificateAction.kind == "revocation"

@@ -88,11 +88,11 @@ def test_shift_refusals_name_the_field_and_save_nothing(client, session):
         error["code"] == "shift_overlap" and error["field"] == "start" and error["shift_id"] == first.get_json()["id"]
     )
     backwards = client.post("/api/v1/shifts", json={"officer_id": officer.id, "start": _at(26, 8), "end": _at(26, 7)})
-    assert backwards.status_code == 400 and backwards.get_json()["error"]["field"] == "end"
+    assert backwards.status_code == 422 and backwards.get_json()["error"]["field"] == "end"
     both = client.post(
         "/api/v1/shifts", json={"officer_id": officer.id, "squad_id": squad.id, "start": _at(27, 8), "end": _at(27, 9)}
     )
-    assert both.status_code == 400 and both.get_json()["error"]["field"] == "squad_id"
+    assert both.status_code == 422 and both.get_json()["error"]["field"] == "squad_id"
     no_offset = client.post(
         "/api/v1/shifts", json={"squad_id": squad.id, "start": "2026-11-27T08:00", "end": _at(27, 9)}
     )
@@ -113,7 +113,7 @@ def test_shifts_are_listed_removed_and_on_the_record(client, session):
     assert listed["shifts"][0]["squad"]["code"] == squad.code
     assert any(s["id"] == squad.id for s in listed["squads"])
     wrong = client.get("/api/v1/shifts", query_string={"from": _at(30, 0), "to": _at(23, 0)})
-    assert wrong.status_code == 400 and wrong.get_json()["error"]["field"] == "to"
+    assert wrong.status_code == 422 and wrong.get_json()["error"]["field"] == "to"
     assert client.delete(f"/api/v1/shifts/{shift_id}").status_code == 200
     assert client.delete(f"/api/v1/shifts/{shift_id}").status_code == 404
     actions = session.scalars(select(Event.action).where(Event.entity_type == "shift", Event.entity_id == shift_id))
@@ -259,7 +259,7 @@ def test_a_revoked_certificate_is_final_and_refused_at_case_opening(client, anon
         f"/api/v1/officers/{enforcer}/certificate-actions",
         json={"kind": "suspension", "document": "y号", "start": _at(23, 10), "end": _at(23, 9)},
     )
-    assert bad.status_code in (400, 409)
+    assert bad.status_code in (422, 409)
     case = anonymous.post(
         "/api/v1/cases",
         json=case_body(session),

@@ -24,7 +24,7 @@ def _put(client, squad_id, body, **headers):
 def test_out_of_service_needs_a_reason_and_goes_on_the_record(client, session):
     squad = _squad(session, "cb-caiyuan")
     refused = _put(client, squad.id, {"status": "out_of_service"})
-    assert refused.status_code == 400 and refused.get_json()["error"]["field"] == "reason"
+    assert refused.status_code == 422 and refused.get_json()["error"]["field"] == "reason"
     unknown = _put(client, squad.id, {"status": "out_of_service", "reason": "nap"})
     assert unknown.status_code == 400 and unknown.get_json()["error"]["field"] == "reason"
     assert _squad(session, "cb-caiyuan").status == "available", "nothing saved on a refusal"
@@ -39,7 +39,7 @@ def test_out_of_service_needs_a_reason_and_goes_on_the_record(client, session):
     assert event.action == "squad.status" and event.data["to"] == "out_of_service"
     assert event.data["reason"] == "vessel_fault" and event.actor == "api"
     back = _put(client, squad.id, {"status": "available", "reason": "meal"})
-    assert back.status_code == 400 and back.get_json()["error"]["field"] == "reason", "only out of service has one"
+    assert back.status_code == 422 and back.get_json()["error"]["field"] == "reason", "only out of service has one"
     assert _put(client, squad.id, {"status": "available"}).status_code == 200
 
 

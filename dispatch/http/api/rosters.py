@@ -28,7 +28,7 @@ from dispatch.store.db import db
 
 
 @bp.get("/shifts")
-@operation(query=ShiftQuery, answers={200: ShiftList}, tags=["rosters"])
+@operation(query=ShiftQuery, answers={200: ShiftList}, errors=(422,), tags=["rosters"])
 def list_shifts():
     """Shifts overlapping ``[from, to)`` of the squads in your scope (squads' and officers'), by start;
     ``?squads=1`` adds the squads with their officers and who is on duty now (the week grid)."""
@@ -46,7 +46,7 @@ def list_shifts():
 @operation(query=Plain, body=ShiftBody, answers={201: RosterShift}, errors=(403, 404, 409, 422), tags=["rosters"])
 def add_shift():
     """A shift of a squad or of one officer: ``{"squad_id" | "officer_id", "start", "end", "role"?}``.
-    400 ``end_before_start`` (field ``end``); 409 ``shift_overlap`` (field ``start``) when it overlaps
+    422 ``end_before_start`` (field ``end``: a rule the document cannot say); 409 ``shift_overlap`` (field ``start``) when it overlaps
     another of the same officer or squad. Who is on duty now follows the roster at once."""
     body = request.context.json
     shift = rosters.add_shift(
@@ -83,7 +83,9 @@ def import_shifts():
 
 
 @bp.put("/squads/<int:squad_id>/status")
-@operation(query=Plain, body=SquadStatusBody, answers={200: SquadStatusSet}, errors=(403, 404, 409), tags=["rosters"])
+@operation(
+    query=Plain, body=SquadStatusBody, answers={200: SquadStatusSet}, errors=(403, 404, 409, 422), tags=["rosters"]
+)
 def set_squad_status(squad_id: int):
     """A squad's status by hand: available, returning, out_of_service (with ``reason``: vessel_fault,
     meal, training, leave), off_duty. A tablet sets its own squad's only. 409 ``illegal_status`` with
@@ -103,7 +105,7 @@ def list_certificate_actions(officer_id: int):
 
 
 @bp.post("/officers/<int:officer_id>/certificate-actions")
-@operation(query=Plain, body=CertificateActionBody, answers={201: CertificateActionOut}, errors=(403, 404, 409),
+@operation(query=Plain, body=CertificateActionBody, answers={201: CertificateActionOut}, errors=(403, 404, 409, 422),
            tags=["rosters"])  # fmt: skip
 def add_certificate_action(officer_id: int):
     """Suspend (暂扣: from ``start``, until ``end`` or lifted) or revoke (注销: final) an officer's
