@@ -185,7 +185,9 @@ def _county(session: Session, actor: str, code: str | None) -> int:
     if code is not None:
         region_id = session.scalar(select(Region.id).where(Region.code == code, Region.parent_id.is_(None)))
         if region_id is None or region_id not in set(session.execute(_COUNTIES_WITH_PORTS).scalars()):
-            raise ApiError(f"no county with sailings has the code {code!r}", field="county", code="unknown_county")
+            raise ApiError(
+                f"no county with sailings has the code {code!r}", field="county", code="unknown_county", status=422
+            )
         return region_id
     principal = principal_of(actor)
     counties = list(session.execute(_COUNTIES_WITH_PORTS).scalars())
@@ -200,12 +202,16 @@ def _county(session: Session, actor: str, code: str | None) -> int:
             return mine[0]
     if len(counties) == 1:
         return counties[0]
-    raise ApiError("several counties have sailings: name one (a region code)", field="county", code="missing_field")
+    raise ApiError(
+        "several counties have sailings: name one (a region code)", field="county", code="missing_field", status=422
+    )
 
 
 def create(session: Session, body: dict, *, actor: str, now: dt.datetime | None = None) -> dict:
     """Set a suspension (``body`` as the API takes it, its types already checked). 400 naming the
-    field when it refers to nothing or contradicts itself; nothing is saved then."""
+    field when the scope lacks its key or has another's (the document says so too); 422 naming it
+    when it refers to nothing (a link, a pier, a county) or the window ends before it starts or is
+    over. Nothing is saved then."""
     now = now or clock.utc_now()
     scope = body["scope"]
     starts, ends = body["from"], body["until"]
@@ -215,7 +221,7 @@ def create(session: Session, body: dict, *, actor: str, now: dt.datetime | None 
     if scope in ("link", "pier") and body.get(scope) is None:
         raise ApiError(f"scope {scope!r} needs {scope!r}", field=scope, code="missing_field")
     if ends <= starts:
-        raise ApiError("until must be after from", field="until", code="invalid_window")
+        raise ApiError("until must be after from", field="until", code="invalid_window", status=422)
     if ends <= now:
         raise ApiError("the window is over already", field="until", code="window_over", status=422)
     link = port = None
@@ -223,20 +229,22 @@ def create(session: Session, body: dict, *, actor: str, now: dt.datetime | None 
     if scope == "link":
         link = _find_link(session, body["link"])
         if link is None:
-            raise ApiError(f"no ferry link {body['link']!r} (FROM-TO by pier codes)", field="link", code="unknown_link")
+            raise ApiError(
+                f"no ferry link {body['link']!r} (FROM-TO by pier codes)", field="link", code="unknown_link", status=422
+            )
         root = session.execute(_PORT_COUNTY, {"port": link.from_port_id}).scalar()
         places = [session.execute(_PORT_TOWNSHIP, {"port": p}).scalar() for p in (link.from_port_id, link.to_port_id)]
     elif scope == "pier":
         port = _ports_by_code(session).get(body["pier"])
         if port is None:
-            raise ApiError(f"no pier {body['pier']!r}", field="pier", code="unknown_pier")
+            raise ApiError(f"no pier {body['pier']!r}", field="pier", code="unknown_pier", status=422)
         root = session.execute(_PORT_COUNTY, {"port": port.id}).scalar()
         places = [session.execute(_PORT_TOWNSHIP, {"port": port.id}).scalar()]
     else:
         root = _county(session, actor, body.get("county"))
         places = [root]
     if root is None:
-        raise ApiError("the pier lies in no county with sailings", field=scope, code="unknown_" + scope)
+        raise ApiError("the pier lies in no county with sailings", field=scope, code="unknown_" + scope, status=422)
     if body.get("county") is not None and scope != "county":
         raise ApiError("county is only for scope 'county'", field="county", code="unexpected_field")
     for place in places:

@@ -182,13 +182,13 @@ def test_a_link_or_a_pier_stops_only_its_own_sailings(api):
 @pytest.mark.parametrize(
     ("change", "field", "status"),
     [
-        ({"until": at(8, 0)}, "until", 400),
-        ({"until": at(9, 0)}, "until", 400),
+        ({"until": at(8, 0)}, "until", 422),
+        ({"until": at(9, 0)}, "until", 422),
         ({"scope": "link"}, "link", 400),
         ({"scope": "pier"}, "pier", 400),
-        ({"scope": "link", "link": "lizhushan-nowhere"}, "link", 400),
-        ({"scope": "link", "link": "shengshan-huaniao"}, "link", 400),  # two piers, no link between them
-        ({"scope": "pier", "pier": "atlantis"}, "pier", 400),
+        ({"scope": "link", "link": "lizhushan-nowhere"}, "link", 422),
+        ({"scope": "link", "link": "shengshan-huaniao"}, "link", 422),  # two piers, no link between them
+        ({"scope": "pier", "pier": "atlantis"}, "pier", 422),
         ({"pier": "huaniao"}, "pier", 400),  # a pier with scope county
         ({"vessels": ["ferry", "ferry"]}, "vessels", 400),
         ({"vessels": ["hovercraft"]}, "vessels[0]", 400),
@@ -290,7 +290,7 @@ def test_timetables_reload_without_a_restart(live_server, api, tmp_path, store):
         assert reloaded.status_code == 200, reloaded.text
         assert reloaded.json()["timetable_versions"] == 4
         assert store.execute(text("SELECT max(transport_version) FROM travel_profile")).scalar() == version + 1
-        assert admin.post("/transport/timetables/reload", {"dataset": "nowhere"}).status_code == 400
+        assert admin.post("/transport/timetables/reload", {"dataset": "nowhere"}).status_code == 422
         assert dispatcher.post("/transport/timetables/reload", {"dataset": "shengsi"}).status_code == 403
     finally:
         admin.close()

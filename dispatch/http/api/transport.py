@@ -50,8 +50,9 @@ def _roots(regions: frozenset[int] | None) -> frozenset[int] | None:
 def create_suspension():
     """Stop sailings for a window: one link, a pier's links or the county; ferries, boats or both.
 
-    400 naming the field: until not after from, an unknown link or pier, a scope without its key;
-    422 when the window is over already or a wind force stops no vessel class. Nothing is saved
+    400 naming the field: a scope without its key (or with another scope's); 422 naming it: until not
+    after from, an unknown link, pier or county, a window over already, a wind force that stops no
+    vessel class. Nothing is saved
     then. Recommendations, coverage and routes use it at once; a ``suspension`` update goes to /command."""
     body = request.context.json.model_dump(by_alias=True)
     session = db.session
@@ -95,7 +96,9 @@ def reload_timetables():
     wind limits, without a restart. Every server process uses them within a second."""
     folder = Path(current_app.config["REFERENCE_DATA_DIR"]) / request.context.json.dataset
     if not (folder / "transport.yaml").is_file():
-        raise ApiError(f"no dataset {request.context.json.dataset!r} with a transport.yaml", field="dataset")
+        raise ApiError(
+            f"no dataset {request.context.json.dataset!r} with a transport.yaml", field="dataset", status=422
+        )
     session = db.session
     result = conditions.reload_timetables(session, folder, actor=actor())
     session.commit()

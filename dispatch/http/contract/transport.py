@@ -23,7 +23,30 @@ class SuspensionReason(Body):
     text: Text(500, description="what the harbour or weather office said")
 
 
+def _scope_keys(schema: dict) -> None:
+    """The document says which key each scope takes: link with scope link, pier with scope pier, neither else."""
+    rules = []
+    for scope, key in (("link", "link"), ("pier", "pier")):
+        rules.append(
+            {
+                "if": {"properties": {"scope": {"const": scope}}, "required": ["scope"]},
+                "then": {"required": [key], "properties": {key: {"type": "string"}}},
+                "else": {"properties": {key: {"type": "null"}}},
+            }
+        )
+    rules.append(
+        {
+            "if": {"properties": {"scope": {"const": "county"}}, "required": ["scope"]},
+            "then": {},
+            "else": {"properties": {"county": {"type": "null"}}},
+        }
+    )
+    schema["allOf"] = rules
+
+
 class SuspensionBody(Body):
+    model_config = {**Body.model_config, "json_schema_extra": _scope_keys}
+
     scope: Literal[tuple(SUSPENSION_SCOPES)] = Field(  # type: ignore[valid-type]
         description="one ferry link, every link from a pier, or every sailing of the county"
     )
