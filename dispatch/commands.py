@@ -25,7 +25,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
-from dispatch import evidence, rosters
+from dispatch import conditions, evidence, rosters
 from dispatch.accounts import (
     PasswordRejected,
     add_account,
@@ -132,8 +132,6 @@ def seed_command(name: str) -> None:
 def reload_timetables_command(name: str) -> None:
     """Read NAME's transport.yaml again (timetables, their dated versions, wind limits): running
     servers use it within a second (the county's transport version), no restart."""
-    from dispatch import conditions
-
     session = db.session
     try:
         result = conditions.reload_timetables(session, _dataset_folder(current_app, name), actor="cli")
