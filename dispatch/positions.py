@@ -44,7 +44,10 @@ MAX_AHEAD = dt.timedelta(minutes=5)
 MAX_ACCURACY_M = 100.0
 MAX_SPEED_KMH = {"maritime": 90.0, "default": 160.0}
 ENVELOPE_MARGIN_DEG = 0.3  # ~30 km around the county: squads cross to neighbours, not to other provinces
-FIX_FIELDS = {"id", "lon", "lat", "crs", "time", "accuracy", "speed", "heading"}
+FIX_FIELDS = {"id", "action_id", "lon", "lat", "crs", "time", "occurred_at", "accuracy", "speed", "heading"}
+# A fix's id is its action_id and its time its occurred_at (the names a step of a task uses): either
+# name is accepted, not both.
+_ALIASES = (("id", "action_id"), ("time", "occurred_at"))
 # What the API's declaration of a fix says (dispatch.http.contract.realtime.Fix; a test holds the
 # two equal): an id of 1 to 64 printable ASCII characters, an RFC 3339 date-time with an offset.
 _rfc3339 = re.compile(
@@ -89,14 +92,20 @@ def _fix_time(value, field: str) -> dt.datetime:
 
 
 def parse_fix(data, field: str, *, max_ahead: dt.timedelta = MAX_AHEAD) -> Fix:
-    """One fix as a tablet sends it: {id, lon, lat, crs?, time, accuracy?, speed?, heading?};
-    its time at most ``max_ahead`` after ours (else 422: the fix is well formed, the clock is not)."""
+    """One fix as a tablet sends it: {id, lon, lat, crs?, time, accuracy?, speed?, heading?} (``id``
+    may be sent as ``action_id``, ``time`` as ``occurred_at``); its time at most ``max_ahead`` after
+    ours (else 422: the fix is well formed, the clock is not)."""
     if not isinstance(data, dict):
         raise ApiError("a fix is an object {id, lon, lat, crs, time, accuracy, speed, heading}", field=field)
     for name in data:
         if name not in FIX_FIELDS:
             raise ApiError(f"unknown field (allowed: {', '.join(sorted(FIX_FIELDS))})", field=f"{field}.{name}")
-    client_id = data.get("id")
+    for name, alias in _ALIASES:
+        if data.get(name) is not None and data.get(alias) is not None:
+            raise ApiError(f"{name} and {alias} are the same: send one", field=f"{field}.{name}")
+    id_name = "action_id" if data.get("action_id") is not None else "id"
+    time_name = "occurred_at" if data.get("occurred_at") is not None else "time"
+    client_id = data.get(id_name)
     # printable ASCII: over the socket a fix is plain JSON, where a lone surrogate or a NUL may arrive
     if (
         not isinstance(client_id, str)
@@ -104,18 +113,20 @@ def parse_fix(data, field: str, *, max_ahead: dt.timedelta = MAX_AHEAD) -> Fix:
         or not client_id.isascii()
         or not client_id.isprintable()
     ):
-        raise ApiError("the client's fix id, 1 to 64 printable ASCII characters, is required", field=f"{field}.id")
+        raise ApiError(
+            "the client's fix id, 1 to 64 printable ASCII characters, is required", field=f"{field}.{id_name}"
+        )
     crs = data.get("crs", "wgs84")
     if crs not in SYSTEMS:
         raise ApiError(f"must be one of {', '.join(SYSTEMS)}", field=f"{field}.crs")
     lon = _number(data.get("lon"), f"{field}.lon", -180, 180, required=True)
     lat = _number(data.get("lat"), f"{field}.lat", -90, 90, required=True)
     lon, lat = to_wgs84(lon, lat, crs)
-    time = _fix_time(data.get("time"), f"{field}.time")
+    time = _fix_time(data.get(time_name), f"{field}.{time_name}")
     if time > clock.utc_now() + max_ahead:
         raise ApiError(
             f"lies more than {max_ahead.total_seconds():g} seconds in the future: is the device's clock right?",
-            field=f"{field}.time",
+            field=f"{field}.{time_name}",
             status=422,
             code="time_in_future",
         )

@@ -42,6 +42,10 @@ ACCEPTED = [
     _batch(time="2000-01-01T00:00:00Z"),
     _batch(time="2099-01-01T00:00:00Z"),
     {"fixes": [FIX, FIX]},  # the same fix twice counts once
+    # a fix's id is its action_id, its time its occurred_at (the names a task's step uses)
+    _batch(id=_ABSENT, action_id="3f0c8f5e-4a43-4d8b-9a0e-2f1d2c3b4a5e"),
+    _batch(time=_ABSENT, occurred_at="2026-11-23T09:30:00+08:00"),
+    _batch(id=None, action_id="a-1", time=None, occurred_at="2026-11-23T01:30:00Z"),
     {"fixes": [{**FIX, "id": f"f{i}"} for i in range(MAX_BATCH)]},
 ]
 
@@ -100,6 +104,12 @@ REFUSED = [
     (_batch(heading=360.5), "fixes[0].heading"),
     (_batch(heading=-1), "fixes[0].heading"),
     (_batch(alt=3), "fixes[0].alt"),
+    (_batch(action_id="a-1"), "fixes[0].id"),  # both names: which one counts?
+    (_batch(occurred_at="2026-11-23T09:30:00+08:00"), "fixes[0].time"),
+    (_batch(id=_ABSENT, action_id=""), "fixes[0].action_id"),
+    (_batch(id=_ABSENT, action_id=5), "fixes[0].action_id"),
+    (_batch(time=_ABSENT, occurred_at="2026-11-23T09:30:00"), "fixes[0].occurred_at"),
+    (_batch(time=_ABSENT, occurred_at=None), "fixes[0].time"),
 ]
 
 
@@ -141,5 +151,9 @@ def test_the_plugin_leaves_the_batch_to_the_hand_check_and_documents_the_model(c
     schema = operation["requestBody"]["content"]["application/json"]["schema"]
     assert schema == {"$ref": "#/components/schemas/PositionBatch"}
     fix = doc["components"]["schemas"]["Fix"]
-    assert fix["additionalProperties"] is False and set(fix["required"]) == {"id", "lon", "lat", "time"}
+    assert fix["additionalProperties"] is False and set(fix["required"]) == {"lon", "lat"}
+    assert fix["allOf"] == [  # id or action_id, time or occurred_at
+        {"oneOf": [{"required": ["id"]}, {"required": ["action_id"]}]},
+        {"oneOf": [{"required": ["time"]}, {"required": ["occurred_at"]}]},
+    ]
     assert {"200", "400", "401", "403", "422"} <= set(operation["responses"])

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Annotated, ClassVar, Literal
 
-from pydantic import Field, StringConstraints
+from pydantic import ConfigDict, Field, StringConstraints, ValidationInfo, field_validator
 
 from dispatch.http.contract.common import Answer, AnswerTime, Body, Crs, PointOut, Time
 from dispatch.http.contract.incidents import TaskState
@@ -25,17 +25,50 @@ FixId = Annotated[
 # -- requests ----------------------------------------------------------------------------------
 
 
-class Fix(Body):
-    """One position fix as a tablet takes it."""
+def _one_of(name: str, alias: str):
+    """``name`` is required unless ``alias`` is given, and not both (validated after ``alias``)."""
 
-    id: FixId
+    def check(value, info: ValidationInfo):
+        given = info.data.get(alias) is not None
+        if value is None and not given:
+            raise ValueError(f"required (or {alias})")
+        if value is not None and given:
+            raise ValueError(f"{name} and {alias} are the same: send one")
+        return value
+
+    return field_validator(name, mode="before")(check)
+
+
+class Fix(Body):
+    """One position fix as a tablet takes it. ``action_id`` and ``occurred_at`` are accepted for
+    ``id`` and ``time`` (the names a task's step uses): one of each pair, not both."""
+
+    model_config = Body.model_config | ConfigDict(
+        json_schema_extra={
+            "allOf": [
+                {"oneOf": [{"required": ["id"]}, {"required": ["action_id"]}]},
+                {"oneOf": [{"required": ["time"]}, {"required": ["occurred_at"]}]},
+            ]
+        }
+    )
+
+    action_id: FixId | None = Field(None, description="the same as id")
+    id: FixId | None = Field(None, validate_default=True, description="the fix's id (or action_id): required")
     lon: float = Field(ge=-180, le=180)
     lat: float = Field(ge=-90, le=90)
     crs: Crs = Field("wgs84", description="the coordinate system of lon/lat")
-    time: Time = Field(description="when it was taken (at most FIX_MAX_AHEAD_S, 5 minutes, ahead of the server)")
+    occurred_at: Time | None = Field(None, description="the same as time")
+    time: Time | None = Field(
+        None,
+        validate_default=True,
+        description="when it was taken (or occurred_at): required; at most FIX_MAX_AHEAD_S, 5 minutes, ahead of the server",
+    )
     accuracy: float | None = Field(None, ge=0, le=1e6, description="metres")
     speed: float | None = Field(None, ge=0, le=1e4, description="metres per second")
     heading: float | None = Field(None, ge=0, le=360, description="degrees from north")
+
+    _id_or_action_id = _one_of("id", "action_id")
+    _time_or_occurred_at = _one_of("time", "occurred_at")
 
 
 class PositionBatch(Body):
@@ -73,9 +106,7 @@ class SnapshotSquad(Answer):
     force: str
     domains: list[str]
     status: str
-    status_reason: str | None = Field(
-        None, description="why it is out of service (vessel_fault, meal, training, leave)"
-    )
+    status_reason: str | None = Field(None, description="why it is out of service (vessel_fault, meal, training, leave)")
     status_since: AnswerTime | None = Field(description="when its status last changed (on the record)")
     location: PointOut | None
     last_position_at: AnswerTime | None
