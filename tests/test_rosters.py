@@ -274,3 +274,17 @@ def test_a_revoked_certificate_is_final_and_refused_at_case_opening(client, anon
         headers={"Authorization": "Bearer dpt_test-dispatcher"},
     )
     assert dispatcher.status_code == 403
+
+
+def test_the_demo_is_rostered_and_stays_dispatchable(client, session):
+    from dispatch import rosters
+
+    added = rosters.seed_demo_shifts(session)
+    session.commit()
+    squads = session.scalar(select(text("count(*)")).select_from(Squad))
+    assert added % squads == 0 and 15 <= added // squads <= 17, "yesterday 08:00 to a week ahead, two a day"
+    assert rosters.seed_demo_shifts(session) == 0, "topped up only when short"
+    assert session.scalar(select(text("count(*)")).select_from(Officer).where(Officer.rostered)) > 0
+    incident = _incident(client)
+    ranked = _recommend(client, incident)["recommendations"]
+    assert ranked and ranked[0]["squad"]["code"] == "cb-shengshan"
