@@ -167,19 +167,31 @@ def test_tokens_keep_each_squad_to_its_own_room(api, live_server, store):
         again.close()
     finally:
         tablet_a.close()
-    for auth in ({}, {"token": "sqt_not-a-token"}, {"token": a_token, "last_seq": -1}):
-        assert_refused(live_server.url, auth)
+    for auth, code in (
+        ({}, "unauthorized"),
+        ({"token": "sqt_not-a-token"}, "unauthorized"),
+        ({"token": a_token, "last_seq": -1}, "invalid_field"),
+    ):
+        assert assert_refused(live_server.url, auth)["data"]["code"] == code, auth
     row = store.scalar(select(TabletToken).where(TabletToken.squad_id == a_id))
     revoke(store, row.id)
     store.commit()
-    assert_refused(live_server.url, {"token": a_token})
+    assert assert_refused(live_server.url, {"token": a_token}) == {
+        "message": "unauthorized: this tablet's token was revoked",
+        "data": {"code": "token_revoked", "field": "auth.token"},
+    }
 
 
-def assert_refused(url: str, auth: dict) -> None:
+def assert_refused(url: str, auth: dict) -> dict:
+    """The socket refused with ``auth``: the refusal as the client got it ({message, data: {code, field}})."""
     client = socketio.Client(reconnection=False)
+    got = []
+    client.on("connect_error", lambda data=None: got.append(data), namespace="/squad")
     with pytest.raises(socketio.exceptions.ConnectionError, match="failed to connect: /squad"):
         client.connect(url, namespaces=["/squad"], auth=auth, transports=["polling"], wait_timeout=5)
     client.disconnect()
+    assert got and isinstance(got[0], dict), got
+    return got[0]
 
 
 def test_two_processes_share_one_stream_through_redis(start_server, store):

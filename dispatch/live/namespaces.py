@@ -11,6 +11,7 @@ import logging
 from flask import current_app, request
 from flask import session as cookie_session
 from flask_socketio import Namespace, emit, join_room
+from socketio.exceptions import ConnectionRefusedError as SocketRefused  # not the builtin: it carries the data
 
 from dispatch import accounts
 from dispatch.errors import MAX_ID, ApiError
@@ -22,7 +23,7 @@ from dispatch.outbox import mark_sent, unacknowledged
 from dispatch.positions import MAX_AHEAD, parse_batch, parse_fix, preview
 from dispatch.store import refcache
 from dispatch.store.db import db
-from dispatch.tablets import tablet_for_token
+from dispatch.tablets import is_revoked, tablet_for_token
 
 log = logging.getLogger(__name__)
 
@@ -44,12 +45,21 @@ class SquadNamespace(Namespace):
         auth = auth if isinstance(auth, dict) else {}
         last_seq = auth.get("last_seq", 0)
         if isinstance(last_seq, bool) or not isinstance(last_seq, int) or last_seq < 0:
-            raise ConnectionRefusedError("last_seq must be a whole number >= 0")
+            raise SocketRefused(
+                "last_seq must be a whole number >= 0", {"code": "invalid_field", "field": "auth.last_seq"}
+            )
         session = db.session
         tablet = tablet_for_token(session, auth.get("token"))
+        revoked = tablet is None and is_revoked(session, auth.get("token"))
         session.commit()
+        if revoked:  # the tablet says so, as the API's 401 token_revoked does
+            raise SocketRefused(
+                "unauthorized: this tablet's token was revoked", {"code": "token_revoked", "field": "auth.token"}
+            )
         if tablet is None:
-            raise ConnectionRefusedError("unauthorized: a valid tablet token is required")
+            raise SocketRefused(
+                "unauthorized: a valid tablet token is required", {"code": "unauthorized", "field": "auth.token"}
+            )
         squad_id = tablet.squad_id
         sid = request.sid
         connections.remember_credential(sid, SQUAD_NS, f"tablet:{tablet.id}")
@@ -127,7 +137,7 @@ class CommandNamespace(Namespace):
         principal = accounts.identify(db.session, token=token, session_id=None if token else cookie_session.get("sid"))
         db.session.commit()
         if not accounts.allowed(principal.role if principal else None, "read_operations"):
-            raise ConnectionRefusedError("unauthorized: sign in as a dispatcher, supervisor or admin")
+            raise SocketRefused("unauthorized: sign in as a dispatcher, supervisor or admin", {"code": "unauthorized"})
         connections.remember_credential(request.sid, COMMAND_NS, principal.credential)
         emit("welcome", {"frame_interval": coalescer.interval})
 

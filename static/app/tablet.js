@@ -951,9 +951,10 @@ function connect(token) {
   let refusals = 0;
   /** The server turned the socket away (or closed it): ask the API whether the token still holds.
    * A 401 is the sign-in screen, saying why; anything else, try the socket again shortly. */
-  const refused = (text) => {
+  const refused = (text, code) => {
     online(false);
     refusals += 1;
+    if (code === "token_revoked") return authFailed({ body: { error: { code } } });
     const again = () =>
       setTimeout(() => {
         if (tablet.socket === socket && !socket.connected) socket.connect();
@@ -980,7 +981,7 @@ function connect(token) {
       }
       return;
     }
-    refused(String(error.message));
+    refused(String(error.message), error.data?.code);
   });
   socket.on("connect", () => {
     refusals = 0;
