@@ -399,12 +399,16 @@ def _on_record(session: Session, row: Evidence, actor: str, task: Task | None) -
     )
 
 
-def _by_action(session: Session, action_id: str | None, task: Task) -> Evidence | None:
+def _by_action(
+    session: Session, action_id: str | None, task: Task | None, case: EnforcementCase | None = None
+) -> Evidence | None:
     if action_id is None:
         return None
     row = session.scalar(select(Evidence).where(Evidence.action_id == action_id))
-    if row is not None and row.task_id != task.id:
-        raise ApiError("this action_id was used for another task", field="action_id", status=409, code="action_reused")
+    if row is not None and (row.task_id, row.case_id) != (task.id if task else None, case.id if case else None):
+        what = "task" if task is not None else "case"
+        raise ApiError(f"this action_id was used for another {what}", field="action_id", status=409,
+                       code="action_reused")  # fmt: skip
     return row
 
 
@@ -412,7 +416,8 @@ def add_piece(
     session: Session,
     store: Store,
     *,
-    task: Task,
+    task: Task | None = None,
+    case: EnforcementCase | None = None,
     stream: IO[bytes],
     media_type: str,
     file_name: str | None,
@@ -421,9 +426,9 @@ def add_piece(
     actor: str,
     config: Any,
 ) -> tuple[Evidence, bool]:
-    """One piece in one request: stored, on the record. (row, created); a repeated action_id
-    gives the first row and False."""
-    first = _by_action(session, action_id, task)
+    """One piece in one request, of a task or of a case: stored, on the record. (row, created); a
+    repeated action_id gives the first row and False."""
+    first = _by_action(session, action_id, task, case)
     if first is not None:
         if first.state != "stored":
             raise ApiError("this action_id names a chunked upload", field="action_id", status=409, code="action_reused")
@@ -449,8 +454,9 @@ def add_piece(
         received=size,
         media_type=media_type,
         file_name=_file_name(file_name),
-        task_id=task.id,
-        incident_id=task.incident_id,
+        task_id=task.id if task is not None else None,
+        case_id=case.id if case is not None else None,
+        incident_id=task.incident_id if task is not None else case.incident_id,
         occurred_at=occurred_at,
         uploaded_by=str(actor)[:100],
         state="stored",
@@ -458,6 +464,14 @@ def add_piece(
     )
     _kept(session, row, actor, task)
     return row, True
+
+
+def files_of(session: Session, *, case_id: int) -> list[dict]:
+    """The evidence files stored for a case, oldest first (``item_json``)."""
+    rows = session.scalars(
+        select(Evidence).where(Evidence.case_id == case_id, Evidence.state == "stored").order_by(Evidence.id)
+    )
+    return [item_json(row) for row in rows]
 
 
 # -- chunked uploads -----------------------------------------------------------------------------

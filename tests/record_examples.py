@@ -461,35 +461,6 @@ def walk_the_day(rec: Recorder, app) -> None:
     call("POST /api/v1/certificate-actions/{action_id}/lift", path={"action_id": suspension["id"]},
          body={"document": "嵊综执〔2026〕15号 恢复执法证决定书"})  # fmt: skip
 
-    # The duty roster: the Shengshan squad's day shift, one officer's own, the week read back; a
-    # roster file checked; the maritime squad's boat breaks down and is repaired; a certificate
-    # suspended by the bureau's decision, then lifted.
-    call("POST /api/v1/shifts", body={"squad_id": squads["cb-shengshan"], "start": ago(hours=2), "end": ahead(hours=10),
-                                      "role": "白班"}, status=201)  # fmt: skip
-    own = call("POST /api/v1/shifts", body={"officer_id": officers["史晓燕"], "start": ahead(days=2),
-                                            "end": ahead(days=2, hours=12), "role": "带班"}, status=201)  # fmt: skip
-    call("GET /api/v1/shifts", query={"from": ago(days=1), "to": ahead(days=6), "squads": True})
-    call("DELETE /api/v1/shifts/{shift_id}", path={"shift_id": own["id"]})
-    roster_csv = (
-        "squad,officer,start,end,role\n"
-        "cb-wulong,,2026-12-21 08:00,2026-12-21 20:00,白班\n"
-        "cb-wulong,,2026-12-21 20:00,2026-12-22 08:00,夜班\n"
-    )
-    call("POST /api/v1/shifts/import", body={"csv": roster_csv, "dry_run": True})
-    call("PUT /api/v1/squads/{squad_id}/status", path={"squad_id": squads["ma-county"]},
-         body={"status": "out_of_service", "reason": "vessel_fault"})  # fmt: skip
-    call("PUT /api/v1/squads/{squad_id}/status", path={"squad_id": squads["ma-county"]}, body={"status": "available"})
-    suspension = call(
-        "POST /api/v1/officers/{officer_id}/certificate-actions",
-        path={"officer_id": officers["史晓燕"]},
-        body={"kind": "suspension", "end": ahead(days=30), "document": "嵊综执〔2026〕12号 暂扣执法证决定书",
-              "reason": "执法过程未按规定全程记录"},
-        status=201,
-    )  # fmt: skip
-    call("GET /api/v1/officers/{officer_id}/certificate-actions", path={"officer_id": officers["史晓燕"]})
-    call("POST /api/v1/certificate-actions/{action_id}/lift", path={"action_id": suspension["id"]},
-         body={"document": "嵊综执〔2026〕15号 恢复执法证决定书"})  # fmt: skip
-
     # A gale warning: the ferries to Huaniao stop for the afternoon; lifted when the wind drops.
     call("GET /api/v1/transport/network")
     gale = {
@@ -518,6 +489,10 @@ def walk_the_day(rec: Recorder, app) -> None:
     }
     case = call("POST /api/v1/cases", body=case_body, headers=BUREAU, status=201)
     case_id = {"case_id": case["id"]}
+    notice = b"%PDF-1.4\n% scanned notice\n" + bytes(range(256)) * 4 + b"\n%%EOF\n"
+    rec.send("POST /api/v1/cases/{case_id}/evidence", path=case_id, status=201, headers=BUREAU,
+             content_type="multipart/form-data",
+             data={"file": (io.BytesIO(notice), "责令改正通知书.pdf", "application/pdf"), "occurred_at": ago(hours=2)})  # fmt: skip
     review = call(
         "POST /api/v1/cases/{case_id}/legal-reviews",
         path=case_id,

@@ -89,6 +89,7 @@ ENDPOINT_ACTIONS: dict[str, str] = {
     "api.task_route": "read_task",
     "api.post_positions": "report_position",
     "api.add_task_evidence": "act_on_task",
+    "api.add_case_evidence": "oversee",
     "api.create_evidence_upload": "act_on_task",
     "api.patch_evidence_upload": "act_on_task",
     "api.show_evidence_upload": "act_on_task",
@@ -182,6 +183,7 @@ ENDPOINT_SCOPES: dict[str, str] = {
     "api.task_route": "task",
     "api.post_positions": "anywhere",  # a tablet reports its own squad's positions only
     "api.add_task_evidence": "task",  # and a squad's own task only (the view)
+    "api.add_case_evidence": "domain",  # the case's authority (the view: require_organisation)
     "api.create_evidence_upload": "task",
     "api.patch_evidence_upload": "task",
     "api.show_evidence_upload": "task",

@@ -13,6 +13,7 @@ import datetime as dt
 from flask import Blueprint, Response, jsonify, render_template, request
 from sqlalchemy import select
 
+from dispatch import evidence
 from dispatch.http import oversight_coordination  # noqa: F401 - its routes join the api blueprint
 from dispatch.http.api.params import actor, json_body
 from dispatch.http.contract import Link, operation
@@ -146,6 +147,7 @@ def new_case():
 def show_case(case_id: int):
     body = cases.case_json(cases.get_case(db.session, case_id))
     body["events"] = [event_json(e) for e in cases.events_of_case(db.session, case_id)]
+    body["files"] = evidence.files_of(db.session, case_id=case_id)
     return jsonify(body)
 
 

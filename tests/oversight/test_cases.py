@@ -240,3 +240,34 @@ def test_unknown_case_fields_and_ids_are_refused(client, session):
     assert client.get("/api/v1/cases/999999").status_code == 404
     missing = client.post("/api/v1/cases", json=case_body(session, enforcer_ids=[999999]))
     assert missing.status_code == 404 and missing.get_json()["error"]["field"] == "enforcer_ids[0]"
+
+
+def test_evidence_files_of_a_case_are_added_by_its_authority_only_and_listed_with_the_case(client, anonymous, session):
+    import io
+
+    case = open_case(client, session)
+    scan = b"%PDF-1.4\n" + bytes(range(256)) * 4 + b"\n%%EOF\n"
+
+    def add(headers, **form):
+        return anonymous.post(f"/api/v1/cases/{case['id']}/evidence", headers=headers, content_type="multipart/form-data",
+                              data={"file": (io.BytesIO(scan), "责令改正通知书.pdf", "application/pdf"), **form})  # fmt: skip
+
+    refused = add(MARKET)
+    assert refused.status_code == 403, refused.get_json()
+    assert client.get(f"/api/v1/cases/{case['id']}").get_json()["files"] == [], "nothing stored on a refusal"
+    action = "7d2f0c4e-9b1a-4c3d-8e5f-6a7b8c9d0e1f"
+    stored = add(BUREAU, occurred_at="2026-11-23T10:00:00+08:00", action_id=action)
+    assert stored.status_code == 201, stored.get_json()
+    again = add(BUREAU, occurred_at="2026-11-23T10:00:00+08:00", action_id=action)
+    assert again.status_code == 200 and again.get_json() == stored.get_json(), "a retry is the first answer"
+    shown = client.get(f"/api/v1/cases/{case['id']}").get_json()
+    [item] = shown["files"]
+    assert (item["sha256"], item["case_id"], item["task_id"], item["media_type"], item["file_name"]) == (
+        stored.get_json()["sha256"], case["id"], None, "application/pdf", "责令改正通知书.pdf"
+    )  # fmt: skip
+    assert item["occurred_at"].startswith("2026-11-23T02:00:00")
+    added = [e for e in shown["events"] if e["action"] == "evidence.added"]
+    assert [e["data"]["case_id"] for e in added] == [case["id"]], "on the case's record, once"
+    missing = anonymous.post("/api/v1/cases/999999/evidence", headers=BUREAU, content_type="multipart/form-data",
+                             data={"file": (io.BytesIO(scan), "x.pdf", "application/pdf")})  # fmt: skip
+    assert missing.status_code == 404 and missing.get_json()["error"]["field"] == "case_id"

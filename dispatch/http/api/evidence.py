@@ -60,6 +60,8 @@ from dispatch.http.contract.evidence import (
     EvidenceUploadBody,
     form_schema,
 )
+from dispatch.oversight import cases
+from dispatch.scope import require_organisation
 from dispatch.store.db import db
 from dispatch.store.models import Task
 
@@ -156,7 +158,24 @@ def add_task_evidence(task_id: int):
     """One piece of evidence in one multipart request (``file``, ``occurred_at``, ``action_id``):
     201 ``{"id", "sha256", "size", "media_type"}``; a repeated ``action_id``: 200, the first answer.
     Larger files: the chunked upload (POST .../evidence/uploads)."""
-    task = _task(task_id)
+    return _piece(task=_task(task_id))
+
+
+@bp.post("/cases/<int:case_id>/evidence")
+@_declare(body={"multipart/form-data": {"schema": form_schema(EvidencePieceForm)}})
+@operation(query=Plain, answers={201: EvidenceStored, 200: EvidenceStored}, errors=(403, 404, 409, 413, 415),
+           tags=["evidence"], links={201: _STORED_LINKS, 200: _STORED_LINKS})  # fmt: skip
+def add_case_evidence(case_id: int):
+    """One piece of evidence of an enforcement case (the inspection record's photos, a scanned
+    notice), as for a task: multipart ``file``, ``occurred_at``, ``action_id``. By the case's
+    authority; listed as ``files`` in GET /cases/{case_id}."""
+    case = cases.get_case(db.session, case_id)
+    require_organisation(actor(), case.authority, what="add evidence to its case")
+    return _piece(case=case)
+
+
+def _piece(**owner):
+    """The multipart request of one piece, stored for ``owner`` (task= or case=)."""
     _within_request_limit("file")
     if request.mimetype != "multipart/form-data":
         raise ApiError("send multipart/form-data with a part named file", field="file", code="invalid_body")
@@ -185,7 +204,7 @@ def add_task_evidence(task_id: int):
     row, created = evidence.add_piece(
         db.session,
         evidence.store_for(current_app.config),
-        task=task,
+        **owner,
         stream=upload.stream,
         media_type=media_type,
         file_name=upload.filename,

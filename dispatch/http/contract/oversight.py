@@ -24,6 +24,7 @@ from dispatch.http.contract.common import (
     distinct,
     id_list,
 )
+from dispatch.http.contract.evidence import EvidenceItem
 from dispatch.http.contract.incidents import Event, SquadRef
 from dispatch.oversight.cases import MAX_FINE_YUAN
 from dispatch.oversight.models import (
@@ -270,6 +271,7 @@ class Case(Answer):
 
 class CaseWithRecord(Case):
     events: list[Event] = Field(description="the case's record: its events and those of its reviews, decisions...")
+    files: list[EvidenceItem] = Field(description="evidence files of the case (POST /cases/{case_id}/evidence)")
 
 
 class CriminalReferral(Answer):

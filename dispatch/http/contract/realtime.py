@@ -106,7 +106,9 @@ class SnapshotSquad(Answer):
     force: str
     domains: list[str]
     status: str
-    status_reason: str | None = Field(None, description="why it is out of service (vessel_fault, meal, training, leave)")
+    status_reason: str | None = Field(
+        None, description="why it is out of service (vessel_fault, meal, training, leave)"
+    )
     status_since: AnswerTime | None = Field(description="when its status last changed (on the record)")
     location: PointOut | None
     last_position_at: AnswerTime | None
