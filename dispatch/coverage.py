@@ -30,7 +30,13 @@ from sqlalchemy.orm import Session
 
 from dispatch import alerts
 from dispatch.live.bus import publish_after_commit
-from dispatch.recommend import network_for, recommend_at
+from dispatch.recommend import (
+    DEFAULT_STALE_MINUTES,
+    PLACED_ISLAND_SQL,
+    PLACED_POSITION_SQL,
+    network_for,
+    recommend_at,
+)
 from dispatch.store import refcache
 from dispatch.store.models import CERTIFIED_ON_DUTY_SQL
 from gis import clock
@@ -126,8 +132,12 @@ def _lock(session: Session, root_id: int) -> None:
     session.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": _LOCK_BASE + root_id})
 
 
+def _stale(config: dict) -> float:
+    return float(config.get("POSITION_STALE_MINUTES", DEFAULT_STALE_MINUTES))
+
+
 def _best(
-    session: Session, township: Township, zone_id, domain: str, now: dt.datetime
+    session: Session, township: Township, zone_id, domain: str, now: dt.datetime, stale_minutes: float | None = None
 ) -> tuple[int | None, int | None]:
     result = recommend_at(
         session,
@@ -138,6 +148,7 @@ def _best(
         domains=[domain],
         limit=1,
         now=now,
+        stale_minutes=stale_minutes,
     )
     if not result["recommendations"]:
         return None, None
@@ -223,7 +234,7 @@ def recompute(session: Session, config: dict, *, root_id: int | None = None, act
         reaches = []
         for township in townships(session, root):
             zone_id, target = zones.get(township.id, (None, int(config["COVERAGE_TARGET_MINUTES"])))
-            squad, eta = _best(session, township, zone_id, config["COVERAGE_DOMAIN"], now)
+            squad, eta = _best(session, township, zone_id, config["COVERAGE_DOMAIN"], now, _stale(config))
             reaches.append(Reach(township, zone_id, target, squad, eta))
         changed += _save(session, reaches, now, actor=actor)
     return changed
@@ -231,8 +242,11 @@ def recompute(session: Session, config: dict, *, root_id: int | None = None, act
 
 # One squad's eligibility and place: what its own ETA to every township needs.
 _SQUAD = text(f"""
-    SELECT s.id, s.status, s.force, s.scope, s.station_region_id, ST_X(s.last_position::geometry) AS lon, ST_Y(s.last_position::geometry) AS lat,
-           s.island_id, s.domains && CAST(:domains AS varchar[]) AS competent, {CERTIFIED_ON_DUTY_SQL} AS certified,
+    SELECT s.id, s.status, s.force, s.scope, s.station_region_id,
+           ST_X({PLACED_POSITION_SQL}::geometry) AS lon, ST_Y({PLACED_POSITION_SQL}::geometry) AS lat,
+           {PLACED_ISLAND_SQL} AS island_id, s.domains && CAST(:domains AS varchar[]) AS competent, {
+    CERTIFIED_ON_DUTY_SQL
+} AS certified,
            ({
     "WITH RECURSIVE up(id, parent_id) AS (SELECT id, parent_id FROM region WHERE id = s.station_region_id"
     " UNION ALL SELECT r.id, r.parent_id FROM region r JOIN up ON r.id = up.parent_id)"
@@ -253,7 +267,13 @@ def update_for_squads(session: Session, squad_ids: list[int], config: dict, *, a
     now = clock.utc_now()
     squads = session.execute(
         _SQUAD,
-        {"ids": list(squad_ids), "domains": [config["COVERAGE_DOMAIN"]], "today": local_day(now), "now": now},
+        {
+            "ids": list(squad_ids),
+            "domains": [config["COVERAGE_DOMAIN"]],
+            "today": local_day(now),
+            "now": now,
+            "fresh_since": now - dt.timedelta(minutes=_stale(config)),
+        },
     ).all()
     changed = []
     for root in sorted({s.root for s in squads}):
@@ -287,7 +307,7 @@ def _update_county(session: Session, root: int, mine: list, config: dict, now: d
         row = stored[township.id]
         zone_id, target = zones.get(township.id, (None, default))
         if row[_BEST] in ids or (row[_ZONE], row[_TARGET]) != (zone_id, target):
-            squad, eta = _best(session, township, zone_id, domain, now)  # ranked again
+            squad, eta = _best(session, township, zone_id, domain, now, _stale(config))  # ranked again
             touched[township.id] = Reach(township, zone_id, target, squad, eta)
     going = [
         s for s in mine if s.status in ("available", "returning") and s.competent and s.certified and s.lon is not None

@@ -86,6 +86,13 @@ AVAILABLE = (
 )
 # Minutes after which a fix is no longer trusted (POSITION_STALE_MINUTES).
 DEFAULT_STALE_MINUTES = 30.0
+# Where a squad (alias s) is taken to be, and its island, as ``placement`` decides, in SQL (with
+# :fresh_since): its fix while fresh (or its station, its last_position, when it never sent one),
+# else where it is parked (the pier by its last fix, else its station). Coverage's own ETAs and a
+# task's route start there too.
+_FRESH = "(s.last_position_at IS NULL OR s.last_position_at >= :fresh_since)"
+PLACED_POSITION_SQL = f"(CASE WHEN {_FRESH} THEN coalesce(s.last_position, s.station) ELSE s.parked_position END)"
+PLACED_ISLAND_SQL = f"(CASE WHEN {_FRESH} THEN s.island_id ELSE s.parked_island_id END)"
 # Where a squad is placed when its fix is stale, read beside the fix (the squad_park trigger).
 _PARKED_COLUMNS = """s.island_id AS fix_island_id, s.parked_island_id, s.parked_port_id,
        ST_X(s.parked_position::geometry) AS parked_lon, ST_Y(s.parked_position::geometry) AS parked_lat"""
@@ -830,18 +837,22 @@ def _left_out(
     return out
 
 
-_SQUAD_PLACE = text("""
-    SELECT s.id, s.force, s.island_id, ST_X(coalesce(s.last_position, s.station)::geometry) AS lon,
-           ST_Y(coalesce(s.last_position, s.station)::geometry) AS lat, s.station_region_id
+_SQUAD_PLACE = text(f"""
+    SELECT s.id, s.force, {PLACED_ISLAND_SQL} AS island_id, ST_X({PLACED_POSITION_SQL}::geometry) AS lon,
+           ST_Y({PLACED_POSITION_SQL}::geometry) AS lat, s.station_region_id
     FROM squad s WHERE s.id = :id
 """)
 
 
-def route_of_squad(db, squad_id: int, lon: float, lat: float, *, now: dt.datetime | None = None) -> dict | None:
+def route_of_squad(
+    db, squad_id: int, lon: float, lat: float, *, now: dt.datetime | None = None, stale_minutes: float | None = None
+) -> dict | None:
     """The route one squad takes to (lon, lat) now, by the recommendation's travel model: its legs
-    (road, pier, ferry with its departure, road; or a boat) and ETA. None when it cannot get there."""
+    (road, pier, ferry with its departure, road; or a boat) and ETA, from where the recommendation
+    places it (a stale fix: the pier or station). None when it cannot get there."""
     now = now or clock.utc_now()
-    squad = db.execute(_SQUAD_PLACE, {"id": squad_id}).one_or_none()
+    stale = DEFAULT_STALE_MINUTES if stale_minutes is None else stale_minutes
+    squad = db.execute(_SQUAD_PLACE, {"id": squad_id, "fresh_since": now - dt.timedelta(minutes=stale)}).one_or_none()
     if squad is None:
         raise NotFound(f"no squad {squad_id}", field="squad_id")
     network = network_for(db, region_chain(db, squad.station_region_id)[-1])

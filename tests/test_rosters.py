@@ -201,6 +201,43 @@ def test_a_three_hour_old_fix_does_not_put_a_squad_on_the_incidents_island(clien
     assert fresh["position_age_minutes"] in (4, 5)
 
 
+def test_a_tasks_route_and_coverage_start_where_the_recommendation_places_a_stale_squad(app, client, session):
+    from dispatch import coverage
+
+    squad = make_squad(session, at=(122.45, 30.73), region="330922100", domains=["comprehensive"])
+    _fix(session, squad, *GOUQI_SPOT, dt.timedelta(hours=3))
+    incident = _incident(client)
+    answer = client.post(f"/api/v1/incidents/{incident}/dispatch", json={"squad_ids": [squad.id]})
+    assert answer.status_code == 201, answer.get_json()
+    task = answer.get_json()["tasks"][0]["id"]
+    route = client.get(f"/api/v1/tasks/{task}/route").get_json()["route"]
+    assert route["mode"] == "ferry", "from its Sijiao station, not from a fix three hours old beside the scene"
+    _fix(session, squad, *GOUQI_SPOT, dt.timedelta(minutes=5))
+    assert client.get(f"/api/v1/tasks/{task}/route").get_json()["route"]["mode"] == "land"
+    # coverage's own pass over a squad that changed: the same placement
+    client.post(f"/api/v1/tasks/{task}/transition", json={"to": "cancelled", "reason": "test"})
+    _fix(session, squad, *GOUQI_SPOT, dt.timedelta(hours=3))
+    [row] = session.execute(
+        coverage._SQUAD,
+        {
+            "ids": [squad.id],
+            "domains": ["comprehensive"],
+            "today": dt.date.today(),
+            "now": dt.datetime.now(dt.UTC),
+            "fresh_since": dt.datetime.now(dt.UTC) - dt.timedelta(minutes=app.config["POSITION_STALE_MINUTES"]),
+        },
+    ).all()
+    sijiao = session.execute(
+        text("SELECT island_id, ST_X(station::geometry), ST_Y(station::geometry) FROM squad WHERE id = :id"),
+        {"id": squad.id},
+    ).one()
+    assert row.island_id != session.scalar(
+        text("SELECT id FROM island WHERE ST_Intersects(outline, ST_SetSRID(ST_MakePoint(:x, :y), 4326))"),
+        {"x": GOUQI_SPOT[0], "y": GOUQI_SPOT[1]},
+    ), "not on Gouqi"
+    assert (round(row.lon, 4), round(row.lat, 4)) == (round(sijiao[1], 4), round(sijiao[2], 4)), "at its station"
+
+
 def test_a_stale_fix_at_a_pier_places_the_squad_at_that_pier(client, session):
     pier = session.scalars(select(Port).where(Port.code == "gouqi")).one()
     lon, lat = session.execute(

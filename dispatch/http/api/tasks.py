@@ -36,7 +36,9 @@ def task_route(task_id: int):
     route = None
     if task.incident is not None:
         place = to_shape(task.incident.location)
-        route = route_of_squad(db.session, task.squad_id, place.x, place.y)
+        route = route_of_squad(
+            db.session, task.squad_id, place.x, place.y, stale_minutes=current_app.config["POSITION_STALE_MINUTES"]
+        )
     return jsonify({"task_id": task.id, "route": route})
 
 
