@@ -6,6 +6,7 @@ from alembic import context
 from geoalchemy2 import alembic_helpers
 from sqlalchemy import create_engine, pool
 
+import dispatch.oversight.joint_work  # noqa: F401
 import dispatch.oversight.models  # noqa: F401
 from dispatch.store.models import Base
 

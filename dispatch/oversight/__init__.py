@@ -7,4 +7,4 @@ the annual figures and the supervisor's page. Importing the package registers
 its tables on ``dispatch.store.models.Base``.
 """
 
-from dispatch.oversight import models  # noqa: F401  (tables register on import)
+from dispatch.oversight import joint_work, models  # noqa: F401  (tables register on import)
