@@ -125,6 +125,8 @@ ENDPOINT_ACTIONS: dict[str, str] = {
     "web.heat_map": "read_operations",
     "web.case_map": "read_operations",
     "oversight.pages.supervisor_page": "read_oversight",
+    "oversight.meeting_pages.meetings_page": "read_oversight",
+    "oversight.meeting_pages.campaigns_page": "read_oversight",
 }
 BLUEPRINT_ACTIONS: dict[str, tuple[str, str]] = {
     # blueprint prefix -> (action for GET, action for writes)
@@ -219,6 +221,8 @@ ENDPOINT_SCOPES: dict[str, str] = {
     "web.heat_map": "listed",
     "web.case_map": "incident",
     "oversight.pages.supervisor_page": "anywhere",
+    "oversight.meeting_pages.meetings_page": "anywhere",
+    "oversight.meeting_pages.campaigns_page": "anywhere",
 }
 BLUEPRINT_SCOPES: dict[str, str] = {
     "open311.": "anywhere",  # its own api_key

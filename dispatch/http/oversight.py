@@ -14,7 +14,10 @@ from flask import Blueprint, Response, jsonify, render_template, request
 from sqlalchemy import select
 
 from dispatch import evidence
-from dispatch.http import oversight_coordination  # noqa: F401 - its routes join the api blueprint
+from dispatch.http import (
+    oversight_coordination,  # noqa: F401 - its routes join the api blueprint
+    oversight_meetings,  # its routes join the api blueprint; its pages below
+)
 from dispatch.http.api.params import actor, json_body
 from dispatch.http.contract import Link, operation
 from dispatch.http.contract.oversight import (
@@ -317,3 +320,4 @@ def last_day(value: dt.datetime) -> str:
 
 bp.register_blueprint(api)  # with the routes of oversight_coordination too
 bp.register_blueprint(pages)
+bp.register_blueprint(oversight_meetings.pages)  # /supervisor/meetings, /supervisor/campaigns

@@ -18,6 +18,10 @@ Definitions (all for the calendar year in China time unless said otherwise):
   (``overdue_open``, as of now).
 - Visits avoided by joint inspections (seed 001 §3.3.2): of the year's joint
   inspections by slot, and all time (dispatch.joint.visits_avoided).
+- Joint meetings held in the year by kind, and their tasks done on time, late, overdue
+  (dispatch.oversight.meetings.meeting_figures); campaigns started in the year, targets
+  inspected once (by visit day) and the visits that spared (departments - 1 per target),
+  violations found and rectified (dispatch.oversight.campaigns.campaign_figures).
 """
 
 from __future__ import annotations
@@ -30,7 +34,9 @@ from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
 from dispatch.joint import visits_avoided
+from dispatch.oversight.campaigns import campaign_figures
 from dispatch.oversight.common import now_utc
+from dispatch.oversight.meetings import meeting_figures
 from dispatch.oversight.models import (
     AssistanceRequest,
     CriminalReferral,
@@ -310,6 +316,10 @@ def annual_report(session: Session, year: int, now: dt.datetime | None = None) -
         "overdue": overdue(session, start, end, now),
         "joint_inspections": joint_figures(session, start, end),
         "oversight": oversight_counts(session, year, start, end, now),
+        # seed 000 §2.2, seed 003 annex: meetings held and their tasks done on time
+        "meetings": meeting_figures(session, start, end, now),
+        # seed 001 §3.3.2, seed 003 §7: campaigns, targets inspected once, the visits that spared
+        "campaigns": campaign_figures(session, start, end, now),
     }
 
 
@@ -343,6 +353,10 @@ def report_csv(report: dict) -> str:
     writer.writerow(["joint_inspections", year, "", "joint_inspections", joint["joint_inspections"]])
     writer.writerow(["joint_inspections", year, "", "visits_avoided", joint["visits_avoided"]])
     writer.writerow(["joint_inspections", "all_time", "", "visits_avoided", joint["all_time"]["visits_avoided"]])
+    for section in ("meetings", "campaigns"):
+        for metric, value in report[section].items():
+            if not isinstance(value, dict):
+                writer.writerow([section, year, "", metric, value])
     for section, values in report["oversight"].items():
         for metric, value in values.items():
             writer.writerow([f"oversight.{section}", year, "", metric, value])
