@@ -167,7 +167,7 @@ def add_target(session: Session, campaign_id: int, body: dict, *, actor: str) ->
         )
     same = session.execute(
         text("""SELECT id FROM campaign_target WHERE campaign_id = :c
-                AND ((:b IS NOT NULL AND business_id = :b) OR ST_DWithin(location, ST_GeogFromText(:p), :r))
+                AND ((CAST(:b AS varchar) IS NOT NULL AND business_id = CAST(:b AS varchar)) OR ST_DWithin(location, ST_GeogFromText(:p), :r))
                 ORDER BY id LIMIT 1"""),
         {"c": campaign.id, "b": business_id, "p": point.wkt, "r": SAME_TARGET_M},
     ).scalar()
@@ -266,19 +266,14 @@ def record_visit(
                 raise ApiError("lies before the visit", field=where + "rectify_by", status=422)
         elif item.get("rectify_by") is not None:
             raise ApiError("only a violation is rectified", field=where + "rectify_by", status=422)
-        rows.append(
-            CampaignFinding(
-                target=target,
-                authority=authority,
-                result=result,
-                note=required_text(item, "note", 4000, where),
-                rectify_by=rectify_by,
-                created_by=actor,
-            )
-        )
+        rows.append((authority, result, required_text(item, "note", 4000, where), rectify_by))
     target.status, target.visited_at, target.joint_inspection_id = "inspected", visited_at, joint_id
     if campaign.status == "planned":
         campaign.status = "active"
+    rows = [
+        CampaignFinding(target=target, authority=a, result=r, note=n, rectify_by=by, created_by=actor)
+        for a, r, n, by in rows
+    ]
     session.add_all(rows)
     session.flush()
     event = _record(
