@@ -51,9 +51,9 @@ from dispatch.config import EVIDENCE_DIR
 from dispatch.errors import ApiError
 from dispatch.http.standards.open311 import new_key
 from dispatch.live import server as live_server
-from dispatch.oversight import referrals
-from dispatch.oversight.models import OversightBody
-from dispatch.oversight.reference import OversightAlreadyLoaded, load_oversight_into
+from dispatch.oversight import calendar, referrals
+from dispatch.oversight.models import CalendarYear, OversightBody
+from dispatch.oversight.reference import OversightAlreadyLoaded, load_oversight_into, read_calendar_file
 from dispatch.recommend import invalidate_caches
 from dispatch.record import record
 from dispatch.seed import AlreadyLoaded, database_is_empty, load_dataset_into
@@ -64,6 +64,7 @@ from dispatch.store import migrate
 from dispatch.store.db import db
 from dispatch.store.models import Account, ApiToken, Authority, LoginThrottle, Region, Squad
 from dispatch.tablets import issue_token, revoke, revoke_labelled
+from gis.clock import local_day
 from gis.crs import SYSTEMS
 from gis.reference import ReferenceDataError, load_dataset
 
@@ -718,6 +719,39 @@ def open311_key_command(client: str) -> None:
     click.echo(f"add to OPEN311_API_KEYS (comma-separated): {entry}")
 
 
+calendar_cli = AppGroup("calendar", help="The holiday calendar: the State Council's notices, year by year.")
+
+
+@calendar_cli.command("load")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+def calendar_load_command(file: Path) -> None:
+    """Load (or load again) one year of the State Council's holiday notice from FILE (year, source,
+    calendar; gis/data/calendar/README.md): it replaces that year's days and moves the horizon."""
+    session = db.session
+    try:
+        year, source, days = read_calendar_file(file)
+        result = calendar.load_year(session, year, source, days, actor="cli:calendar-load")
+        session.commit()
+    except ReferenceDataError as exc:
+        session.rollback()
+        click.echo(f"refused: {exc}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"loaded {result['days']} calendar day(s) of {year} ({source}); horizon {result['horizon']}"
+        + (f"; time limits computed again: assistance {result['recomputed']}" if result["recomputed"] else "")
+    )
+
+
+@calendar_cli.command("show")
+def calendar_show_command() -> None:
+    """The years loaded, their sources and the horizon (with the warning health gives)."""
+    session = db.session
+    for row in session.scalars(select(CalendarYear).order_by(CalendarYear.year)):
+        click.echo(f"{row.year}  {row.source}  (loaded {row.loaded_at:%Y-%m-%d} by {row.loaded_by})")
+    status = calendar.calendar_status(session, local_day())
+    click.echo(f"horizon: {status['horizon']}" + (f"\nwarning: {status['warning']}" if "warning" in status else ""))
+
+
 shifts_cli = AppGroup("shifts", help="Rosters: shifts of squads and officers.")
 
 
@@ -750,6 +784,7 @@ def import_shifts_command(file, dry_run: bool) -> None:
 def init_app(app: Flask) -> None:
     for command in (
         db_cli,
+        calendar_cli,
         shifts_cli,
         audit_cli,
         seed_command,

@@ -484,7 +484,7 @@ def walk_the_day(rec: Recorder, app) -> None:
         "party": {"name": "嵊泗某某海鲜排档", "business_id": "91330922MA2B3C4D5E"},
         "summary": "占用人行道经营海鲜排档,经责令改正拒不改正",
         "major": True,
-        "enforcer_ids": [officers["许海峰"]],
+        "enforcer_ids": [officers["许海峰"], officers["胡思远"]],
         "assistant_ids": [officers["林伟东"]],
     }
     case = call("POST /api/v1/cases", body=case_body, headers=BUREAU, status=201)

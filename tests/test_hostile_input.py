@@ -187,9 +187,10 @@ def _samples(client, session) -> tuple[dict[str, dict], dict[str, str]]:
     task = _post(client, f"/api/v1/incidents/{incident.get('id', 1)}/dispatch", {"squad_ids": [squad]})
     plan = _post(client, "/api/v1/plans", {})
     officer = session.scalar(select(Officer.id).where(Officer.name == "许海峰"))
+    second = session.scalar(select(Officer.id).where(Officer.name == "胡思远"))
     case_body = {"authority": "county-bureau", "matter": "CM-001", "summary": "占用人行道经营海鲜排档",
                  "party": {"name": "嵊泗某某海鲜排档", "business_id": "91330922MA2B3C4D5E"}, "major": False,
-                 "enforcer_ids": [officer]}  # fmt: skip
+                 "enforcer_ids": [officer, second]}  # fmt: skip
     case = _post(client, "/api/v1/cases", case_body, "oversight.api.new_case")
     review_body = {"proposed_decision": "罚款人民币五千元"}
     review = _post(

@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, selectinload
 
 from dispatch.errors import ApiError, Conflict
 from dispatch.incidents import get_incident
-from dispatch.oversight.calendar import end_of_day, working_days_after
+from dispatch.oversight.calendar import ASSISTANCE_WORKING_DAYS, deadline_after, end_of_day
 from dispatch.oversight.common import (
     authority_ref,
     comprehensive_authority,
@@ -35,7 +35,11 @@ from dispatch.shapes import iso
 from dispatch.validation import check_fields, optional_id, required_text
 from gis.clock import local_day
 
-WORKING_DAYS = 5  # seed 000 §2.4
+WORKING_DAYS = ASSISTANCE_WORKING_DAYS  # seed 000 §2.4
+PROVISIONAL_NOTE = (
+    "provisional: the time limit runs past the holiday calendar's horizon, where only weekends were skipped; "
+    "it is computed again when that year's State Council notice is loaded"
+)
 FIELDS = {"from", "to", "case_id", "incident_id", "question", "urgent", "evidence_at_risk", "sent_at"}
 
 
@@ -64,6 +68,7 @@ def send_request(session: Session, body: dict, *, actor: str, now: dt.datetime |
     on_site_due = None
     if urgent or at_risk:
         on_site_due = sent_at + dt.timedelta(minutes=policy_for(session, requester).urgent_on_site_minutes)
+    due_at, provisional = deadline_after(session, sent_at, WORKING_DAYS)
     request = AssistanceRequest(
         from_authority=requester,
         to_authority=department,
@@ -74,7 +79,8 @@ def send_request(session: Session, body: dict, *, actor: str, now: dt.datetime |
         evidence_at_risk=at_risk,
         status="sent",
         sent_at=sent_at,
-        due_at=working_days_after(session, sent_at, WORKING_DAYS),
+        due_at=due_at,
+        due_provisional=provisional,
         on_site_due_at=on_site_due,
         created_by=actor,
     )
@@ -90,6 +96,7 @@ def send_request(session: Session, body: dict, *, actor: str, now: dt.datetime |
         data={
             "to": department.code,
             "due_at": request.due_at.isoformat(),
+            "due_provisional": provisional,
             "on_site_due_at": iso(on_site_due),
             "urgent": urgent,
             "evidence_at_risk": at_risk,
@@ -196,6 +203,7 @@ def extend(
             status=422,
         )
     previous, request.due_at = request.due_at, until
+    request.due_provisional = False  # a day named by the extension, not counted in working days
     request.extension_reason = reason
     record_change(
         session,
@@ -250,6 +258,8 @@ def assistance_json(request: AssistanceRequest, now: dt.datetime | None = None) 
         "status": request.status,
         "sent_at": iso(request.sent_at),
         "due_at": iso(request.due_at),
+        "due_provisional": request.due_provisional,
+        **({"due_note": PROVISIONAL_NOTE} if request.due_provisional else {}),
         "on_site_due_at": iso(request.on_site_due_at),
         "on_site_at": iso(request.on_site_at),
         "on_site_officers": request.on_site_officers,

@@ -2,9 +2,16 @@
 
 - Seed 002 task 5 (and 004 art. 14 (6)): only officers holding a valid certificate act as
   enforcers of a case; an auxiliary assists a certified officer, never alone.
+- Administrative Penalty Law (2021) art. 42 (执法人员不得少于两人): a case is opened with at
+  least two certified enforcers; one is refused (422 ``two_enforcers_required``).
 - Seed 002 tasks 1 and 4: 重大行政处罚案件未经法制机构审核,不得下发处罚决定 — a major penalty
   decision is refused until the latest legal review of the case passed; only a legal
   reviewer of the case's authority reviews, and outcome and reasons go on the record.
+- "Major" is a rule, not only the caller's word: a fine above the county's threshold
+  (``oversight_policy.major_fine_yuan``, from oversight.yaml, where its source is documented:
+  seed 002 task 4's 重大执法决定法制审核, Administrative Penalty Law art. 58) is a major decision
+  whatever the case says. Without a passed legal review such a decision is refused (422
+  ``major_by_threshold``, the rule named); with one, the case is raised to major on the record.
 - Seed 000 §2.6 and seed 001 §3.3.4 (行刑衔接): a case is transferred to the police or the
   procuratorate with its record; while the transfer stands no penalty replaces it (杜绝以罚代刑).
 """
@@ -29,6 +36,7 @@ from dispatch.oversight.common import (
     get_row,
     now_utc,
     past_time,
+    policy_for,
     record_change,
     staff_acting,
 )
@@ -51,6 +59,8 @@ from gis.clock import local_day
 CASE_FIELDS = {"authority", "matter", "incident_id", "party", "summary", "major", "enforcer_ids", "assistant_ids"}
 # Seed 000 §2.6: who may receive a transfer, and how its status moves.
 MAX_FINE_YUAN = 9_999_999_999.99  # numeric(12, 2)
+# Administrative Penalty Law (2021) art. 42: 执法人员不得少于两人, each holding a certificate.
+MIN_ENFORCERS = 2
 CRIMINAL_TRANSITIONS = {"transferred": ("accepted", "declined"), "accepted": ("concluded",)}
 
 
@@ -112,6 +122,15 @@ def open_case(session: Session, body: dict, *, actor: str, now: dt.datetime | No
                 field=f"enforcer_ids[{index}]",
                 code="certificate_suspended",
             )
+    if len(enforcers) < MIN_ENFORCERS:
+        raise ApiError(
+            f"a case needs at least {MIN_ENFORCERS} certified enforcers (Administrative Penalty Law art. 42: "
+            f"执法人员不得少于两人); {len(enforcers)} named",
+            field="enforcer_ids",
+            status=422,
+            code="two_enforcers_required",
+            details={"rule": "Administrative Penalty Law art. 42", "minimum": MIN_ENFORCERS},
+        )
     assistants = _officers(session, assistant_ids, "assistant_ids")
 
     case = EnforcementCase(
@@ -254,6 +273,30 @@ def issue_decision(
         )
     _require_open(case, "a penalty decision")
     review = case.reviews[-1] if case.reviews else None
+    threshold = policy_for(session, case.authority).major_fine_yuan
+    over = fine is not None and threshold is not None and decimal.Decimal(str(fine)) > threshold
+    if over and not case.major and (review is None or review.status != "passed"):
+        raise ApiError(
+            f"a fine of ¥{fine:,} is above ¥{threshold:,.0f}, the threshold of a major penalty decision "
+            "(oversight_policy.major_fine_yuan; seed 002 task 4: 重大执法决定法制审核): the case is major "
+            "whatever it says, and its decision is issued only after its legal review passed"
+            + (f" (latest review {review.id} is {review.status})" if review else " (none requested)"),
+            field="fine_yuan",
+            status=422,
+            code="major_by_threshold",
+            details={"rule": "seed 002 task 4", "threshold_yuan": float(threshold)},
+        )
+    if over and not case.major:
+        case.major = True
+        record_change(
+            session,
+            case,
+            case_id=case.id,
+            incident_id=case.incident_id,
+            actor=actor,
+            action="case.raised_to_major",
+            data={"rule": "seed 002 task 4", "fine_yuan": fine, "threshold_yuan": float(threshold)},
+        )
     if case.major and (review is None or review.status != "passed"):
         raise Conflict(
             "a major penalty decision is issued only after its legal review passed"

@@ -74,6 +74,20 @@ class CalendarDay(Base):
     name_zh: Mapped[str] = mapped_column(String(40))
 
 
+class CalendarYear(Base):
+    """A year of the State Council's holiday notice, loaded whole: the calendar is known to its
+    last year's 31 December (its horizon); a working-day deadline past it is provisional."""
+
+    __tablename__ = "calendar_year"
+    __table_args__ = (CheckConstraint("year BETWEEN 2000 AND 2100", name="year_range"),)
+
+    year: Mapped[int] = mapped_column(Integer, primary_key=True, autoincrement=False)
+    # The notice it comes from (国务院办公厅关于YYYY年部分节假日安排的通知), or "test fixture".
+    source: Mapped[str] = mapped_column(Text)
+    loaded_at: Mapped[dt.datetime] = _timestamp()
+    loaded_by: Mapped[str] = mapped_column(String(100))
+
+
 class OversightPolicy(Base):
     """A county's set times for procedures the seeds leave to local rules (data, not code)."""
 
@@ -92,6 +106,9 @@ class OversightPolicy(Base):
     urgent_on_site_minutes: Mapped[int] = mapped_column(Integer)
     # Seed 004 art. 16: a supervision notice sets a time limit; this is the default.
     notice_days: Mapped[int] = mapped_column(Integer)
+    # Seed 002 task 4 (重大执法决定法制审核): a fine above this is a major decision whatever the
+    # caller says, and legal review is owed (dispatch.oversight.cases). None: no threshold set.
+    major_fine_yuan: Mapped[decimal.Decimal | None] = mapped_column(Numeric(12, 2))
 
     region: Mapped[Region] = relationship()
 
@@ -293,6 +310,9 @@ class AssistanceRequest(Base):
     status: Mapped[str] = mapped_column(String(16), default="sent", server_default="sent")
     sent_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
     due_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True))
+    # The time limit runs past the holiday calendar's horizon: computed with weekdays only there,
+    # and computed again when that year's calendar is loaded (dispatch.oversight.calendar).
+    due_provisional: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
     on_site_due_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     on_site_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True))
     on_site_officers: Mapped[str | None] = mapped_column(String(300))

@@ -6,9 +6,16 @@
 A referral names the department; it either acts (``acting``) or explains why not
 (``explained``) within the county's set time (``oversight_policy.referral_response_hours``).
 ``escalate_overdue`` reports every referral that did neither to the county
-government and records it; it runs from ``flask --app dispatch oversight-tick``
-and ``POST /api/v1/referrals/escalate-overdue`` (for a scheduler). A department
-may still act after the escalation; the escalation stays on the record.
+government and records it. It runs from the server's own scheduler (``dispatch.live.duty``,
+job "escalation", every ``SCHEDULE_ESCALATION_S`` = 300 s, actor ``scheduler``); ``flask --app
+dispatch oversight-tick`` and ``POST /api/v1/referrals/escalate-overdue`` do the same by hand.
+A department may still act after the escalation; the escalation stays on the record.
+
+The set time: the seed says 立即 twice, for the notice and for the department's officers
+(应立即派执法人员进行处理): no grace period of days. Shengsi's oversight.yaml sets one hour,
+the reading of 立即 it already gives on-site help (seed 000 §2.4, ``urgent_on_site_minutes``
+60), the shortest period the whole-hour setting takes: with the scheduler's period a silent
+department is reported within 1 h 5 min. (It was 24 h, a day the seed does not give.)
 """
 
 from __future__ import annotations

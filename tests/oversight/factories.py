@@ -26,6 +26,7 @@ POLICE = as_org("shengsi-police")  # receives criminal referrals
 REVIEWER = as_person("reviewer-cb-wang")  # a legal reviewer of the county bureau, her own token
 # Seeded officers of the Caiyuan squadron (gis/data/shengsi/squads.yaml).
 CERTIFIED = "许海峰"  # certificate valid to 2029-10-31
+SECOND = "胡思远"  # certificate valid to 2029-02-28: a case has two enforcers (Administrative Penalty Law art. 42)
 EXPIRED = "史晓燕"  # certificate expired 2025-06-30
 AUXILIARY = "林伟东"  # 协勤, no certificate
 
@@ -39,7 +40,9 @@ def ago(**delta) -> str:
     return (dt.datetime.now(CST) - dt.timedelta(**delta)).replace(microsecond=0).isoformat()
 
 
-def case_body(session, *, major=False, authority="county-bureau", matter="CM-001", enforcers=(CERTIFIED,), **extra):
+def case_body(
+    session, *, major=False, authority="county-bureau", matter="CM-001", enforcers=(CERTIFIED, SECOND), **extra
+):
     return {
         "authority": authority,
         "matter": matter,

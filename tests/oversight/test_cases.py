@@ -13,6 +13,7 @@ from tests.oversight.factories import (
     MARKET,
     POLICE,
     REVIEWER,
+    SECOND,
     case_body,
     new_incident,
     officer_id,
@@ -45,10 +46,13 @@ def test_seed002_task5_an_expired_certificate_does_not_enforce(client, session):
 def test_seed002_task5_an_auxiliary_assists_a_certified_enforcer(client, session):
     case = open_case(client, session, assistant_ids=[officer_id(session, AUXILIARY)])
     assert case["status"] == "investigating"
-    assert case["officers"] == [
-        {"id": officer_id(session, CERTIFIED), "role": "enforcer"},
-        {"id": officer_id(session, AUXILIARY), "role": "assistant"},
-    ]
+    assert case["officers"] == sorted(
+        [
+            {"id": officer_id(session, CERTIFIED), "role": "enforcer"},
+            {"id": officer_id(session, SECOND), "role": "enforcer"},
+        ],
+        key=lambda o: o["id"],
+    ) + [{"id": officer_id(session, AUXILIARY), "role": "assistant"}]
     events = client.get(f"/api/v1/cases/{case['id']}").get_json()["events"]
     assert events[0]["action"] == "case.opened"
     assert events[0]["data"]["assistants"] == [officer_id(session, AUXILIARY)]

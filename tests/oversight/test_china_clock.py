@@ -15,7 +15,8 @@ import pytest
 
 from gis import clock
 from tests.factories import certified, make_squad
-from tests.oversight.factories import case_body, new_incident
+from tests.oversight.factories import CERTIFIED, case_body, new_incident
+from tests.oversight.factories import officer_id as seeded
 
 GOUQI = (122.77, 30.72)
 
@@ -32,7 +33,11 @@ def utc_host(monkeypatch):
 
 def _answers(client, session, incident_id: int, squad_id: int, officer_id: int) -> dict:
     ranked = client.get(f"/api/v1/incidents/{incident_id}/recommendations?limit=50").get_json()["recommendations"]
-    case = client.post("/api/v1/cases", json=case_body(session, enforcers=(), enforcer_ids=[officer_id]))
+    # A second enforcer of the county bureau: a case has two (Administrative Penalty Law art. 42).
+    case = client.post(
+        "/api/v1/cases",
+        json=case_body(session, enforcers=(CERTIFIED,), enforcer_ids=[officer_id, seeded(session, CERTIFIED)]),
+    )
     return {
         "recommended": squad_id in {r["squad"]["id"] for r in ranked},
         "case": case.status_code,

@@ -119,9 +119,10 @@ def test_seed000_2_3_a_department_that_neither_acts_nor_explains_is_escalated(se
     ignored = referrals.refer(session, body, actor="cb-caiyuan", now=t0)
     answered = referrals.refer(session, dict(body, summary="另一条线索"), actor="cb-caiyuan", now=t0)
     session.commit()
-    assert referrals.escalate_overdue(session, actor="tick", now=t0 + dt.timedelta(hours=23)) == []
+    # 立即 (at once): the county's set time is one hour (oversight.yaml), not a day.
+    assert referrals.escalate_overdue(session, actor="tick", now=t0 + dt.timedelta(minutes=50)) == []
     referrals.respond(session, answered.id, {"action": "explained", "note": "不属本部门管辖,已告知"}, actor="dept")
-    escalated = referrals.escalate_overdue(session, actor="tick", now=t0 + dt.timedelta(hours=25))
+    escalated = referrals.escalate_overdue(session, actor="tick", now=t0 + dt.timedelta(hours=2))
     session.commit()
     assert [r.id for r in escalated] == [ignored.id]
     assert ignored.status == "escalated" and ignored.escalated_to.code == "shengsi-gov"

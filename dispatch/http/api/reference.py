@@ -26,9 +26,11 @@ from dispatch.http.contract.reference import (
 )
 from dispatch.http.responses import json_response
 from dispatch.jurisdiction import effective_plan, jurisdiction_at
+from dispatch.oversight.calendar import calendar_status
 from dispatch.shapes import matter_json, region_ref, squad_json, zone_json
 from dispatch.store.db import db
 from dispatch.store.models import CoveragePlan, Matter, Region, Squad, Zone, ZoneMember
+from gis.clock import local_day
 from gis.geojson import feature, feature_collection
 
 crs_params.init_blueprint(bp)  # ?crs= / ?out_crs= on every /api/v1 route (Chinese coordinate systems)
@@ -41,8 +43,10 @@ def _geojson(column):
 @bp.get("/health")
 @operation(answers={200: Health}, tags=["reference"], public=True)
 def health():
-    """Liveness plus the PostGIS version: a failing database answers 503."""
-    return jsonify({"status": "ok", "postgis": db.postgis_version()})
+    """Liveness plus the PostGIS version (a failing database answers 503), and the holiday
+    calendar's horizon, with a warning while it is under 60 days away (dispatch.oversight.calendar)."""
+    version = db.postgis_version()
+    return jsonify({"status": "ok", "postgis": version, "calendar": calendar_status(db.session, local_day())})
 
 
 @bp.get("/regions")

@@ -189,7 +189,10 @@ class CaseBody(Body):
     party: CasePartyIn
     summary: Text(4000)
     major: bool = Field(False, description="a major penalty: legal review must pass before the decision")
-    enforcer_ids: id_list(10) = Field(description="officers with a valid enforcement certificate (not auxiliaries)")
+    enforcer_ids: id_list(10) = Field(
+        description="officers with a valid enforcement certificate (not auxiliaries); at least two "
+        "(Administrative Penalty Law art. 42), else 422 two_enforcers_required"
+    )
     assistant_ids: id_list(10, min_items=0) | None = Field(None, description="officers who assist, not enforcers")
 
 
@@ -344,6 +347,11 @@ class AssistanceRequest(Answer):
     status: AssistanceStatus
     sent_at: AnswerTime
     due_at: AnswerTime
+    due_provisional: bool = Field(
+        description="the time limit runs past the holiday calendar's horizon (weekends skipped only there); "
+        "computed again when that year's calendar is loaded"
+    )
+    due_note: str | None = Field(None, description="present when provisional: says so in words")
     on_site_due_at: AnswerTime | None
     on_site_at: AnswerTime | None
     on_site_officers: str | None

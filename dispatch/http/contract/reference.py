@@ -12,9 +12,22 @@ from dispatch.http.contract.incidents import Matter, RegionRef, SquadSummary, Zo
 # -- answers -----------------------------------------------------------------------------------
 
 
+class CalendarHorizon(Answer):
+    horizon: str | None = Field(
+        description="the last day (YYYY-MM-DD) the holiday calendar knows: 31 December of its last loaded year"
+    )
+    days_left: int | None = Field(None, description="days to the horizon, when a warning is given")
+    warning: str | None = Field(
+        None, description="present while the horizon is under 60 days away: load next year's State Council notice"
+    )
+
+
 class Health(Answer):
     status: Literal["ok"]
     postgis: str = Field(description="the PostGIS version of the database")
+    calendar: CalendarHorizon = Field(
+        description="the working-day calendar's horizon (deadlines past it are provisional)"
+    )
 
 
 class RegionProperties(RegionRef):
