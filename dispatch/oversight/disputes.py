@@ -8,6 +8,13 @@ otherwise the coordination office consults with the staffing office and the
 justice bureau; if the sides reject the consultation opinion, the government
 decides and the office issues its written opinion accordingly.
 
+Who coordinates (art. 6 ¶2): 同级 disputes go to that level's coordination office; 跨层级、跨区域
+disputes to the city's; a township and a county-level authority to the county's. That is the
+office of the lowest region over both parties (their lowest common superior), not party A's
+county: ``dispute_body`` walks up from there to the first region holding a body of the kind, and
+the consultation (staffing office, justice bureau) and the decision (government, art. 9) are that
+level's too. No region over both with such a body: 409 ``no_common_superior``, nothing saved.
+
 Meanwhile the incident is not lost: a dispute names the squad that handles it
 provisionally (with a certified officer on duty, seed 002 task 5), and the
 incident's record says so.
@@ -22,12 +29,13 @@ from sqlalchemy.orm import Session, selectinload
 
 from dispatch.errors import ApiError, Conflict, NotFound
 from dispatch.incidents import get_incident
-from dispatch.oversight.common import authority_ref, body_of, find_authority, flag, get_row, now_utc, record_change
-from dispatch.oversight.models import JurisdictionDispute
+from dispatch.jurisdiction import ancestors_of
+from dispatch.oversight.common import authority_ref, find_authority, flag, get_row, now_utc, record_change
+from dispatch.oversight.models import JurisdictionDispute, OversightBody
 from dispatch.scope import require_organisation
 from dispatch.shapes import iso
 from dispatch.states import CLOSED_STATUSES
-from dispatch.store.models import Squad
+from dispatch.store.models import Authority, Squad
 from dispatch.tasks import has_certified_officer
 from dispatch.validation import check_fields, optional_id, required_text
 from gis.clock import local_day
@@ -49,6 +57,24 @@ STEP_FIELDS = {
     "reassign": {"step", "provisional_squad_id", "reason"},
 }
 POINT_FIELDS = ("point", "view_a", "basis_a", "view_b", "basis_b")
+
+
+def dispute_body(session: Session, kind: str, party_a: Authority, party_b: Authority) -> OversightBody:
+    """The body of ``kind`` at the lowest common superior of both parties' regions (art. 6 ¶2)."""
+    chain_a = [party_a.region, *ancestors_of(session, party_a.region)]
+    over_b = {r.id for r in (party_b.region, *ancestors_of(session, party_b.region))}
+    for region in (r for r in chain_a if r.id in over_b):
+        body = session.scalar(
+            select(OversightBody).where(OversightBody.kind == kind, OversightBody.region_id == region.id)
+        )
+        if body is not None:
+            return body
+    raise Conflict(
+        f"no {kind} over both {party_a.name_zh} and {party_b.name_zh}: seed 004 art. 6 ¶2 sends a dispute to the "
+        "coordination of their lowest common superior (跨层级、跨区域: the city's), which the oversight data lacks",
+        field="party_b",
+        code="no_common_superior",
+    )
 
 
 def _provisional_squad(session: Session, squad_id: int | None, now: dt.datetime) -> Squad:
@@ -74,7 +100,7 @@ def open_dispute(session: Session, body: dict, *, actor: str, now: dt.datetime |
     party_b = find_authority(session, body.get("party_b"), "party_b")
     if party_a.id == party_b.id:
         raise ApiError("a dispute is between two authorities", field="party_b", status=422)
-    coordination = body_of(session, "coordination_office", party_a)
+    coordination = dispute_body(session, "coordination_office", party_a, party_b)
     require_organisation(actor, party_a, party_b, coordination, what="record this dispute")
     incident_id = optional_id(body, "incident_id")
     if incident_id is not None:
@@ -141,8 +167,12 @@ def _step_takers(session: Session, dispute: JurisdictionDispute, name: str) -> l
     if name in ("agree", "request"):
         return [dispute.party_a, dispute.party_b]
     if name == "decide":
-        return [body_of(session, "government", dispute.party_a)]
-    return [body_of(session, "coordination_office", dispute.party_a)]
+        return [_body(session, "government", dispute)]
+    return [_body(session, "coordination_office", dispute)]
+
+
+def _body(session: Session, kind: str, dispute: JurisdictionDispute) -> OversightBody:
+    return dispute_body(session, kind, dispute.party_a, dispute.party_b)
 
 
 def step(
@@ -173,29 +203,29 @@ def step(
         if body.get("other") is not None:
             data["other"] = required_text(body, "other", 4000)
         dispute.stage = "coordination"
-        data["to"] = body_of(session, "coordination_office", dispute.party_a).code
+        data["to"] = _body(session, "coordination_office", dispute).code
         data["points"] = dispute.points
     elif name == "coordinate":  # art. 8
         dispute.coordination_opinion = required_text(body, "opinion", 8000)
         if flag(body, "agreed"):
             _resolve(session, dispute, body, text=dispute.coordination_opinion, now=now)
             data["copied_to"] = [
-                body_of(session, k, dispute.party_a).code for k in ("staffing_office", "justice_bureau")
+                _body(session, k, dispute).code for k in ("staffing_office", "justice_bureau")
             ]
         else:
             dispute.stage = "consultation"
     elif name == "consult":  # art. 9, first paragraph
         dispute.consultation_opinion = required_text(body, "opinion", 8000)
-        data["with"] = [body_of(session, k, dispute.party_a).code for k in ("staffing_office", "justice_bureau")]
+        data["with"] = [_body(session, k, dispute).code for k in ("staffing_office", "justice_bureau")]
         if flag(body, "accepted"):
             _resolve(session, dispute, body, text=dispute.consultation_opinion, now=now)
         else:
             dispute.stage = "government"
-            data["proposal_to"] = body_of(session, "government", dispute.party_a).code
+            data["proposal_to"] = _body(session, "government", dispute).code
     elif name == "decide":  # art. 9, second paragraph
         dispute.government_decision = required_text(body, "decision", 8000)
         _resolve(session, dispute, body, text=dispute.government_decision, now=now)
-        data["by"] = body_of(session, "government", dispute.party_a).code
+        data["by"] = _body(session, "government", dispute).code
     else:  # reassign: another squad takes the incident meanwhile
         squad = _provisional_squad(session, optional_id(body, "provisional_squad_id"), now)
         data.update(
