@@ -15,7 +15,7 @@ from flask import Flask
 from werkzeug.middleware.proxy_fix import ProxyFix
 
 from dispatch import commands, config
-from dispatch.http import auth, compression, observability
+from dispatch.http import auth, compression, observability, oversight_labels
 from dispatch.http.api import bp as api_bp
 from dispatch.http.errors import DatabaseId, register_error_handlers
 from dispatch.http.oversight import bp as oversight_bp
@@ -77,6 +77,7 @@ def create_app(test_config: Mapping | None = None) -> Flask:
     compression.init_app(app)  # registered first: runs last, on the answer as the others left it
     observability.init_app(app)
     auth.init_app(app)
+    oversight_labels.init_app(app)  # figure labels and seed titles on the supervisor's pages
     app.register_blueprint(api_bp)
     app.register_blueprint(oversight_bp)
     app.register_blueprint(web_bp)
