@@ -704,6 +704,99 @@ def walk_the_day(rec: Recorder, app) -> None:
     )
     call("GET /api/v1/sharing/feed", query={"department": "dept-market"}, headers=MARKET)
 
+    # A joint meeting (seed 000 §2.2): its minutes' decisions become tasks; the owner reports back.
+    meeting = call(
+        "POST /api/v1/meetings",
+        body={
+            "kind": "regular",
+            "title": "综合执法协调联动联席会议",
+            "held_at": ago(days=3),
+            "convenor": "county-bureau",
+            "participants": ["dept-market", "dept-emergency"],
+            "agenda": "研究海鲜排档占道经营和燃气安全整治",
+            "minutes": "一、市场监管局排查海鲜排档证照;二、应急管理局核查液化气钢瓶。",
+        },
+        headers=BUREAU,
+        status=201,
+    )
+    meeting_id = {"meeting_id": meeting["id"]}
+    meeting_task = call(
+        "POST /api/v1/meetings/{meeting_id}/tasks",
+        path=meeting_id,
+        body={"decision": "排查海鲜排档证照", "owner": "dept-market", "person": "王科长", "working_days": 5},
+        headers=BUREAU,
+        status=201,
+    )
+    call("GET /api/v1/meetings/{meeting_id}/tasks", path=meeting_id, headers=BUREAU)
+    call(
+        "POST /api/v1/meetings/{meeting_id}/tasks/{task_id}/feedback",
+        path={**meeting_id, "task_id": meeting_task["id"]},
+        body={"feedback": "已排查32家,3家证照过期,已责令整改"},
+        headers=MARKET,
+    )
+    call("GET /api/v1/meetings", headers=BUREAU)
+    call("GET /api/v1/meetings/{meeting_id}", path=meeting_id, headers=BUREAU)
+
+    # An inspect-once campaign (seed 001 §3.3.2): a target, every department's findings in one visit, a check.
+    campaign = call(
+        "POST /api/v1/campaigns",
+        body={
+            "title": "菜园镇海鲜排档“综合查一次”专项行动",
+            "plan": "市场监管、应急管理、综合执法同日入户,一次检查证照、燃气安全和占道经营",
+            "lead": "county-bureau",
+            "departments": ["dept-market", "dept-emergency"],
+            "regions": ["330922100"],
+            "industry": "餐饮",
+            "starts_on": (dt.date.today() - dt.timedelta(days=5)).isoformat(),
+            "ends_on": (dt.date.today() + dt.timedelta(days=25)).isoformat(),
+        },
+        headers=BUREAU,
+        status=201,
+    )
+    campaign_id = {"campaign_id": campaign["id"]}
+    target = call(
+        "POST /api/v1/campaigns/{campaign_id}/targets",
+        path=campaign_id,
+        body={
+            "name": "嵊泗某某海鲜排档",
+            "business_id": "91330922MA2B3C4D5E",
+            "address": "菜园镇沙河路",
+            "location": {"type": "Point", "coordinates": [122.452, 30.725]},
+        },
+        headers=BUREAU,
+        status=201,
+    )
+    visit = call(
+        "POST /api/v1/campaigns/{campaign_id}/findings",
+        path=campaign_id,
+        body={
+            "target_id": target["id"],
+            "visited_at": ago(hours=2),
+            "findings": [
+                {"authority": "county-bureau", "result": "compliant", "note": "未发现占道经营"},
+                {
+                    "authority": "dept-market",
+                    "result": "violation",
+                    "note": "食品经营许可证过期",
+                    "rectify_by": (dt.date.today() + dt.timedelta(days=10)).isoformat(),
+                },
+                {"authority": "dept-emergency", "result": "compliant", "note": "钢瓶检验合格"},
+            ],
+        },
+        headers=BUREAU,
+        status=201,
+    )
+    violation = next(f for f in visit["findings"] if f["result"] == "violation")
+    call(
+        "POST /api/v1/campaigns/{campaign_id}/findings/{finding_id}/check",
+        path={**campaign_id, "finding_id": violation["id"]},
+        body={"rectified": True, "note": "已补办食品经营许可证"},
+        headers=MARKET,
+    )
+    call("GET /api/v1/campaigns/{campaign_id}/targets", path=campaign_id, headers=BUREAU)
+    call("GET /api/v1/campaigns", headers=BUREAU)
+    call("GET /api/v1/campaigns/{campaign_id}", path=campaign_id, headers=BUREAU)
+
     # The year's figures.
     call("GET /api/v1/reports/annual", query={"year": dt.date.today().year}, headers=JUSTICE)
 
