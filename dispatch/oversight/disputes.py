@@ -209,9 +209,7 @@ def step(
         dispute.coordination_opinion = required_text(body, "opinion", 8000)
         if flag(body, "agreed"):
             _resolve(session, dispute, body, text=dispute.coordination_opinion, now=now)
-            data["copied_to"] = [
-                _body(session, k, dispute).code for k in ("staffing_office", "justice_bureau")
-            ]
+            data["copied_to"] = [_body(session, k, dispute).code for k in ("staffing_office", "justice_bureau")]
         else:
             dispute.stage = "consultation"
     elif name == "consult":  # art. 9, first paragraph
