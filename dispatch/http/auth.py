@@ -29,6 +29,7 @@ from flask import (
     g,
     jsonify,
     redirect,
+    render_template,
     render_template_string,
     request,
     session,
@@ -36,6 +37,8 @@ from flask import (
 )
 from flask.sessions import SecureCookieSessionInterface
 from sqlalchemy import select, text
+from werkzeug.exceptions import HTTPException
+from werkzeug.routing import RequestRedirect
 
 from dispatch.accounts import SESSION_HOURS, Principal, allowed, identify
 from dispatch.scope import OutOfScope, require_region
@@ -310,6 +313,9 @@ def _refuse(status: int, code: str, message: str, field: str = "Authorization"):
         return response
     if status == 401:
         return redirect(url_for("auth.login_form", next=request.full_path))
+    if status == 403 and request.method in ("GET", "HEAD") and request.accept_mimetypes.accept_html:
+        # a screen the role may not use: a page saying so, with a link to the role's own screen
+        return render_template("web/forbidden.html", code=code, message=message), 403
     return jsonify({"error": {"code": code, "message": message}}), status
 
 
@@ -420,6 +426,48 @@ def _address() -> str | None:
     return request.remote_addr
 
 
+# Every role lands on its own screen (the guide's rule); a squad's tablet signs in on /tablet.
+HOME: dict[str, str] = {
+    "dispatcher": "web.command",
+    "admin": "web.command",
+    "planner": "web.planner",
+    "supervisor": "oversight.pages.supervisor_page",
+    "squad": "web.tablet",
+}
+
+
+def home_for(role: str | None) -> str:
+    """The path of the role's own screen; the sign-in page for a role without one."""
+    endpoint = HOME.get(role or "")
+    if endpoint is None or endpoint not in current_app.view_functions:
+        return url_for("auth.login_form")
+    return url_for(endpoint)
+
+
+def may_open(role: str | None, target: str) -> bool:
+    """Whether ``target`` (a path of this site, with or without a query) is a GET the role may make."""
+    adapter = current_app.url_map.bind("localhost")
+    path = urlsplit(target).path
+    for _ in range(2):  # /x -> /x/ and the like: judge where it leads
+        try:
+            endpoint, _args = adapter.match(path, method="GET")
+        except RequestRedirect as moved:
+            path = urlsplit(moved.new_url).path
+            continue
+        except HTTPException:
+            return False
+        return endpoint not in ("web.index", "auth.login_form") and allowed(role, action_for(endpoint, "GET"))
+    return False
+
+
+def landing(role: str | None, target: str | None) -> str:
+    """Where a person goes after signing in: ``next`` (already a path of this site, ``_safe_next``)
+    when the role may open it, else the role's own screen (a planner's next=/command leads to /planner)."""
+    if target and target != "/" and may_open(role, target):
+        return target
+    return home_for(role)
+
+
 def _login_page(status: int, error: str | None, nxt: str, **headers):
     page = render_template_string(_LOGIN, csrf=csrf_token(), next=nxt, error=error)
     return page, status, headers
@@ -454,7 +502,7 @@ def login():
     session.clear()  # a new session id on sign-in (no fixation)
     session["sid"] = attempt.session_id
     session.permanent = True
-    return redirect(nxt)
+    return redirect(landing(attempt.account.role, nxt))
 
 
 @bp.post("/logout")

@@ -9,9 +9,13 @@ from pathlib import Path
 
 from flask import Blueprint, current_app, redirect, render_template, request, url_for
 
+from dispatch.accounts import PERMISSIONS, allowed
+from dispatch.http.auth import current_principal, home_for
+from dispatch.http.web import navigation
 from dispatch.http.web.i18n import DEFAULT, LANGUAGES, strings
 
 bp = Blueprint("web", "dispatch.http.web", template_folder="templates")  # its templates: dispatch/http/web/templates
+bp.app_context_processor(navigation.context)  # the menu of the role's screens, on every page
 LANG_COOKIE = "lang"
 
 
@@ -27,6 +31,8 @@ def _page(template: str, screen: str, **context):
     settings = {
         "screen": screen,
         "lang": lang,
+        # what the signed-in role may do (dispatch.accounts.PERMISSIONS): the scripts show only those controls
+        "may": sorted(a for a in PERMISSIONS if a != "public" and allowed(_role(), a)),
         # An optional raster base layer (an intranet Tianditu proxy, say); our own layers work without it.
         "tile_url": current_app.config.get("TILE_URL") or os.environ.get("TILE_URL") or None,
         "tile_attribution": os.environ.get("TILE_ATTRIBUTION", ""),
@@ -49,9 +55,15 @@ def _page(template: str, screen: str, **context):
     return response
 
 
+def _role() -> str | None:
+    principal = current_principal()
+    return principal.role if principal is not None else None
+
+
 @bp.get("/")
 def index():
-    return redirect(url_for("web.command"))
+    """Each role to its own screen (dispatch.http.auth.HOME)."""
+    return redirect(home_for(_role()))
 
 
 @bp.get("/command")
