@@ -119,3 +119,14 @@ def test_the_command_centre_tells_the_scripts_what_the_role_may_do(app):
     page = client.get("/command", headers=HTML).get_data(as_text=True)
     settings = re.search(r'<script id="settings" type="application/json">(.*?)</script>', page, re.S).group(1)
     assert '"read_operations"' in settings and '"dispatch"' not in settings and '"intake"' not in settings
+
+
+def test_the_planner_screen_offers_editing_only_to_those_who_edit_plans(app):
+    readers = app.test_client()
+    _sign_in(readers, "supervisor")
+    page = readers.get("/planner", headers=HTML).get_data(as_text=True)
+    assert '<button id="new-draft" hidden' in page and '<button id="publish" hidden' in page
+    planner = app.test_client()
+    _sign_in(planner, "planner")
+    page = planner.get("/planner", headers=HTML).get_data(as_text=True)
+    assert '<button id="new-draft" type="button">' in page and '<button id="publish" type="button">' in page

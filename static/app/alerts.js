@@ -1,6 +1,6 @@
 // Alerts: the open list, a badge, a sound for critical ones, acknowledge (GET /api/v1/alerts, `alert` updates).
 // command.js calls init({map, state, select}), snapshot(snapshot), update(update).
-import { RevFeed, api, el, nameOf, settings, t } from "./common.js";
+import { RevFeed, api, el, may, nameOf, settings, t } from "./common.js";
 
 const SEVERITY_ORDER = { critical: 0, warning: 1, info: 2 };
 
@@ -152,7 +152,7 @@ function render() {
           alert.incident_id
             ? el("button", { type: "button", class: "link", dataset: { incidentId: alert.incident_id } }, t("alert.incident", { id: alert.incident_id }))
             : null,
-          el("button", { type: "button", class: "ack", dataset: { ack: alert.id } }, t("alert.ack"))
+          may("dispatch") ? el("button", { type: "button", class: "ack", dataset: { ack: alert.id } }, t("alert.ack")) : null
         )
       )
     )

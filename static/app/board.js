@@ -3,7 +3,7 @@
 //
 // 10,000 squads: only the rows in view are in the DOM (a fixed row height, two spacer rows), a pool of
 // rows is refilled on scroll, one listener on the table (delegation), work batched per animation frame.
-import { api, el, nameOf, t } from "./common.js";
+import { api, el, may, nameOf, t } from "./common.js";
 
 const ROW_HEIGHT = 28; // px, as .board-table tbody tr in app.css
 const OVERSCAN = 8; // rows drawn beyond the visible ones on each side
@@ -299,7 +299,7 @@ function makeRow() {
   const cells = COLUMNS.map((c) => el("td", { class: `c-${c.key}` }));
   const statusText = el("span", { class: "status-text" });
   // its text is drawn by CSS (::after), so the cell reads as the status alone; the label says what it does
-  const setStatus = el("button", { type: "button", class: "link status-set", title: t("board.status.change") });
+  const setStatus = el("button", { type: "button", class: "link status-set", title: t("board.status.change"), hidden: !may("set_squad_status") });
   cells[1].append(el("span", { class: "status-mark", "aria-hidden": "true" }), statusText, setStatus);
   const row = el("tr", {}, cells);
   row.cellsByKey = Object.fromEntries(COLUMNS.map((c, i) => [c.key, cells[i]]));

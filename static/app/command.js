@@ -1,6 +1,6 @@
 // The command centre: live map, open incidents with SLA countdowns, jurisdiction, recommendations, dispatch.
 // Follows /command without gaps: subscribe first, load the snapshot, apply only updates with a newer rev.
-import { api, banner, baseMap, el, loadRegions, nameOf, settings, t, zoneColour } from "./common.js";
+import { api, banner, baseMap, el, loadRegions, may, nameOf, settings, t, zoneColour } from "./common.js";
 import * as calltaking from "./calltaking.js";
 import { errorText, eta, fieldOf, hm } from "./calltaking.js";
 // Panels of their own modules, each fed the snapshot and the updates of its types (see each module's header).
@@ -931,13 +931,14 @@ document.addEventListener("keydown", (event) => {
     if (calltaking.isOpen()) return;
     event.preventDefault();
     dispatchChecked();
-  } else if (event.key === "n" || event.key === "N") {
+  } else if ((event.key === "n" || event.key === "N") && may("intake")) {
     event.preventDefault();
     calltaking.open();
   }
 });
 
 document.getElementById("tab-call").addEventListener("click", () => calltaking.open());
+document.getElementById("tab-call").hidden = !may("intake"); // a supervisor reads the queue, takes no calls
 document.getElementById("tab-queue").addEventListener("click", () => calltaking.close());
 document.getElementById("call-close").addEventListener("click", () => calltaking.close());
 

@@ -4,6 +4,12 @@
 export const settings = JSON.parse(document.getElementById("settings").textContent);
 const catalogue = JSON.parse(document.getElementById("catalogue").textContent);
 
+/** Whether the signed-in role may do ``action`` (dispatch.accounts.PERMISSIONS, sent as settings.may):
+ * a screen shows only the controls of what its user may do. A page without the list (the tablet) shows all. */
+export function may(action) {
+  return !Array.isArray(settings.may) || settings.may.includes(action);
+}
+
 /** The string of ``key`` in the page's language, with {name} placeholders filled. */
 export function t(key, values = {}) {
   const text = catalogue[key] ?? key;

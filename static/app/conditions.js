@@ -2,7 +2,7 @@
 // (GET/POST /api/v1/transport/suspensions, DELETE .../<id>, the piers and links of GET /transport/network; live
 // as `suspension` updates). command.js calls init({map, state, select}), snapshot(snapshot), update(update).
 // Times are shown and entered in China time (Asia/Shanghai), whatever the browser's own zone.
-import { api, el, settings, t } from "./common.js";
+import { api, el, may, settings, t } from "./common.js";
 
 const CHINA_OFFSET = "+08:00";
 
@@ -105,7 +105,7 @@ function build(panel) {
     error,
     el("button", { type: "submit", class: "primary", id: "cond-submit" }, t("cond.set"))
   );
-  const details = el("details", { id: "cond-new" }, el("summary", {}, t("cond.new")), form);
+  const details = el("details", { id: "cond-new", hidden: !may("dispatch") }, el("summary", {}, t("cond.new")), form);
   panel.replaceChildren(heading, list, empty, details, status);
   panel.setAttribute("role", "region");
   panel.setAttribute("aria-labelledby", "cond-title");
@@ -150,7 +150,7 @@ function render() {
         el("br"),
         el("span", { class: "small muted" }, reasonOf(s)),
         " ",
-        el("button", { type: "button", class: "small", dataset: { lift: String(s.id) } }, t("cond.lift"))
+        may("dispatch") ? el("button", { type: "button", class: "small", dataset: { lift: String(s.id) } }, t("cond.lift")) : null
       )
     )
   );

@@ -2,7 +2,7 @@
 // officers; add a shift (the squad's or one officer's, with its role), remove one. GET/POST /api/v1/shifts,
 // DELETE /api/v1/shifts/<id>. command.js calls init({map, state, select}); R or the button opens it.
 // Times are shown and entered in China time (Asia/Shanghai), whatever the browser's own zone.
-import { api, el, nameOf, t } from "./common.js";
+import { api, el, may, nameOf, t } from "./common.js";
 
 const DAY_MS = 24 * 3600 * 1000;
 const CHINA_MS = 8 * 3600 * 1000;
@@ -66,7 +66,7 @@ function shiftChip(shift) {
     { class: shift.officer ? "shift officer-shift" : "shift squad-shift", dataset: { shiftId: shift.id } },
     el("span", {}, label),
     " ",
-    el("button", { type: "button", class: "link shift-remove", dataset: { remove: shift.id }, "aria-label": t("roster.remove_label", { what: label }) }, "×")
+    may("edit_rosters") ? el("button", { type: "button", class: "link shift-remove", dataset: { remove: shift.id }, "aria-label": t("roster.remove_label", { what: label }) }, "×") : null
   );
 }
 
@@ -94,7 +94,7 @@ function draw() {
           "td",
           { dataset: { day: chinaParts(d).date } },
           el("ul", { class: "shifts" }, shiftsOf(squad, d).map(shiftChip)),
-          el("button", { type: "button", class: "link shift-add", dataset: { add: squad.id, day: chinaParts(d).date }, "aria-label": t("roster.add_label", { squad: nameOf(squad), day: chinaParts(d).date }) }, "+")
+          may("edit_rosters") ? el("button", { type: "button", class: "link shift-add", dataset: { add: squad.id, day: chinaParts(d).date }, "aria-label": t("roster.add_label", { squad: nameOf(squad), day: chinaParts(d).date }) }, "+") : null
         )
       )
     );
