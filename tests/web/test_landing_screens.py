@@ -8,9 +8,11 @@ axe loads through ``context.add_init_script`` (see test_command_a11y: the pages'
 
 from __future__ import annotations
 
+import datetime as dt
+
 import pytest
 
-from tests.conftest import PASSWORD, Api
+from tests.conftest import PASSWORD, Api, org_token
 from tests.factories import incident_body
 from tests.web.test_command_a11y import AXE, RUN, TAGS, _report
 
@@ -37,6 +39,32 @@ LABELS = {  # the menu's labels (dispatch.http.web.i18n nav.*)
 }
 
 
+@pytest.fixture(scope="module")
+def queues(web_server):
+    """Rows in the supervisor's queues, so axe judges filled tables: a referral a day overdue and an open
+    jurisdiction dispute over an incident."""
+    bureau = Api(web_server.url, org_token("county-bureau"))
+    culture = Api(web_server.url, org_token("dept-culture"))
+    ago = (dt.datetime.now(dt.UTC) - dt.timedelta(hours=30)).replace(microsecond=0).isoformat()
+    lead = {
+        "to": "dept-emergency",
+        "matter": "EM-001",
+        "summary": "巡查发现渔港码头违规堆放液化气钢瓶",
+        "referred_at": ago,
+    }
+    assert bureau.post("/referrals", lead).status_code == 201
+    beach = bureau.post("/incidents", incident_body(at=(122.4676, 30.7155), description="基湖沙滩帐篷经营"))
+    assert beach.status_code == 201, beach.text
+    squads = bureau.get("/squads").json()["features"]
+    squad = next(f["id"] for f in squads if f["properties"]["code"] == "cb-caiyuan")
+    dispute = {"party_a": "county-bureau", "party_b": "dept-culture", "incident_id": beach.json()["id"],
+               "subject": "基湖沙滩帐篷经营管辖争议", "provisional_squad_id": squad}  # fmt: skip
+    opened = bureau.post("/disputes", dispute)
+    assert opened.status_code == 201, opened.text
+    for client in (bureau, culture):
+        client.close()
+
+
 def _menu(page) -> list[tuple[str, str]]:
     return page.evaluate(
         "() => [...document.querySelectorAll('#main-nav a')].map((a) => [a.dataset.screen, a.textContent.trim()])"
@@ -50,7 +78,7 @@ def _axe(page) -> list:
 
 @pytest.mark.parametrize("lang", ["zh", "en"])
 @pytest.mark.parametrize("role", ["dispatcher", "planner", "supervisor", "admin"])
-def test_each_role_lands_on_its_screen_with_only_its_menu_and_supervisor_passes_axe(screens, role, lang):
+def test_each_role_lands_on_its_screen_with_only_its_menu_and_supervisor_passes_axe(screens, queues, role, lang):
     assert AXE.exists(), "tests/web/vendor/axe.min.js is missing: make vendor"
     context = screens.browser.new_context(viewport=SCREEN, base_url=screens.base_url)
     screens.contexts.append(context)
@@ -80,6 +108,7 @@ def test_each_role_lands_on_its_screen_with_only_its_menu_and_supervisor_passes_
         return
     assert answer.status == 200
     assert [key for key, _ in _menu(page)] == MENU[role]
+    assert page.locator("text=基湖沙滩帐篷经营管辖争议").count() == 1 and page.locator("text=液化气钢瓶").count() == 1
     page.wait_for_timeout(200)
     screens.screenshot(page, "supervisor")
     found = _axe(page)
