@@ -39,6 +39,11 @@ def _one_of(name: str, alias: str):
     return field_validator(name, mode="before")(check)
 
 
+def _given(name: str) -> dict:
+    """The JSON schema of ``name`` given, and not null (a null counts as left out)."""
+    return {"required": [name], "properties": {name: {"not": {"type": "null"}}}}
+
+
 class Fix(Body):
     """One position fix as a tablet takes it. ``action_id`` and ``occurred_at`` are accepted for
     ``id`` and ``time`` (the names a task's step uses): one of each pair, not both."""
@@ -46,8 +51,8 @@ class Fix(Body):
     model_config = Body.model_config | ConfigDict(
         json_schema_extra={
             "allOf": [
-                {"oneOf": [{"required": ["id"]}, {"required": ["action_id"]}]},
-                {"oneOf": [{"required": ["time"]}, {"required": ["occurred_at"]}]},
+                {"oneOf": [_given("id"), _given("action_id")]},
+                {"oneOf": [_given("time"), _given("occurred_at")]},
             ]
         }
     )
