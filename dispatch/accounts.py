@@ -56,6 +56,7 @@ PERMISSIONS: dict[str, frozenset[str]] = {
     "set_squad_status": frozenset({"dispatcher", "squad", "admin"}),  # a tablet: its own squad only
     "manage_certificates": frozenset({"supervisor", "admin"}),  # suspensions and revocations
     "reload_reference": frozenset({"admin"}),  # timetables re-read without a restart
+    "publish_catalogue": frozenset({"planner", "admin"}),  # a new version of the matter catalogue (issue 32)
 }
 
 

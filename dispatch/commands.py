@@ -25,7 +25,7 @@ from flask import Flask, current_app
 from flask.cli import AppGroup, with_appcontext
 from sqlalchemy import select
 
-from dispatch import conditions, evidence, rosters
+from dispatch import catalogue, conditions, evidence, rosters
 from dispatch.accounts import (
     PasswordRejected,
     add_account,
@@ -752,6 +752,40 @@ def calendar_show_command() -> None:
     click.echo(f"horizon: {status['horizon']}" + (f"\nwarning: {status['warning']}" if "warning" in status else ""))
 
 
+catalogue_cli = AppGroup("catalogue", help="The matter catalogue: versions published, each in force from its day.")
+
+
+@catalogue_cli.command("publish")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--effective", "effective", required=True, help="The day it takes effect, YYYY-MM-DD (today or later).")
+@click.option("--source", default=None, help="The publishing document (else the file's 'source').")
+@click.option("--county", default=None, help="The county or city code (needed when several are loaded).")
+def catalogue_publish_command(file: Path, effective: str, source: str | None, county: str | None) -> None:
+    """Publish FILE (YAML or JSON: a list of matters as in matters.yaml, or {source, county?, matters})
+    as a new version of the catalogue, effective from --effective; on the record."""
+    import yaml
+
+    data = yaml.safe_load(file.read_text(encoding="utf-8"))
+    body = {"matters": data} if isinstance(data, list) else dict(data or {})
+    body["effective_from"] = effective
+    if source is not None:
+        body["source"] = source
+    if county is not None:
+        body["county"] = county
+    session = db.session
+    try:
+        version = catalogue.publish(session, body, actor="cli:catalogue-publish")
+        session.commit()
+    except ApiError as exc:
+        session.rollback()
+        click.echo(f"refused: {exc.field + ': ' if exc.field else ''}{exc.message}", err=True)
+        sys.exit(1)
+    click.echo(
+        f"published catalogue version {version.id} of {version.region.code}: {len(version.entries)} matter(s), "
+        f"effective from {version.effective_from} ({version.source})"
+    )
+
+
 shifts_cli = AppGroup("shifts", help="Rosters: shifts of squads and officers.")
 
 
@@ -785,6 +819,7 @@ def init_app(app: Flask) -> None:
     for command in (
         db_cli,
         calendar_cli,
+        catalogue_cli,
         shifts_cli,
         audit_cli,
         seed_command,

@@ -10,6 +10,7 @@ from sqlalchemy import func, select, text
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
+from dispatch.catalogue import CatalogueMatter, matters_in_force, root_of
 from dispatch.errors import ApiError, Conflict, NotFound
 from dispatch.jurisdiction import (
     Jurisdiction,
@@ -50,7 +51,7 @@ class Intake:
     placed: Jurisdiction | None = None
 
 
-def priority_for(matters: list[Matter], source: str) -> int:
+def priority_for(matters: list[Matter] | list[CatalogueMatter], source: str) -> int:
     """The most urgent matter decides; a 110 police linkage is one level more urgent."""
     priority = min(m.priority for m in matters)
     if source == "police_110":
@@ -58,7 +59,7 @@ def priority_for(matters: list[Matter], source: str) -> int:
     return priority
 
 
-def sla_deadline_for(matters: list[Matter], reported_at: dt.datetime) -> dt.datetime:
+def sla_deadline_for(matters: list[Matter] | list[CatalogueMatter], reported_at: dt.datetime) -> dt.datetime:
     """Arrival on scene is due within the shortest SLA of the incident's matters."""
     return reported_at + dt.timedelta(minutes=min(m.sla_minutes for m in matters))
 
@@ -78,8 +79,12 @@ def _parse_matters(session: Session, value) -> list[Matter]:
     return matters
 
 
-def _place(session: Session, lon: float, lat: float, matters: list[Matter], sea_reach_m: float):
-    """Region, zone and authority of a new incident, and its jurisdiction (None at sea).
+def _place(
+    session: Session, lon: float, lat: float, matters: list[Matter], sea_reach_m: float, reported_at: dt.datetime
+):
+    """Region, zone and authority of a new incident, its jurisdiction (None at sea), and its
+    matters as the county's catalogue in force at ``reported_at`` lists them (dispatch.catalogue:
+    422 ``matter_not_in_catalogue`` for one it does not list; its entry decides the authority).
 
     At sea (no township), a purely maritime incident belongs to the nearest
     county within ``sea_reach_m``; anything else there is refused.
@@ -109,10 +114,12 @@ def _place(session: Session, lon: float, lat: float, matters: list[Matter], sea_
                 code="outside_jurisdiction",
             )
         ancestors = ancestors_of(session, region)
-        authority, _ = competent_authority(session, region, ancestors, matters[0])
-        return region, None, authority, None
-    placed = jurisdiction_in(session, region, matters[0])
-    return region, placed.zone, placed.authority, placed
+        listed = matters_in_force(session, ancestors[-1] if ancestors else region, matters, reported_at)
+        authority, _ = competent_authority(session, region, ancestors, listed[0])
+        return region, None, authority, None, listed
+    listed = matters_in_force(session, root_of(session, region), matters, reported_at)
+    placed = jurisdiction_in(session, region, listed[0])
+    return region, placed.zone, placed.authority, placed, listed
 
 
 INTAKE_FIELDS = {"source", "external_id", "matters", "location", "description", "reported_at", "address", "caller"}
@@ -168,7 +175,9 @@ def preview(session: Session, body: dict, *, actor: str, config: dict) -> dict:
     """What filing this call would give (place, zone, authority, priority, SLA, the open
     incidents it may duplicate), storing nothing: the call-taker decides to file or attach."""
     call = read_call(session, body)
-    region, _zone, _authority, placed = _place(session, call.point.x, call.point.y, call.matters, config["SEA_REACH_M"])
+    region, _zone, _authority, placed, listed = _place(
+        session, call.point.x, call.point.y, call.matters, config["SEA_REACH_M"], call.reported_at
+    )
     require_region(session, principal_of(actor), region.id if region is not None else None, "the incident's place")
     jurisdiction = None
     if placed is not None:
@@ -179,9 +188,9 @@ def preview(session: Session, body: dict, *, actor: str, config: dict) -> dict:
     return {
         "jurisdiction": jurisdiction,
         "region": {"code": region.code, "name": region.name_zh, "name_en": region.name_en},
-        "priority": priority_for(call.matters, call.source),
-        "sla_minutes": min(m.sla_minutes for m in call.matters),
-        "sla_deadline": sla_deadline_for(call.matters, call.reported_at).isoformat(),
+        "priority": priority_for(listed, call.source),
+        "sla_minutes": min(m.sla_minutes for m in listed),
+        "sla_deadline": sla_deadline_for(listed, call.reported_at).isoformat(),
         "possible_duplicates": shown,
         "possible_duplicates_total": total,
     }
@@ -206,7 +215,9 @@ def intake(session: Session, body: dict, *, actor: str, config: dict) -> Intake:
         call.address,
         call.reported_at,
     )
-    region, zone, authority, placed = _place(session, point.x, point.y, matters, config["SEA_REACH_M"])
+    region, zone, authority, placed, listed = _place(
+        session, point.x, point.y, matters, config["SEA_REACH_M"], reported_at
+    )
     require_region(session, principal_of(actor), region.id if region is not None else None, "the incident's place")
 
     incident = Incident(
@@ -218,10 +229,10 @@ def intake(session: Session, body: dict, *, actor: str, config: dict) -> Intake:
         region=region,
         zone=zone,
         authority=authority,
-        priority=priority_for(matters, source),
+        priority=priority_for(listed, source),
         status="open",
         reported_at=reported_at,
-        sla_deadline=sla_deadline_for(matters, reported_at),
+        sla_deadline=sla_deadline_for(listed, reported_at),
         created_by=actor,
         matters=matters,
         lead_matter_id=matters[0].id,  # the one _place decided the authority by

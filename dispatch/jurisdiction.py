@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session, selectinload
 
+from dispatch.catalogue import matters_in_force
 from dispatch.errors import ApiError, NotFound
 from dispatch.shapes import authority_json, matter_json, region_ref, squad_from_row, zone_json
 from dispatch.store.models import OFFICER_COUNTS_SQL, Authority, CoveragePlan, Matter, Region, Squad, Zone, ZoneMember
@@ -271,13 +272,20 @@ def jurisdiction_at(
     squad_limit: int = 50,
     major: bool = False,
 ) -> Jurisdiction:
-    """Who covers the place ``(lon, lat)`` and in whose name they act (``major``: a cross-district or major case)."""
+    """Who covers the place ``(lon, lat)`` and in whose name they act (``major``: a cross-district or major case).
+
+    The matter as the county's catalogue in force now lists it (dispatch.catalogue: 422
+    ``matter_not_in_catalogue`` for a withdrawn one)."""
     matter = find_matter(session, matter_code) if matter_code else None
     region = region_at(session, lon, lat)
     if region is None:
         raise NotFound(
             f"({lon}, {lat}) lies in no township: open sea or outside every loaded county", code="outside_jurisdiction"
         )
+    if matter is not None:
+        ancestors = ancestors_of(session, region)
+        root = ancestors[-1] if ancestors else region
+        matter = matters_in_force(session, root, [matter], clock.utc_now(), field="matter")[0]
     return with_covering_squads(session, jurisdiction_in(session, region, matter, major=major), lon, lat, squad_limit)
 
 

@@ -6,6 +6,7 @@ from geoalchemy2.shape import from_shape
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
+from dispatch.catalogue import first_version
 from dispatch.store.models import (
     Authority,
     CoveragePlan,
@@ -21,6 +22,7 @@ from dispatch.store.models import (
     Zone,
     ZoneMember,
 )
+from gis.clock import local_day
 from gis.reference import Dataset
 
 
@@ -132,6 +134,17 @@ def load_dataset_into(session: Session, dataset: Dataset) -> dict[str, int]:
             }
         )
         for m in dataset.matters
+    )
+
+    session.flush()
+    # The catalogue as loaded is the county's first version, from its plan's day (dispatch.catalogue).
+    first_version(
+        session,
+        regions[root["code"]],
+        list(session.scalars(select(Matter).where(Matter.code.in_([m["code"] for m in dataset.matters])))),
+        local_day(dataset.plan["effective_at"]),
+        f"matters.yaml ({dataset.name})",
+        "seed",
     )
 
     plan_data = dataset.plan

@@ -58,6 +58,7 @@ REQUESTS = {
     "own_tasks": ("GET", "/api/v1/tablet/tasks", None),
     "read_plans": ("GET", "/api/v1/plans", None),
     "edit_plans": ("POST", "/api/v1/plans/424242/validate", {}),
+    "publish_catalogue": ("POST", "/api/v1/catalogue/versions", {}),
     "read_oversight": ("GET", "/api/v1/certificates", None),
     "oversee": ("POST", "/api/v1/referrals/escalate-overdue", {}),
     "monitor": ("GET", "/metrics", None),

@@ -61,6 +61,9 @@ ENDPOINT_ACTIONS: dict[str, str] = {
     "api.squads": "read_reference",
     "api.matters": "read_reference",
     "api.jurisdiction": "read_reference",
+    "api.list_catalogue_versions": "read_reference",
+    "api.show_catalogue_version": "read_reference",
+    "api.publish_catalogue_version": "publish_catalogue",
     "api.openapi_document": "signed_in",
     "api.openapi_docs": "signed_in",
     "api.create_incident": "intake",
@@ -157,6 +160,9 @@ ENDPOINT_SCOPES: dict[str, str] = {
     "api.squads": "anywhere",
     "api.matters": "anywhere",
     "api.jurisdiction": "anywhere",
+    "api.list_catalogue_versions": "listed",
+    "api.show_catalogue_version": "domain",  # the version's county in scope (the view)
+    "api.publish_catalogue_version": "domain",  # the county in scope (dispatch.catalogue:publish)
     "api.openapi_document": "anywhere",
     "api.openapi_docs": "anywhere",
     "api.create_incident": "domain",

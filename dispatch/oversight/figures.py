@@ -4,9 +4,11 @@ Definitions (all for the calendar year in China time unless said otherwise):
 
 - ``comprehensive_share`` (seed 001 §2, 综合行政执法事项占行政执法事项的比例, target >= 20%): the
   share of the matter catalogue held by the comprehensive force (domain
-  ``comprehensive``). The catalogue has no history, so this is today's catalogue.
-  ``handled.comprehensive_share`` beside it is the share of the year's incidents
-  (duplicates and cancelled ones left out) with a comprehensive matter.
+  ``comprehensive``), counted in the year's catalogue: each county's version in force at the
+  year's end (or now, for the year running; dispatch.catalogue), however many are published
+  since. ``handled.comprehensive_share`` beside it is the share of the year's incidents
+  (duplicates and cancelled ones left out) with a comprehensive matter, and ``by_matter`` their
+  count per matter, each named and classed as the catalogue in force at its report time listed it.
 - ``township_force_share`` (seed 001 §2 and §3.5.1, 乡镇执法力量占比, target >= 50%): enforcement
   officers (auxiliaries left out) of squads stationed in a township (scope ``zone``,
   station region of level township) over all enforcement officers; today's roster.
@@ -33,6 +35,7 @@ import io
 from sqlalchemy import func, select, text
 from sqlalchemy.orm import Session
 
+from dispatch.catalogue import version_in_force
 from dispatch.joint import visits_avoided
 from dispatch.oversight.campaigns import campaign_figures
 from dispatch.oversight.common import now_utc
@@ -51,7 +54,7 @@ from dispatch.oversight.models import (
 )
 from dispatch.oversight.personnel import TRAINING_HOURS_PER_YEAR, training_hours
 from dispatch.states import OPEN_STATUSES, sql_list
-from dispatch.store.models import Matter
+from dispatch.store.models import CatalogueEntry, CatalogueVersion, Matter
 from gis.clock import CHINA
 
 TARGETS = {"comprehensive_share": 0.20, "township_force_share": 0.50}
@@ -165,16 +168,25 @@ def overdue(session: Session, start: dt.datetime, end: dt.datetime, now: dt.date
 
 def shares(session: Session, start: dt.datetime, end: dt.datetime) -> dict:
     """The two targets of seed 001 §2 with what they are computed from."""
-    catalogue_total = session.scalar(select(func.count(Matter.id))) or 0
-    catalogue_comprehensive = session.scalar(select(func.count(Matter.id)).where(Matter.domain == "comprehensive")) or 0
+    catalogue = year_catalogue(session, start, end)
     handled = session.execute(
         text(f"""
         SELECT count(DISTINCT i.id) AS incidents,
-               count(DISTINCT i.id) FILTER (WHERE m.domain = 'comprehensive') AS comprehensive
+               count(DISTINCT i.id) FILTER (WHERE coalesce(e.domain, m.domain) = 'comprehensive') AS comprehensive
         FROM incident i JOIN incident_matter im ON im.incident_id = i.id JOIN matter m ON m.id = im.matter_id
+        {_ENTRY_AT_REPORT}
         WHERE {COUNTED}"""),
         {"start": start, "end": end},
     ).one()
+    by_matter = session.execute(
+        text(f"""
+        SELECT m.code, coalesce(e.name_zh, m.name_zh) AS name, coalesce(e.name_en, m.name_en) AS name_en,
+               coalesce(e.domain, m.domain) AS domain, count(DISTINCT i.id) AS incidents
+        FROM incident i JOIN incident_matter im ON im.incident_id = i.id JOIN matter m ON m.id = im.matter_id
+        {_ENTRY_AT_REPORT}
+        WHERE {COUNTED} GROUP BY 1, 2, 3, 4 ORDER BY 1, 2"""),
+        {"start": start, "end": end},
+    ).mappings()
     force = session.execute(
         text("""
         SELECT count(*) AS officers,
@@ -183,21 +195,60 @@ def shares(session: Session, start: dt.datetime, end: dt.datetime) -> dict:
         WHERE NOT o.auxiliary""")
     ).one()
     return {
-        "catalogue": {
-            "matters": catalogue_total,
-            "comprehensive": catalogue_comprehensive,
-            "comprehensive_share": _ratio(catalogue_comprehensive, catalogue_total),
-        },
+        "catalogue": catalogue,
         "handled": {
             "incidents": handled.incidents,
             "comprehensive": handled.comprehensive,
             "comprehensive_share": _ratio(handled.comprehensive, handled.incidents),
         },
+        "by_matter": [dict(row) for row in by_matter],
         "force": {
             "officers": force.officers,
             "township": force.township,
             "township_force_share": _ratio(force.township, force.officers),
         },
+    }
+
+
+# The entry of an incident's matter in the catalogue version in force at its report time (China's
+# day): the latest version listing it by then, else the earliest listing it (intake refuses a matter
+# the version in force does not list, so that is the one it was filed under).
+_ENTRY_AT_REPORT = """
+        LEFT JOIN LATERAL (
+            SELECT ce.domain, ce.name_zh, ce.name_en FROM catalogue_entry ce
+            JOIN catalogue_version cv ON cv.id = ce.version_id
+            WHERE ce.matter_id = im.matter_id
+            ORDER BY (cv.effective_from <= (i.reported_at AT TIME ZONE 'Asia/Shanghai')::date) DESC,
+                     CASE WHEN cv.effective_from <= (i.reported_at AT TIME ZONE 'Asia/Shanghai')::date
+                          THEN cv.effective_from END DESC NULLS LAST,
+                     cv.effective_from
+            LIMIT 1
+        ) e ON true"""
+
+
+def year_catalogue(session: Session, start: dt.datetime, end: dt.datetime) -> dict:
+    """The catalogue a year is counted in: each county's version in force on the year's last day
+    (today, for the year running), whatever was published since (seed 001 §3.2.1, seed 004 art. 5)."""
+    last_day = (min(end, now_utc()) - dt.timedelta(microseconds=1)).astimezone(CHINA).date()
+    roots = session.scalars(select(CatalogueVersion.region_id).distinct()).all()
+    versions = [v for v in (version_in_force(session, root, last_day) for root in roots) if v is not None]
+    if versions:
+        ids = [v.id for v in versions]
+        total = _count(session, CatalogueEntry, CatalogueEntry.version_id.in_(ids))
+        comprehensive = _count(
+            session, CatalogueEntry, CatalogueEntry.version_id.in_(ids), CatalogueEntry.domain == "comprehensive"
+        )
+    else:  # no versions kept: the matters as they are
+        total = session.scalar(select(func.count(Matter.id))) or 0
+        comprehensive = session.scalar(select(func.count(Matter.id)).where(Matter.domain == "comprehensive")) or 0
+    return {
+        "matters": total,
+        "comprehensive": comprehensive,
+        "comprehensive_share": _ratio(comprehensive, total),
+        "versions": [
+            {"id": v.id, "county": v.region.code, "effective_from": v.effective_from.isoformat(), "source": v.source}
+            for v in versions
+        ],
     }
 
 
@@ -353,8 +404,13 @@ def report_csv(report: dict) -> str:
     for key, target in report["targets"].items():
         writer.writerow(["target", year, "", key, target])
     for part, values in report["shares"].items():
+        if part == "by_matter":
+            for row in values:
+                writer.writerow(["shares.by_matter", row["code"], row["name"], "incidents", row["incidents"]])
+            continue
         for metric, value in values.items():
-            writer.writerow(["shares", part, "", metric, value])
+            if metric != "versions":
+                writer.writerow(["shares", part, "", metric, value])
     times = report["response_times"]
     groups = [("overall", [times["overall"]] if times["overall"] else [])]
     groups += [(g, times[g]) for g in ("by_township", "by_zone", "by_force")]

@@ -297,6 +297,55 @@ class Matter(Base):
     sla_minutes: Mapped[int] = mapped_column(Integer, default=120, server_default="120")
 
 
+class CatalogueVersion(Base):
+    """A published version of a county's (or city's) matter catalogue (seed 001 §3.2.1, seed 004 art. 5:
+    catalogues are adjusted and published). The version with the latest ``effective_from`` not after a
+    day is in force on it (before the first one: the first); ``matter`` rows are the codes ever listed."""
+
+    __tablename__ = "catalogue_version"
+    __table_args__ = (UniqueConstraint("region_id", "effective_from"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    # The root region (county or city) whose catalogue it is.
+    region_id: Mapped[int] = mapped_column(ForeignKey("region.id"), index=True)
+    effective_from: Mapped[dt.date] = mapped_column(Date)
+    source: Mapped[str] = mapped_column(Text)  # the publishing document
+    published_at: Mapped[dt.datetime] = _timestamp()
+    published_by: Mapped[str] = mapped_column(String(100))
+
+    region: Mapped[Region] = relationship()
+    entries: Mapped[list[CatalogueEntry]] = relationship(
+        back_populates="version", cascade="all, delete-orphan", order_by="CatalogueEntry.code"
+    )
+
+
+class CatalogueEntry(Base):
+    """One matter as a catalogue version lists it (the attributes a later version may change)."""
+
+    __tablename__ = "catalogue_entry"
+    __table_args__ = (
+        UniqueConstraint("version_id", "code"),
+        _enum_check("authority_kind", AuthorityKind),
+        CheckConstraint("priority BETWEEN 1 AND 3", name="priority_range"),
+        CheckConstraint("sla_minutes > 0", name="sla_positive"),
+    )
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    version_id: Mapped[int] = mapped_column(ForeignKey("catalogue_version.id", ondelete="CASCADE"))
+    matter_id: Mapped[int] = mapped_column(ForeignKey("matter.id"), index=True)
+    code: Mapped[str] = mapped_column(String(32))
+    name_zh: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str] = mapped_column(String(200))
+    domain: Mapped[str] = mapped_column(String(40))
+    authority_kind: Mapped[str] = mapped_column(String(24))
+    township_held: Mapped[bool] = mapped_column(Boolean, default=False, server_default="false")
+    joint_domains: Mapped[list[str]] = mapped_column(ARRAY(String(40)), default=list, server_default="{}")
+    priority: Mapped[int] = mapped_column(Integer, default=2, server_default="2")
+    sla_minutes: Mapped[int] = mapped_column(Integer, default=120, server_default="120")
+
+    version: Mapped[CatalogueVersion] = relationship(back_populates="entries")
+
+
 class CoveragePlan(Base):
     """A versioned set of zones; the published plan with the latest past effective time rules."""
 

@@ -1,6 +1,7 @@
 """The JSON API under /api/v1: routes parse, call a domain function, serialise."""
 
 from dispatch.http.api import (  # noqa: F401  (routes register on import)
+    catalogue,
     duty,
     evidence,
     incidents,

@@ -427,6 +427,32 @@ class JointFigures(Answer):
     all_time: dict[str, int]
 
 
+class CatalogueOfYear(Answer):
+    """The catalogue the year is counted in: each county's version in force at the year's end."""
+
+    matters: int
+    comprehensive: int
+    comprehensive_share: float | None
+    versions: list[dict[str, str | int]] = Field(description="id, county, effective_from, source of each version")
+
+
+class MatterCount(Answer):
+    code: str
+    name: str
+    name_en: str | None = None
+    domain: str
+    incidents: int
+
+
+class Shares(Answer):
+    catalogue: CatalogueOfYear
+    handled: dict[str, float | int | None]
+    force: dict[str, float | int | None]
+    by_matter: list[MatterCount] = Field(
+        description="the year's incidents per matter, named and classed by the catalogue in force at their report time"
+    )
+
+
 class AnnualReport(Answer):
     """The year's figures (seed 001 §2; seed 002 task 6)."""
 
@@ -437,7 +463,7 @@ class AnnualReport(Answer):
     township_force_share: float | None
     targets: dict[str, float]
     targets_met: dict[str, bool]
-    shares: dict[str, dict[str, float | int | None]]
+    shares: Shares
     response_times: ResponseTimes
     overdue: Overdue
     joint_inspections: JointFigures
