@@ -7,6 +7,9 @@ BIN := $(VENV)/bin
 HOST ?= 127.0.0.1
 PORT ?= 5000
 PYTEST_ARGS ?=
+# make test runs the suite in TEST_WORKERS processes (pytest-xdist), whole files to a worker: each has its own
+# PostGIS cluster, template database, servers and browser. TEST_WORKERS=0 runs it in one process.
+TEST_WORKERS ?= 2
 
 APT_PACKAGES := postgresql-15-postgis-3 redis-server
 
@@ -16,7 +19,7 @@ run: setup
 	$(BIN)/flask --app dispatch serve --host $(HOST) --port $(PORT)
 
 test: setup
-	$(BIN)/python -m pytest --cov=dispatch --cov=gis --cov-report=term $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) --dist loadfile --cov=dispatch --cov=gis --cov-report=term $(PYTEST_ARGS)
 
 # schemathesis as an integrator runs it (the CLI, every check,
 # stateful testing over the document's links) against a server process checking its own answers,
