@@ -263,6 +263,18 @@ def walk_the_day(rec: Recorder, app) -> None:
     call("GET /api/v1/squads")
     call("GET /api/v1/matters")
     call("GET /api/v1/jurisdiction", query={"lon": 122.452, "lat": 30.728})
+    # The catalogue's versions; the planner publishes next month's adjustment (seed 004 art. 5).
+    versions = call("GET /api/v1/catalogue/versions")["versions"]
+    current = call("GET /api/v1/catalogue/versions/{version_id}", path={"version_id": versions[0]["id"]})
+    adjusted = [{k: m[k] for k in ("code", "name_en", "domain", "authority_kind", "township_held", "joint_domains",
+                                   "priority", "sla_minutes")} | {"name_zh": m["name"]}
+                for m in current["matters"]]  # fmt: skip
+    adjusted.append({"code": "CM-900", "name_zh": "对违规设置海上养殖浮球的行政处罚",
+                     "name_en": "Unlawful aquaculture floats", "domain": "comprehensive",
+                     "authority_kind": "county_bureau", "priority": 2, "sla_minutes": 90})  # fmt: skip
+    call("POST /api/v1/catalogue/versions", headers=PLANNER, status=201, body={
+        "effective_from": ahead(days=30)[:10], "source": "嵊泗县人民政府关于调整综合行政执法事项目录的通知",
+        "matters": adjusted})  # fmt: skip
 
     # 08:40 a 12345 hotline report: a seafood stall on the pavement of Caiyuan's harbour road.
     report = {
