@@ -16,9 +16,11 @@ from sqlalchemy import select
 from dispatch import evidence
 from dispatch.http import (
     oversight_coordination,  # noqa: F401 - its routes join the api blueprint
+    oversight_desk,
     oversight_meetings,  # its routes join the api blueprint; its pages below
 )
 from dispatch.http.api.params import actor, json_body
+from dispatch.http.auth import current_principal
 from dispatch.http.contract import Link, operation
 from dispatch.http.contract.oversight import (
     AnnualReport,
@@ -55,6 +57,7 @@ from dispatch.http.contract.oversight import (
 )
 from dispatch.http.contract.oversight import CriminalReferral as CriminalReferralAnswer
 from dispatch.http.oversight_api import api, created, saved
+from dispatch.http.web.pages import current_language
 from dispatch.oversight import assistance, cases, personnel
 from dispatch.oversight.charts import report_charts
 from dispatch.oversight.common import get_row, now_utc
@@ -299,8 +302,18 @@ def annual():
 @pages.get("/supervisor")
 def supervisor_page():
     """The supervisor's page: overdue work, open disputes, notices and this year's figures."""
-    data = dashboard(db.session, now_utc())
-    return render_template("oversight/supervisor.html", charts=report_charts(data["report"]), **data)
+    now = now_utc()
+    data = dashboard(db.session, now)
+    lang = current_language()
+    return render_template(
+        "oversight/supervisor.html",
+        charts=report_charts(data["report"]),
+        desk=oversight_desk.supervisor_desk(db.session, current_principal(), now, data["open_disputes"]),
+        desk_strings=oversight_desk.strings(lang),
+        stage_label=oversight_desk.stage_label,
+        lang=lang,
+        **data,
+    )
 
 
 @bp.app_template_filter("cst")

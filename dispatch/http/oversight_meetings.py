@@ -7,7 +7,9 @@ from __future__ import annotations
 
 from flask import Blueprint, jsonify, render_template, request
 
+from dispatch.http import oversight_desk
 from dispatch.http.api.params import actor
+from dispatch.http.auth import current_principal
 from dispatch.http.contract import Link, operation
 from dispatch.http.contract.coordination import plain
 from dispatch.http.contract.meetings import (
@@ -30,6 +32,7 @@ from dispatch.http.contract.meetings import (
     TargetList,
 )
 from dispatch.http.oversight_api import api, created, saved
+from dispatch.http.web.pages import current_language
 from dispatch.oversight import campaigns, meetings
 from dispatch.oversight.common import get_row, now_utc
 from dispatch.oversight.joint_work import Campaign as CampaignRow
@@ -165,6 +168,8 @@ def meetings_page():
         now=now,
         meetings=[meetings.meeting_json(m, now) for m in meetings.list_meetings(db.session)],
         overdue=[meetings.task_json(t, now) for t in meetings.overdue_tasks(db.session, now)],
+        feedback_ids=oversight_desk.feedback_tasks(db.session, current_principal()),
+        desk_strings=oversight_desk.strings(_lang()),
         lang=_lang(),
     )
 
@@ -177,9 +182,12 @@ def campaigns_page():
         "oversight/campaigns.html",
         now=now,
         campaigns=[campaigns.campaign_json(c, now) for c in campaigns.list_campaigns(db.session)],
+        check_ids=oversight_desk.checkable_findings(db.session, current_principal()),
+        desk_strings=oversight_desk.strings(_lang()),
         lang=_lang(),
     )
 
 
 def _lang() -> str:
-    return "en" if request.args.get("lang") == "en" else "zh"
+    """``?lang=``, else the language the person chose (the cookie), as the other screens and the menu."""
+    return current_language()

@@ -161,7 +161,7 @@ def _resolve(session, dispute, body, *, text: str, now: dt.datetime) -> None:
     dispute.resolved_at = now
 
 
-def _step_takers(session: Session, dispute: JurisdictionDispute, name: str) -> list:
+def step_takers(session: Session, dispute: JurisdictionDispute, name: str) -> list:
     """Who takes a step (seed 004 arts. 6-9): the parties negotiate and ask; the coordination
     office coordinates, consults and assigns a squad meanwhile; the government decides."""
     if name in ("agree", "request"):
@@ -169,6 +169,9 @@ def _step_takers(session: Session, dispute: JurisdictionDispute, name: str) -> l
     if name == "decide":
         return [_body(session, "government", dispute)]
     return [_body(session, "coordination_office", dispute)]
+
+
+_step_takers = step_takers  # its former name (tests/oversight/test_dispute_routing.py)
 
 
 def _body(session: Session, kind: str, dispute: JurisdictionDispute) -> OversightBody:
@@ -193,7 +196,7 @@ def step(
             code="illegal_step",
             details={"stage": dispute.stage, "allowed": list(allowed)},
         )
-    require_organisation(actor, *_step_takers(session, dispute, name), what=f"take the step {name!r}")
+    require_organisation(actor, *step_takers(session, dispute, name), what=f"take the step {name!r}")
     previous = dispute.stage
     data: dict = {"from": previous}
     if name == "agree":  # art. 6: settled by negotiation
