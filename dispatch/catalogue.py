@@ -220,7 +220,9 @@ def read_body(body) -> tuple[str | None, dt.date, str, list[dict]]:
     for index, item in enumerate(items):
         checked = _check_matter(item, index)
         if checked["code"] in seen:
-            raise ApiError(f"{checked['code']} is listed twice", field=f"matters[{index}].code")
+            # well formed, against a rule (a code once per version): 422, as the document cannot say it
+            raise ApiError(f"{checked['code']} is listed twice", field=f"matters[{index}].code", status=422,
+                           code="duplicate_matter")  # fmt: skip
         seen.add(checked["code"])
         matters.append(checked)
     return (county.strip() if county else None), effective_from, source, matters

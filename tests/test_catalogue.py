@@ -121,7 +121,8 @@ def test_seed004_art5_a_catalogue_is_published_from_today_on_after_the_latest_an
     bad = _publish(client, [{**NEW_MATTER, "authority_kind": "police"}])
     assert bad.status_code == 400 and bad.get_json()["error"]["field"].startswith("matters[0]")
     twice = _publish(client, [NEW_MATTER, NEW_MATTER])
-    assert twice.status_code == 400 and twice.get_json()["error"]["field"] == "matters[1].code"
+    assert twice.status_code == 422 and twice.get_json()["error"]["field"] == "matters[1].code"
+    assert twice.get_json()["error"]["code"] == "duplicate_matter"
 
     assert _publish(client, _next_version(), effective=local_day() + dt.timedelta(days=30)).status_code == 201
     again = _publish(client, _next_version(), effective=local_day() + dt.timedelta(days=10))

@@ -10,16 +10,17 @@ from typing import Annotated, Literal
 
 from pydantic import Field, StringConstraints
 
-from dispatch.http.contract.common import Answer, AnswerTime, Body, Code, Day, Int
+from dispatch.http.contract.common import Answer, AnswerTime, Body, Code, Day, Int, Text
 
-Name = Annotated[str, StringConstraints(min_length=1, max_length=200)]
-Domain = Annotated[str, StringConstraints(min_length=1, max_length=40)]
+# no blank text and no NUL (the body reader refuses one anywhere), as the document says of Text
+Name = Text(200)
+Domain = Text(40)
 
 
 class CatalogueMatterIn(Body):
     """A matter as the new version lists it."""
 
-    code: Annotated[str, StringConstraints(min_length=1, max_length=32)]
+    code: Annotated[str, StringConstraints(min_length=1, max_length=32, pattern=r"^[A-Za-z0-9_.:-]+$")]
     name_zh: Name
     name_en: Name
     domain: Domain = Field(description="comprehensive, or a department's domain")
@@ -35,9 +36,7 @@ class CatalogueVersionBody(Body):
 
     county: Code | None = Field(None, description="the county or city (optional while only one is loaded)")
     effective_from: Day = Field(description="the day it takes effect (China time): today or later")
-    source: Annotated[str, StringConstraints(min_length=1, max_length=2000)] = Field(
-        description="the publishing document"
-    )
+    source: Text(2000) = Field(description="the publishing document")
     matters: list[CatalogueMatterIn] = Field(min_length=1, max_length=2000)
 
 
