@@ -220,7 +220,8 @@ def test_next_only_leads_to_this_site(anonymous, target):
         "/login",
         data={"username": "test-dispatcher", "password": PASSWORD, "csrf_token": _csrf(anonymous), "next": target},
     )
-    assert answer.status_code == 302 and answer.headers["Location"] == "/"
+    # never the outside address: the dispatcher's own screen (every role lands on its own)
+    assert answer.status_code == 302 and answer.headers["Location"] == "/command"
     form = anonymous.get(f"/login?next={target}").get_data(as_text=True)
     assert 'name="next" value="/"' in form
 

@@ -13,6 +13,7 @@ import datetime as dt
 import re
 
 import pytest
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
 from tests.conftest import Api
 from tests.factories import incident_body
@@ -45,6 +46,19 @@ def _as_squad(api, token: str, task_id: int, to: str, **body):
 
 def _detail_status(page, status: str) -> None:
     page.wait_for_selector(f"#detail-status[data-status='{status}']", timeout=10_000)
+
+
+def _open(page, incident_id: int) -> None:
+    """Open an incident from the queue. The queue redraws on each live frame (a busy database has many
+    incidents moving): a click that landed on a row as it moved is tried again."""
+    for _ in range(3):
+        page.click(f"li.incident[data-incident-id='{incident_id}']")
+        try:
+            page.wait_for_function(f"window.commandCentre.selected === {incident_id}", timeout=3000)
+            return
+        except PlaywrightTimeout:
+            continue
+    raise AssertionError(f"incident {incident_id} never opened from the queue")
 
 
 def _fill_call(page, *, source: str, matter: str, description: str, caller=("", "")) -> None:
@@ -294,7 +308,7 @@ def test_in_english_the_queue_reads_h_mm_and_the_detail_stays_in_view_with_a_lon
 def test_a_stale_screen_gets_the_refusal_in_its_language_and_reloads(screens, api):
     incident = api.post("/incidents", incident_body(at=GOUQI, description="过时画面")).json()
     page = screens.page("/command", viewport=LAPTOP, sign_in="dispatcher")
-    page.click(f"li.incident[data-incident-id='{incident['id']}']")
+    _open(page, incident["id"])
     _detail_status(page, "open")
     page.click("#incident-actions button[data-action='close']")
     page.select_option("#action-dialog select[name=outcome]", "unfounded")
