@@ -6,7 +6,7 @@ from geoalchemy2.shape import from_shape
 from sqlalchemy import select, text
 from sqlalchemy.orm import Session
 
-from dispatch.catalogue import first_version
+from dispatch.catalogue import ATTRIBUTES, first_version
 from dispatch.store.models import (
     Authority,
     CoveragePlan,
@@ -116,25 +116,7 @@ def load_dataset_into(session: Session, dataset: Dataset) -> dict[str, int]:
         for a in dataset.authorities
     }
     session.add_all(authorities.values())
-    session.add_all(
-        Matter(
-            **{
-                k: m[k]
-                for k in (
-                    "code",
-                    "name_zh",
-                    "name_en",
-                    "domain",
-                    "authority_kind",
-                    "township_held",
-                    "joint_domains",
-                    "priority",
-                    "sla_minutes",
-                )
-            }
-        )
-        for m in dataset.matters
-    )
+    session.add_all(Matter(**{k: m[k] for k in ("code", *ATTRIBUTES)}) for m in dataset.matters)
 
     session.flush()
     # The catalogue as loaded is the county's first version, from its plan's day (dispatch.catalogue).

@@ -8,6 +8,7 @@ from flask import jsonify
 from sqlalchemy import or_, select
 from sqlalchemy.orm import selectinload
 
+from dispatch.evidence import item_json
 from dispatch.http.api.blueprint import bp
 from dispatch.http.auth import current_principal
 from dispatch.http.contract import operation
@@ -68,7 +69,7 @@ def tablet_tasks():
             .where(Evidence.task_id.in_([t.id for t in tasks]), Evidence.state == "stored")
             .order_by(Evidence.id)
         ):
-            evidence.setdefault(item.task_id, []).append(_evidence(item))
+            evidence.setdefault(item.task_id, []).append(item_json(item))  # as GET /evidence/<sha256> describes it
     return jsonify(
         {
             "squad": {
@@ -84,14 +85,3 @@ def tablet_tasks():
             ],
         }
     )
-
-
-def _evidence(item: Evidence) -> dict:
-    return {
-        "sha256": item.sha256,
-        "size": item.size,
-        "media_type": item.media_type,
-        "file_name": item.file_name,
-        "occurred_at": iso(item.occurred_at),
-        "recorded_at": iso(item.recorded_at),
-    }
